@@ -1,0 +1,344 @@
+"""Typed stack config (namespace ``agent-server:``): pydantic v2 models, one per top-level key.
+
+Field-level rules (types, ranges, syntax) live here as pydantic constraints and validators. Rules that relate
+several fields or sections live in :mod:`agent_server_infra.rules`; :mod:`agent_server_infra.validate` runs both
+and reports every problem of a stack at once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal, cast
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from . import env
+from .versions import parse_version
+
+MIN_POSTGRES_VERSION = (15, 8, 0)
+SECRET_PLACEHOLDER_PREFIX = "[secret:"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        validate_default=True,
+    )
+
+
+def _aws_id(prefix: str) -> Any:
+    return Field(pattern=rf"^{prefix}-[0-9a-f]{{8,17}}$")
+
+
+def _quantity(value: str) -> str:
+    if not re.fullmatch(r"\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?", value):
+        raise ValueError(f"must be a Kubernetes quantity such as 500m, 2 or 4Gi (got {value!r})")
+    return value
+
+
+Quantity = Annotated[str, AfterValidator(_quantity)]
+DnsLabel = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+Window = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")]
+WeeklyWindow = Annotated[
+    str,
+    Field(pattern=r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):"
+                  r"([01]\d|2[0-3]):[0-5]\d$"),
+]
+
+
+def _cidr(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"must be a CIDR block such as 10.0.0.0/16 ({exc})") from None
+    if network.prefixlen == 0:
+        raise ValueError(f"must not open the data stores to the whole internet (got {value})")
+    return value
+
+
+def _https_url(value: str) -> str:
+    if not re.fullmatch(r"https://[A-Za-z0-9.\-]+(:\d{1,5})?(/[^\s]*)?", value):
+        raise ValueError(f"must be an https:// URL (got {value!r})")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/[^\s]*)?", value):
+        raise ValueError(f"must be an http(s):// URL (got {value!r})")
+    return value
+
+
+_ORIGIN = re.compile(r"^[a-z][a-z0-9+.\-]*://(\*\.)?[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*(:\d{1,5})?$")
+
+
+def _origin(value: str) -> str:
+    if value != "*" and not _ORIGIN.fullmatch(value):
+        raise ValueError(f"must be * or an origin scheme://host[:port] without path or slash (got {value!r})")
+    return value
+
+
+def _version(value: str) -> str:
+    try:
+        parse_version(value)
+    except ValueError:
+        raise ValueError(f"must be a version number such as 0.4.20 (got {value!r})") from None
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+Origin = Annotated[str, AfterValidator(_origin)]
+Version = Annotated[str, AfterValidator(_version)]
+
+
+class NetworkConfig(_Model):
+    """Where the data stores live and who may reach them (``agent-server:network``)."""
+
+    vpc_id: str = _aws_id("vpc")
+    subnet_ids: list[Annotated[str, _aws_id("subnet")]] = Field(min_length=2)
+    client_security_group_ids: list[Annotated[str, _aws_id("sg")]] = Field(default_factory=list)
+    client_cidrs: list[Cidr] = Field(default_factory=list)
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _distinct_subnets(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("must list distinct subnets (in at least two availability zones)")
+        return value
+
+
+class PostgresConfig(_Model):
+    """Postgres for the server (``agent-server:postgres``): an RDS instance or an external database."""
+
+    mode: Literal["rds", "external"] = "rds"
+    instance_class: str = Field(default="db.t4g.medium", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    engine_version: Version = "16.8"
+    allocated_storage_gb: int = Field(default=20, ge=20, le=65536)
+    max_allocated_storage_gb: int | None = Field(default=None, ge=20, le=65536)
+    storage_type: Literal["gp3", "gp2", "io1", "io2"] = "gp3"
+    multi_az: bool = False
+    backup_retention_days: int = Field(default=7, ge=0, le=35)
+    backup_window: Window = "03:00-04:00"
+    maintenance_window: WeeklyWindow = "sun:04:30-sun:05:30"
+    deletion_protection: bool = True
+    database_name: str = Field(default="langgraph", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+    username: str = Field(default="langgraph", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+    port: int = Field(default=5432, ge=1150, le=65535)
+    performance_insights: bool = False
+    kms_key_id: str | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:kms:")
+    log_exports: list[Literal["postgresql", "upgrade", "iam-db-auth-error"]] = Field(
+        default_factory=lambda: ["postgresql", "upgrade"]
+    )
+    max_connections: int | None = Field(default=None, ge=10, le=262143)
+    """External: the server's max_connections (needed for the budget). RDS: pins the parameter instead of the
+    memory-derived default."""
+    protect: bool = False
+
+    @field_validator("engine_version")
+    @classmethod
+    def _supported_engine(cls, value: str) -> str:
+        if parse_version(value) < MIN_POSTGRES_VERSION:
+            raise ValueError(f"must be ≥ 15.8, the oldest Postgres the Agent Server supports (got {value!r})")
+        return value
+
+    @field_validator("username")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value.lower() in {"postgres", "rdsadmin", "admin", "root", "public"}:
+            raise ValueError(f"must not be a reserved name (got {value!r})")
+        return value
+
+
+class RedisConfig(_Model):
+    """Redis for the server (``agent-server:redis``): ElastiCache single node group, cluster mode or external."""
+
+    mode: Literal["single", "cluster", "external"] = "single"
+    engine: Literal["redis", "valkey"] = "redis"
+    node_type: str = Field(default="cache.t4g.small", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+    engine_version: Version = "7.1"
+    replicas: int = Field(default=0, ge=0, le=5)
+    shards: int = Field(default=3, ge=1, le=500)
+    replicas_per_shard: int = Field(default=1, ge=0, le=5)
+    port: int = Field(default=6379, ge=1024, le=65535)
+    snapshot_retention_days: int = Field(default=1, ge=0, le=35)
+    snapshot_window: Window = "05:00-06:00"
+    maintenance_window: WeeklyWindow = "sun:06:30-sun:07:30"
+    kms_key_id: str | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:kms:")
+    cluster: bool = False
+    """External only: whether the external Redis is a cluster."""
+    max_clients: int | None = Field(default=None, ge=1, le=1_000_000)
+    """External only: the server's maxclients (needed for the budget)."""
+    protect: bool = False
+
+    @property
+    def is_cluster(self) -> bool:
+        return self.mode == "cluster" or (self.mode == "external" and self.cluster)
+
+
+class ScaleConfig(_Model):
+    """Replicas and resources of one role (``api`` or ``queue``). Under a control plane, only the replica
+    ceilings matter: they size the connection budget."""
+
+    replicas: int = Field(default=1, ge=1, le=100)
+    max_replicas: int | None = Field(default=None, ge=1, le=100)
+    cpu: Quantity = "1"
+    memory: Quantity = "2Gi"
+    cpu_limit: Quantity | None = None
+    memory_limit: Quantity | None = None
+    target_cpu_percent: int = Field(default=70, ge=10, le=100)
+
+    @property
+    def ceiling(self) -> int:
+        """Most replicas the autoscaler may run (``maxReplicas``, else ``replicas``)."""
+        return self.max_replicas if self.max_replicas is not None else self.replicas
+
+
+class IngressConfig(_Model):
+    """An optional Ingress in front of the API service."""
+
+    host: str = Field(pattern=r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+    class_name: str | None = None
+    tls_secret_name: DnsLabel | None = None
+
+
+class DatadogConfig(_Model):
+    """Datadog tracing (``DD_*``); the API key is the secret ``agent-server:datadogApiKey``."""
+
+    enabled: bool = False
+    site: str = env.default_str("DD_SITE")
+    env: str | None = None
+    service: str | None = None
+
+
+class OtelConfig(_Model):
+    """OpenTelemetry APM tracing; headers are the secret ``agent-server:otelHeaders``."""
+
+    enabled: bool = False
+    endpoint: HttpUrl | None = None
+    traces_endpoint: HttpUrl | None = None
+    service_name: str | None = None
+
+
+class CheckpointDeleteConfig(_Model):
+    """Deferred checkpoint deletion (``LS_CHECKPOINT_DELETE``), rendered as compact JSON."""
+
+    enabled: bool = False
+    enabled_worker_only: bool = False
+    poll_interval_ms: int = Field(default=5000, gt=0)
+    batch_size: int = Field(default=25, gt=0)
+    batch_sleep_ms: int = Field(default=500, gt=0)
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class ServerConfig(_Model):
+    """The Agent Server workload and every server variable (``agent-server:server``)."""
+
+    deployment_model: env.DeploymentModel = "standalone"
+    image: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9./_:\-@]*$")
+    server_version: Version | None = None
+    namespace: DnsLabel = "agent-server"
+    create_namespace: bool = True
+    api: ScaleConfig = Field(default_factory=ScaleConfig)
+    queue: ScaleConfig = Field(default_factory=ScaleConfig)
+    ingress: IngressConfig | None = None
+    service_account_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/.+$")
+    extra_env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = Field(default_factory=dict)
+
+    bg_job_isolated_loops: bool = env.default_bool("BG_JOB_ISOLATED_LOOPS")
+    bg_job_max_retries: int = Field(default=env.default_int("BG_JOB_MAX_RETRIES"), ge=0, le=100)
+    bg_job_shutdown_grace_period_secs: int = Field(
+        default=env.default_int("BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS"), ge=0, le=3600
+    )
+    bg_job_timeout_secs: int = Field(default=env.default_int("BG_JOB_TIMEOUT_SECS"), gt=0)
+    cors_allow_origins: list[Origin] = Field(
+        default_factory=lambda: env.default_str("CORS_ALLOW_ORIGINS").split(","), min_length=1
+    )
+    datadog: DatadogConfig = Field(default_factory=DatadogConfig)
+    postgres_pool_max_size: int | None = Field(default=None, ge=1, le=10_000)
+    checkpoint_delete: CheckpointDeleteConfig | None = None
+    checkpointer_backend: Literal["default", "mongo", "custom"] | None = None
+    langsmith_endpoint: HttpsUrl | None = None
+    langsmith_tracing: bool = env.default_bool("LANGSMITH_TRACING")
+    log_color: bool = env.default_bool("LOG_COLOR")
+    log_level: LogLevel = cast(LogLevel, env.default_str("LOG_LEVEL"))
+    log_json: bool = env.default_bool("LOG_JSON")
+    mount_prefix: str | None = Field(default=None, pattern=r"^(/[A-Za-z0-9._~\-]+)+$")
+    n_jobs_per_worker: int = Field(default=env.default_int("N_JOBS_PER_WORKER"), ge=1, le=1000)
+    otel: OtelConfig = Field(default_factory=OtelConfig)
+    redis_key_prefix: str = Field(default=env.default_str("REDIS_KEY_PREFIX"), pattern=r"^[A-Za-z0-9:_.\-]*$",
+                                  max_length=128)
+    redis_database: int = Field(default=0, ge=0, le=15)
+    redis_max_connections: int | None = Field(default=None, ge=1, le=65_000)
+    resumable_stream_ttl_seconds: int = Field(default=env.default_int("RESUMABLE_STREAM_TTL_SECONDS"), ge=1)
+
+    @property
+    def version(self) -> tuple[int, int, int] | None:
+        return parse_version(self.server_version) if self.server_version else None
+
+
+class Secrets(_Model):
+    """Secret top-level keys. Values are ``SecretStr``; stack files give opaque placeholders."""
+
+    langsmith_api_key: SecretStr | None = None
+    license_key: SecretStr | None = None
+    datadog_api_key: SecretStr | None = None
+    mongodb_uri: SecretStr | None = None
+    postgres_uri: SecretStr | None = None
+    redis_uri: SecretStr | None = None
+    otel_headers: SecretStr | None = None
+
+    def plain(self, field: str) -> str | None:
+        """The secret's text, or ``None`` when absent or an opaque placeholder (encrypted in a stack file)."""
+        value = getattr(self, field)
+        if value is None:
+            return None
+        text = value.get_secret_value()
+        return None if is_placeholder(text) else text
+
+
+def placeholder(key: str) -> str:
+    return f"{SECRET_PLACEHOLDER_PREFIX}{key}]"
+
+
+def is_placeholder(text: str) -> bool:
+    return text.startswith(SECRET_PLACEHOLDER_PREFIX)
+
+
+SECRET_KEYS: tuple[str, ...] = tuple(
+    str(info.alias) for info in Secrets.model_fields.values() if info.alias is not None
+)
+SECTIONS: dict[str, type[_Model]] = {
+    "network": NetworkConfig,
+    "postgres": PostgresConfig,
+    "redis": RedisConfig,
+    "server": ServerConfig,
+}
+
+
+class StackConfig(_Model):
+    """The whole validated stack config."""
+
+    network: NetworkConfig | None = None
+    postgres: PostgresConfig = Field(default_factory=PostgresConfig)
+    redis: RedisConfig = Field(default_factory=RedisConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    secrets: Secrets = Field(default_factory=Secrets)
+
+    @property
+    def needs_network(self) -> bool:
+        return self.postgres.mode == "rds" or self.redis.mode != "external"

@@ -1,0 +1,289 @@
+"""The table of every Agent Server environment variable this library sets.
+
+This is the only module that spells an environment variable name. Each row says where the value comes from
+(a config key, a secret key or a data store), the server's own default, the first ``langgraph-api`` version that
+reads it, whether it is a secret (rendered into a Kubernetes Secret, never a ConfigMap) and which deployment
+models render it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import quote
+
+from .versions import parse_version
+
+if TYPE_CHECKING:
+    from .config import Secrets, ServerConfig
+
+DeploymentModel = Literal["standalone", "control-plane"]
+BOTH: frozenset[DeploymentModel] = frozenset({"standalone", "control-plane"})
+STANDALONE: frozenset[DeploymentModel] = frozenset({"standalone"})
+CONTROL_PLANE: frozenset[DeploymentModel] = frozenset({"control-plane"})
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One environment variable of the Agent Server and where this library gets its value."""
+
+    name: str
+    source: str
+    """Config key (``server.nJobsPerWorker``), secret key (``secret:langsmithApiKey``) or ``derived:…``."""
+    doc: str
+    default: str | None = None
+    """The server's own default when the variable is absent (``None``: no default)."""
+    min_version: str | None = None
+    secret: bool = False
+    models: frozenset[DeploymentModel] = BOTH
+
+    @property
+    def min_version_tuple(self) -> tuple[int, int, int] | None:
+        return parse_version(self.min_version) if self.min_version else None
+
+
+_ROWS: tuple[EnvVar, ...] = (
+    EnvVar("DATABASE_URI", "derived:postgres", "Postgres URI the server reads when started directly "
+           "(`postgresql://user:pw@host:port/db?sslmode=require`, user and password URL-encoded).",
+           secret=True, models=STANDALONE),
+    EnvVar("POSTGRES_URI_CUSTOM", "derived:postgres", "Postgres URI handed to a LangSmith control plane; once "
+           "set it must stay set for the deployment's lifetime.", secret=True, models=CONTROL_PLANE),
+    EnvVar("REDIS_URI", "derived:redis", "Redis URI the server reads when started directly "
+           "(`rediss://:token@host:port/db`).", secret=True, models=STANDALONE),
+    EnvVar("REDIS_URI_CUSTOM", "derived:redis", "Redis URI handed to a LangSmith control plane.",
+           secret=True, models=CONTROL_PLANE),
+    EnvVar("REDIS_CLUSTER", "derived:redis.mode", "`true` when Redis runs in cluster mode (the URI is then the "
+           "configuration endpoint).", default="false"),
+    EnvVar("REDIS_KEY_PREFIX", "server.redisKeyPrefix", "Prefix of every Redis key, so deployments can share "
+           "one Redis.", default="", min_version="0.1.9"),
+    EnvVar("REDIS_MAX_CONNECTIONS", "server.redisMaxConnections", "Redis connection pool size per replica; "
+           "derived from the Redis budget when unset.", default="2000"),
+    EnvVar("LANGGRAPH_POSTGRES_POOL_MAX_SIZE", "server.postgresPoolMaxSize", "Postgres pool size per replica; "
+           "derived from the Postgres budget when unset (never above 150).", default="150",
+           min_version="0.2.12"),
+    EnvVar("N_JOBS_PER_WORKER", "server.nJobsPerWorker", "Background jobs per queue worker; the API deployment "
+           "runs with 0.", default="10"),
+    EnvVar("BG_JOB_ISOLATED_LOOPS", "server.bgJobIsolatedLoops", "Run background jobs in their own event loop, "
+           "each with a pool of poolMaxSize // nJobsPerWorker.", default="false"),
+    EnvVar("BG_JOB_MAX_RETRIES", "server.bgJobMaxRetries", "Retries of a background run after a retriable "
+           "failure.", default="3"),
+    EnvVar("BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS", "server.bgJobShutdownGracePeriodSecs", "Seconds the queue waits "
+           "for running jobs on shutdown (0-3600); the pod's termination grace period is derived above it.",
+           default="180", min_version="0.2.16"),
+    EnvVar("BG_JOB_TIMEOUT_SECS", "server.bgJobTimeoutSecs", "Timeout of a background run in seconds.",
+           default="86400"),
+    EnvVar("CORS_ALLOW_ORIGINS", "server.corsAllowOrigins", "Allowed CORS origins, comma-joined.", default="*"),
+    EnvVar("DD_API_KEY", "secret:datadogApiKey", "Datadog API key; wraps the server in ddtrace-run.",
+           secret=True),
+    EnvVar("DD_SITE", "server.datadog.site", "Datadog site.", default="datadoghq.com"),
+    EnvVar("DD_ENV", "server.datadog.env", "Datadog environment tag."),
+    EnvVar("DD_SERVICE", "server.datadog.service", "Datadog service name."),
+    EnvVar("LS_CHECKPOINT_DELETE", "server.checkpointDelete", "Deferred checkpoint deletion settings, compact "
+           "JSON.", min_version="0.8.1"),
+    EnvVar("LS_DEFAULT_CHECKPOINTER_BACKEND", "server.checkpointerBackend", "Checkpointer backend: default, "
+           "mongo or custom.", default="default"),
+    EnvVar("LS_MONGODB_URI", "secret:mongodbUri", "MongoDB URI for the mongo checkpointer, with the database "
+           "in the path.", secret=True),
+    EnvVar("LANGSMITH_API_KEY", "secret:langsmithApiKey", "LangSmith API key (tracing and licensing).",
+           secret=True),
+    EnvVar("LANGGRAPH_CLOUD_LICENSE_KEY", "secret:licenseKey", "Agent Server license key for self-hosted "
+           "images.", secret=True),
+    EnvVar("LANGSMITH_ENDPOINT", "server.langsmithEndpoint", "Self-hosted LangSmith URL for traces."),
+    EnvVar("LANGSMITH_TRACING", "server.langsmithTracing", "Trace runs to LangSmith.", default="true"),
+    EnvVar("LOG_COLOR", "server.logColor", "ANSI colours in console logs.", default="true"),
+    EnvVar("LOG_LEVEL", "server.logLevel", "Log level.", default="INFO"),
+    EnvVar("LOG_JSON", "server.logJson", "Structured JSON logs.", default="false"),
+    EnvVar("MOUNT_PREFIX", "server.mountPrefix", "Path prefix the server is served under; probes and the "
+           "ingress path follow it."),
+    EnvVar("LS_APM_OTEL_ENABLED", "server.otel.enabled", "OpenTelemetry APM tracing; needs an endpoint.",
+           default="false", min_version="0.5.32"),
+    EnvVar("OTEL_EXPORTER_OTLP_ENDPOINT", "server.otel.endpoint", "OTLP endpoint.", min_version="0.5.32"),
+    EnvVar("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "server.otel.tracesEndpoint", "OTLP traces endpoint.",
+           min_version="0.5.32"),
+    EnvVar("OTEL_SERVICE_NAME", "server.otel.serviceName", "OpenTelemetry service name.",
+           min_version="0.5.32"),
+    EnvVar("OTEL_EXPORTER_OTLP_HEADERS", "secret:otelHeaders", "OTLP exporter headers (usually an API key).",
+           secret=True, min_version="0.5.32"),
+    EnvVar("RESUMABLE_STREAM_TTL_SECONDS", "server.resumableStreamTtlSeconds", "TTL of resumable stream data "
+           "in Redis.", default="120"),
+)
+
+ENV: dict[str, EnvVar] = {row.name: row for row in _ROWS}
+
+
+def default_int(name: str) -> int:
+    """The server's default of an integer variable, for config defaults (one source of truth)."""
+    value = ENV[name].default
+    assert value is not None, name
+    return int(value)
+
+
+def default_bool(name: str) -> bool:
+    return ENV[name].default == "true"
+
+
+def default_str(name: str) -> str:
+    value = ENV[name].default
+    assert value is not None, name
+    return value
+
+
+def managed_names() -> frozenset[str]:
+    """Every variable the library sets; ``extraEnv`` may not override these."""
+    return frozenset(ENV)
+
+
+def rows_for_source(prefix: str) -> list[EnvVar]:
+    return [row for row in _ROWS if row.source == prefix or row.source.startswith(prefix + ".")]
+
+
+# --- rendering ---------------------------------------------------------------------------------------------
+
+Role = Literal["api", "queue", "control-plane"]
+
+
+@dataclass(frozen=True)
+class PostgresFacts:
+    """Where the server's Postgres is. ``uri`` (external mode) is used verbatim instead of the parts."""
+
+    host: str = ""
+    port: int = 5432
+    database: str = ""
+    user: str = ""
+    password: str = ""
+    uri: str | None = None
+
+
+@dataclass(frozen=True)
+class RedisFacts:
+    """Where the server's Redis is. ``uri`` (external mode) is used verbatim instead of the parts."""
+
+    host: str = ""
+    port: int = 6379
+    token: str | None = None
+    tls: bool = True
+    cluster: bool = False
+    uri: str | None = None
+
+
+@dataclass(frozen=True)
+class RenderedEnv:
+    """The server's environment split by sensitivity: ``plain`` goes to a ConfigMap, ``secret`` to a Secret."""
+
+    plain: dict[str, str]
+    secret: dict[str, str]
+
+    def merged(self) -> dict[str, str]:
+        return {**self.plain, **self.secret}
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def postgres_uri(facts: PostgresFacts) -> str:
+    """``postgresql://user:pw@host:port/db?sslmode=require`` with user, password and database URL-encoded."""
+    if facts.uri is not None:
+        return facts.uri
+    user = quote(facts.user, safe="")
+    password = quote(facts.password, safe="")
+    database = quote(facts.database, safe="")
+    return f"postgresql://{user}:{password}@{_host(facts.host)}:{facts.port}/{database}?sslmode=require"
+
+
+def redis_uri(facts: RedisFacts, database: int = 0) -> str:
+    """``rediss://:token@host:port/db`` (``redis://`` without TLS); cluster mode has only database 0."""
+    if facts.uri is not None:
+        return facts.uri
+    scheme = "rediss" if facts.tls else "redis"
+    auth = f":{quote(facts.token, safe='')}@" if facts.token else ""
+    path = "" if facts.cluster else f"/{database}"
+    return f"{scheme}://{auth}{_host(facts.host)}:{facts.port}{path}"
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _checkpoint_delete_json(server: ServerConfig) -> str | None:
+    if server.checkpoint_delete is None:
+        return None
+    return json.dumps(server.checkpoint_delete.model_dump(by_alias=True), separators=(",", ":"))
+
+
+def _supported(name: str, version: tuple[int, int, int] | None) -> bool:
+    minimum = ENV[name].min_version_tuple
+    return version is None or minimum is None or version >= minimum
+
+
+def render_env(
+    server: ServerConfig,
+    secrets: Secrets,
+    postgres: PostgresFacts,
+    redis: RedisFacts,
+    *,
+    pool_max_size: int,
+    redis_max_connections: int,
+    role: Role = "queue",
+) -> RenderedEnv:
+    """Turn validated config plus data-store facts into the server's environment for one role.
+
+    The API role runs with ``N_JOBS_PER_WORKER=0`` (it serves, the queue works). URI names follow
+    ``server.deploymentModel``. A variable whose minimum server version is above ``server.serverVersion`` is
+    left out (validation already rejected it when it was set explicitly).
+    """
+    model = server.deployment_model
+    otel, datadog = server.otel, server.datadog
+    values: dict[str, str | None] = {
+        "DATABASE_URI": postgres_uri(postgres),
+        "POSTGRES_URI_CUSTOM": postgres_uri(postgres),
+        "REDIS_URI": redis_uri(redis, server.redis_database),
+        "REDIS_URI_CUSTOM": redis_uri(redis, server.redis_database),
+        "REDIS_CLUSTER": _bool(redis.cluster),
+        "REDIS_KEY_PREFIX": server.redis_key_prefix,
+        "REDIS_MAX_CONNECTIONS": str(redis_max_connections),
+        "LANGGRAPH_POSTGRES_POOL_MAX_SIZE": str(pool_max_size),
+        "N_JOBS_PER_WORKER": "0" if role == "api" else str(server.n_jobs_per_worker),
+        "BG_JOB_ISOLATED_LOOPS": _bool(server.bg_job_isolated_loops),
+        "BG_JOB_MAX_RETRIES": str(server.bg_job_max_retries),
+        "BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS": str(server.bg_job_shutdown_grace_period_secs),
+        "BG_JOB_TIMEOUT_SECS": str(server.bg_job_timeout_secs),
+        "CORS_ALLOW_ORIGINS": ",".join(server.cors_allow_origins),
+        "DD_API_KEY": secrets.datadog_api_key.get_secret_value()
+        if datadog.enabled and secrets.datadog_api_key else None,
+        "DD_SITE": datadog.site if datadog.enabled else None,
+        "DD_ENV": datadog.env if datadog.enabled else None,
+        "DD_SERVICE": datadog.service if datadog.enabled else None,
+        "LS_CHECKPOINT_DELETE": _checkpoint_delete_json(server),
+        "LS_DEFAULT_CHECKPOINTER_BACKEND": server.checkpointer_backend,
+        "LS_MONGODB_URI": secrets.mongodb_uri.get_secret_value() if secrets.mongodb_uri else None,
+        "LANGSMITH_API_KEY": secrets.langsmith_api_key.get_secret_value() if secrets.langsmith_api_key else None,
+        "LANGGRAPH_CLOUD_LICENSE_KEY": secrets.license_key.get_secret_value() if secrets.license_key else None,
+        "LANGSMITH_ENDPOINT": server.langsmith_endpoint,
+        "LANGSMITH_TRACING": _bool(server.langsmith_tracing),
+        "LOG_COLOR": _bool(server.log_color),
+        "LOG_LEVEL": server.log_level,
+        "LOG_JSON": _bool(server.log_json),
+        "MOUNT_PREFIX": server.mount_prefix,
+        "LS_APM_OTEL_ENABLED": "true" if otel.enabled else None,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otel.endpoint if otel.enabled else None,
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": otel.traces_endpoint if otel.enabled else None,
+        "OTEL_SERVICE_NAME": otel.service_name if otel.enabled else None,
+        "OTEL_EXPORTER_OTLP_HEADERS": secrets.otel_headers.get_secret_value()
+        if otel.enabled and secrets.otel_headers else None,
+        "RESUMABLE_STREAM_TTL_SECONDS": str(server.resumable_stream_ttl_seconds),
+    }
+    missing = set(ENV) ^ set(values)
+    assert not missing, f"env table and render_env disagree on {sorted(missing)}"
+    version = server.version
+    plain: dict[str, str] = {}
+    secret: dict[str, str] = {}
+    for name, value in values.items():
+        row = ENV[name]
+        if value is None or model not in row.models or not _supported(name, version):
+            continue
+        (secret if row.secret else plain)[name] = value
+    for name, value in server.extra_env.items():
+        plain[name] = value
+    return RenderedEnv(plain=dict(sorted(plain.items())), secret=dict(sorted(secret.items())))

@@ -1,0 +1,118 @@
+"""Read raw ``agent-server:`` config from a stack file or from the running Pulumi program.
+
+Both loaders produce the same shape, a dict keyed by the part after ``agent-server:``, which
+:func:`agent_server_infra.validate.validate_stack` turns into a validated stack. Secure values in a stack file
+are encrypted, so they become opaque placeholders; inside a Pulumi program the engine has decrypted them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import SECRET_KEYS, placeholder
+from .errors import NAMESPACE, ConfigError, Issue
+
+STACKS_DIR = "stacks"
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above ``start`` holding a ``Pulumi.yaml``."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "Pulumi.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(f"no Pulumi.yaml in {here} or its parents")
+
+
+def resolve_stack_file(stack: str, root: Path | None = None) -> Path:
+    """A stack name (``dev``) resolved to ``stacks/Pulumi.dev.yaml``, or a path to a stack file."""
+    path = Path(stack)
+    if path.suffix in {".yaml", ".yml"} or path.exists():
+        if not path.is_file():
+            raise FileNotFoundError(f"no stack file at {stack}")
+        return path
+    project = find_project_root(root)
+    candidate = project / STACKS_DIR / f"Pulumi.{stack}.yaml"
+    if not candidate.is_file():
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+                       for p in (project / STACKS_DIR).glob("Pulumi.*.yaml"))
+        raise FileNotFoundError(f"no stack {stack!r}: {candidate} does not exist (known: {', '.join(known)})")
+    return candidate
+
+
+def _has_secure(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "secure" in value or any(_has_secure(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_secure(item) for item in value)
+    return False
+
+
+def raw_from_mapping(config: dict[str, Any], source: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a stack file's ``config:`` block into our raw keys and everything else (provider config).
+
+    Secure values of secret keys become placeholders; a secure value anywhere else, or a secret key given in
+    plain text, is an error (secrets nested in objects come back in plain text from ``require_object``).
+    """
+    ours: dict[str, Any] = {}
+    others: dict[str, Any] = {}
+    issues: list[Issue] = []
+    for full_key, value in config.items():
+        namespace, _, key = str(full_key).partition(":")
+        if namespace != NAMESPACE or not key:
+            others[str(full_key)] = value
+            continue
+        is_secure = isinstance(value, dict) and set(value) == {"secure"}
+        if key in SECRET_KEYS:
+            if not is_secure:
+                issues.append(Issue(key, "is a secret: set it with `pulumi config set --secret` (got plain text)"))
+                continue
+            ours[key] = placeholder(key)
+        elif _has_secure(value):
+            issues.append(Issue(key, "must not contain secure values: secrets nested in an object are decrypted "
+                                f"into plain text; use the top-level secret keys ({', '.join(SECRET_KEYS)})"))
+        else:
+            ours[key] = value
+    if issues:
+        raise ConfigError(issues, source)
+    return ours, others
+
+
+def load_stack_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read ``stacks/Pulumi.<stack>.yaml``: (our raw config, the other namespaces' config)."""
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError([Issue("", f"is not valid YAML: {exc}")], str(path)) from None
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigError([Issue("", "the stack file's `config:` must be a mapping")], str(path))
+    return raw_from_mapping(config, str(path))
+
+
+def load_pulumi_config() -> dict[str, Any]:
+    """Our raw config from the running Pulumi program (real engine or mocks).
+
+    Reads the raw config map rather than ``Config.get``: structured values arrive as JSON text, and secrets are
+    read as text here only to be validated; components wrap them in ``Output.secret`` before use.
+    """
+    from pulumi.runtime import config as runtime_config
+
+    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    raw: dict[str, Any] = {}
+    for full_key, value in merged.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != NAMESPACE:
+            continue
+        if key in SECRET_KEYS:
+            raw[key] = value
+            continue
+        try:
+            raw[key] = json.loads(value) if isinstance(value, str) else value
+        except json.JSONDecodeError:
+            raw[key] = value
+    return raw

@@ -1,0 +1,316 @@
+"""Run a Pulumi program or component offline, under ``pulumi.runtime.set_mocks``, and record what it creates.
+
+Every registered resource is recorded with its type, name, parent, inputs (engine camelCase, secrets kept as
+secret markers), dependencies and the computed outputs the mocks returned. The mocks compute realistic outputs
+for RDS, ElastiCache, security groups, random passwords and Kubernetes objects so components that read them
+(endpoints, generated names, passwords) behave as they would in a real preview.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import runpy
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import Stack, run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+SECRET = "[secret]"
+ACCOUNT_ID = "123456789012"
+
+
+class Secret:
+    """A recorded value the program marked secret."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:  # never print the value
+        return "Secret([secret])"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash(repr(self.value))
+
+
+def unwrap_secrets(value: Any) -> Any:
+    """Turn the RPC layer's secret envelopes into :class:`Secret` markers, recursively."""
+    if rpc.is_rpc_secret(value):
+        return Secret(strip_envelopes(rpc.unwrap_rpc_secret(value)))
+    if isinstance(value, dict):
+        return {key: unwrap_secrets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(item) for item in value]
+    return value
+
+
+def strip_envelopes(value: Any) -> Any:
+    if rpc.is_rpc_secret(value):
+        return strip_envelopes(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {key: strip_envelopes(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [strip_envelopes(item) for item in value]
+    return value
+
+
+@dataclass
+class RecordedResource:
+    """One resource as the engine would see it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    dependencies: list[str]
+    protect: bool = False
+    custom: bool = True
+
+    @property
+    def plain_inputs(self) -> dict[str, Any]:
+        """Inputs with secret markers replaced by their values (for assertions that need them)."""
+        return reveal(self.inputs)
+
+
+def reveal(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return reveal(value.value)
+    if isinstance(value, dict):
+        return {key: reveal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [reveal(item) for item in value]
+    return value
+
+
+@dataclass
+class Recording:
+    """Everything a program registered, in registration order, plus its stack outputs."""
+
+    project: str
+    stack: str
+    resources: list[RecordedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def by_type(self, type_: str) -> list[RecordedResource]:
+        return [resource for resource in self.resources if resource.type == type_]
+
+    def one(self, type_: str, name: str | None = None) -> RecordedResource:
+        matches = [r for r in self.by_type(type_) if name is None or r.name == name]
+        if len(matches) != 1:
+            raise LookupError(f"expected one {type_} {name or ''}, found {[r.name for r in matches]}")
+        return matches[0]
+
+    def by_urn(self, urn: str) -> RecordedResource:
+        for resource in self.resources:
+            if resource.urn == urn:
+                return resource
+        raise LookupError(urn)
+
+    def ancestors(self, resource: RecordedResource) -> list[RecordedResource]:
+        chain: list[RecordedResource] = []
+        parent = resource.parent
+        while parent:
+            try:
+                found = self.by_urn(parent)
+            except LookupError:
+                break
+            chain.append(found)
+            parent = found.parent
+        return chain
+
+
+def _digest(*parts: str, length: int = 8) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+_URL_SAFE = string.ascii_letters + string.digits
+
+
+def fake_password(name: str, length: int, special: str) -> str:
+    """A deterministic password honouring the requested length and special-character set."""
+    alphabet = _URL_SAFE + special
+    seed = hashlib.sha256(name.encode()).digest()
+    while len(seed) < length:
+        seed += hashlib.sha256(seed).digest()
+    return "".join(alphabet[byte % len(alphabet)] for byte in seed[:length])
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Mocks that compute provider-like outputs and remember every resource."""
+
+    def __init__(self, recording: Recording, region: str = "us-east-1") -> None:
+        self.recording = recording
+        self.region = region
+        self.pending: dict[str, dict[str, Any]] = {}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "id": self.region}, None
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:root", "userId": "AIDA"}, None
+        return {}, None
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        typ, name = args.typ, args.name
+        plain = strip_envelopes(inputs)
+        state: dict[str, Any] = dict(inputs)
+        resource_id = f"{name}-{_digest(typ, name)}"
+        arn_base = f"arn:aws:{{}}:{self.region}:{ACCOUNT_ID}"
+        if typ == "aws:rds/instance:Instance":
+            identifier = plain.get("identifier") or resource_id
+            port = plain.get("port") or 5432
+            address = f"{identifier}.c{_digest(identifier, length=10)}.{self.region}.rds.amazonaws.com"
+            state.update(address=address, endpoint=f"{address}:{port}", port=port, identifier=identifier,
+                         arn=arn_base.format("rds") + f":db:{identifier}", resourceId=f"db-{_digest(name, length=20)}")
+            resource_id = identifier
+        elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
+            group = plain.get("replicationGroupId") or resource_id
+            suffix = f"{_digest(group, length=6)}.{self.region.replace('-', '')[:4]}.cache.amazonaws.com"
+            port = plain.get("port") or 6379
+            if plain.get("clusterMode") == "enabled":
+                state.update(configurationEndpointAddress=f"clustercfg.{group}.{suffix}")
+            else:
+                state.update(primaryEndpointAddress=f"master.{group}.{suffix}",
+                             readerEndpointAddress=f"replica.{group}.{suffix}")
+            state.update(port=port, arn=arn_base.format("elasticache") + f":replicationgroup:{group}",
+                         replicationGroupId=group)
+            resource_id = group
+        elif typ == "aws:ec2/securityGroup:SecurityGroup":
+            resource_id = f"sg-{_digest(typ, name, length=17)}"
+            state.update(arn=arn_base.format("ec2") + f":security-group/{resource_id}")
+        elif typ == "random:index/randomPassword:RandomPassword":
+            length = int(plain.get("length") or 32)
+            special = plain.get("overrideSpecial", "") if plain.get("special", True) else ""
+            result = fake_password(name, length, special or "")
+            # The provider marks these secret (additionalSecretOutputs); mocks must say so themselves.
+            state.update(result=rpc.wrap_rpc_secret(result),
+                         bcryptHash=rpc.wrap_rpc_secret(f"$2a$10${_digest(result, length=53)}"))
+        elif typ.startswith("kubernetes:"):
+            metadata = dict(plain.get("metadata") or {})
+            if typ != "kubernetes:core/v1:Namespace" or not metadata.get("name"):
+                metadata.setdefault("name", f"{name}-{_digest(typ, name, str(plain.get('data')), length=8)}")
+            state["metadata"] = {**(inputs.get("metadata") or {}), **metadata}
+            resource_id = metadata["name"]
+        state.setdefault("id", resource_id)
+        state.setdefault("arn", arn_base.format(typ.split(":")[1].split("/")[0]) + f":{resource_id}")
+        return resource_id, state
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The stock mock monitor, plus a record of parent, dependencies and protect of each registration."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recording_mocks = mocks
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        urn = response.urn
+        registration = self.resources[urn]
+        recording = self.recording_mocks.recording
+        inputs = unwrap_secrets(rpc.deserialize_properties(request.object))
+        recording.resources.append(RecordedResource(
+            urn=urn, type=request.type, name=request.name, parent=request.parent or None,
+            inputs=inputs, outputs=unwrap_secrets(registration.state or {}),
+            dependencies=sorted(set(request.dependencies)), protect=bool(request.protect),
+            custom=bool(request.custom),
+        ))
+        return response
+
+
+def _to_config(values: Mapping[str, Any]) -> dict[str, str]:
+    import json
+
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
+
+
+async def _resolve(value: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+    resolved = await output.future()
+    if await output.is_secret():
+        return Secret(strip_envelopes(resolved))
+    return unwrap_secrets(_plainify(resolved))
+
+
+def _plainify(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key): _plainify(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plainify(item) for item in value]
+    if isinstance(value, pulumi.Resource):
+        return f"<resource {type(value).__name__}>"
+    return value
+
+
+def run(
+    program: Callable[[], None],
+    *,
+    config: Mapping[str, Any] | None = None,
+    secret_keys: list[str] | None = None,
+    project: str = "agent-server",
+    stack: str = "dev",
+    region: str = "us-east-1",
+) -> Recording:
+    """Run ``program`` under mocks with ``config`` (full keys such as ``agent-server:server``) and record it.
+
+    Structured config values are passed as JSON text, as the Pulumi engine does. Returns the recording with
+    every resource and the resolved stack outputs (secret outputs as :class:`Secret`).
+    """
+    recording = Recording(project=project, stack=stack)
+    mocks = RecordingMocks(recording, region=region)
+    set_all_config(_to_config(config or {}), secret_keys or [])
+    pulumi_settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False,
+                             monitor=RecordingMonitor(mocks))
+    root = pulumi_settings.get_root_resource()
+    assert isinstance(root, Stack)
+
+    async def collect() -> None:
+        for key, value in root.outputs.items():
+            recording.outputs[key] = await _resolve(value)
+
+    try:
+        _sync_await(run_pulumi_func(program))
+        _sync_await(run_pulumi_func(collect))
+    finally:
+        set_all_config({}, [])
+        pulumi_settings.ROOT.set(None)
+    return recording
+
+
+def run_file(path: Path, **kwargs: Any) -> Recording:
+    """Run a Pulumi program file (``__main__.py``) under mocks, with its directory as the working directory."""
+    import os
+    import sys
+
+    directory = str(path.parent.resolve())
+    previous = os.getcwd()
+    sys.path.insert(0, directory)
+    try:
+        os.chdir(directory)
+
+        def program() -> None:
+            runpy.run_path(str(path), run_name="__main__")
+
+        return run(program, **kwargs)
+    finally:
+        os.chdir(previous)
+        sys.path.remove(directory)

@@ -1,0 +1,279 @@
+"""Cross-field rules of the stack config: small named checks, each returning the problems it finds.
+
+Every check takes validated sections and returns a list of :class:`Issue`; none raises, so a stack file with
+several mistakes gets all of them reported at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
+
+from . import env
+from .config import (
+    NetworkConfig,
+    PostgresConfig,
+    RedisConfig,
+    Secrets,
+    ServerConfig,
+    StackConfig,
+)
+from .errors import Issue, show
+from .sizing import ISOLATED_LOOP_POOL_FLOOR
+from .versions import format_version
+
+ELASTICACHE_MAX_NODES = 500
+
+
+def _set(model: object, field: str) -> bool:
+    return field in getattr(model, "model_fields_set", set())
+
+
+def _alias(model_cls: type, field: str) -> str:
+    info = model_cls.model_fields[field]  # type: ignore[attr-defined]
+    return str(info.alias)
+
+
+def _mode_fields(model: PostgresConfig | RedisConfig, section: str, allowed: dict[str, set[str]]) -> Iterator[Issue]:
+    """Fields that only mean something in another mode are mistakes, not silently ignored."""
+    mode = model.mode
+    for field in sorted(model.model_fields_set):
+        modes = allowed.get(field)
+        if modes is not None and mode not in modes:
+            yield Issue(
+                f"{section}.{_alias(type(model), field)}",
+                f"only applies when {section}.mode is {' or '.join(sorted(modes))} (mode is {mode!r})",
+            )
+
+
+_RDS_ONLY = {"rds"}
+_POSTGRES_MODES: dict[str, set[str]] = dict.fromkeys(
+    (
+        "instance_class", "engine_version", "allocated_storage_gb", "max_allocated_storage_gb", "storage_type",
+        "multi_az", "backup_retention_days", "backup_window", "maintenance_window", "deletion_protection",
+        "database_name", "username", "port", "performance_insights", "kms_key_id", "log_exports", "protect",
+    ),
+    _RDS_ONLY,
+)
+_MANAGED_REDIS = {"single", "cluster"}
+_REDIS_MODES: dict[str, set[str]] = {
+    **dict.fromkeys(
+        (
+            "engine", "node_type", "engine_version", "port", "snapshot_retention_days", "snapshot_window",
+            "maintenance_window", "kms_key_id", "protect",
+        ),
+        _MANAGED_REDIS,
+    ),
+    "replicas": {"single"},
+    "shards": {"cluster"},
+    "replicas_per_shard": {"cluster"},
+    "cluster": {"external"},
+    "max_clients": {"external"},
+}
+
+
+def check_postgres(postgres: PostgresConfig, secrets: Secrets) -> list[Issue]:
+    issues = list(_mode_fields(postgres, "postgres", _POSTGRES_MODES))
+    if postgres.mode == "external":
+        if postgres.max_connections is None:
+            issues.append(Issue("postgres.maxConnections", "required when postgres.mode is external (the "
+                                "connection budget needs the server's max_connections)"))
+        if secrets.postgres_uri is None:
+            issues.append(Issue("postgresUri", "secret required when postgres.mode is external"))
+        uri = secrets.plain("postgres_uri")
+        if uri is not None:
+            issues.extend(_check_postgres_uri(uri))
+    else:
+        if secrets.postgres_uri is not None:
+            issues.append(Issue("postgresUri", "only used when postgres.mode is external (RDS URIs are built)"))
+        if (postgres.max_allocated_storage_gb is not None
+                and postgres.max_allocated_storage_gb < postgres.allocated_storage_gb):
+            issues.append(Issue("postgres.maxAllocatedStorageGb",
+                                f"must be ≥ allocatedStorageGb {postgres.allocated_storage_gb} "
+                                f"(got {postgres.max_allocated_storage_gb})"))
+        if postgres.deletion_protection and postgres.backup_retention_days == 0:
+            issues.append(Issue("postgres.backupRetentionDays", "0 disables backups of a protected database",
+                                "warning"))
+    return issues
+
+
+def _check_postgres_uri(uri: str) -> list[Issue]:
+    parts = urlsplit(uri)
+    issues: list[Issue] = []
+    if parts.scheme not in {"postgresql", "postgres"} or not parts.hostname:
+        issues.append(Issue("postgresUri", "must be a postgresql://user:password@host:port/database URI"))
+    elif parts.path in {"", "/"}:
+        issues.append(Issue("postgresUri", "must name the database in the path (postgresql://…/database)"))
+    elif "sslmode=" not in parts.query or "sslmode=disable" in parts.query:
+        issues.append(Issue("postgresUri", "has no sslmode=require (or stricter): traffic would be unencrypted",
+                            "warning"))
+    return issues
+
+
+def check_redis(redis: RedisConfig, secrets: Secrets) -> list[Issue]:
+    issues = list(_mode_fields(redis, "redis", _REDIS_MODES))
+    if redis.mode == "cluster":
+        nodes = redis.shards * (1 + redis.replicas_per_shard)
+        if nodes > ELASTICACHE_MAX_NODES:
+            issues.append(Issue("redis.shards", f"shards × (1 + replicasPerShard) = {redis.shards} × "
+                                f"{1 + redis.replicas_per_shard} = {nodes} nodes; ElastiCache allows at most "
+                                f"{ELASTICACHE_MAX_NODES} per cluster"))
+        if redis.node_type.startswith("cache.t") and redis.replicas_per_shard == 0:
+            issues.append(Issue("redis.replicasPerShard", "0 replicas: losing a node loses its shard's keys",
+                                "warning"))
+    if redis.mode == "external":
+        if redis.max_clients is None:
+            issues.append(Issue("redis.maxClients", "required when redis.mode is external (the connection "
+                                "budget needs the server's maxclients)"))
+        if secrets.redis_uri is None:
+            issues.append(Issue("redisUri", "secret required when redis.mode is external"))
+        uri = secrets.plain("redis_uri")
+        if uri is not None:
+            scheme = urlsplit(uri).scheme
+            if scheme not in {"redis", "rediss"} or not urlsplit(uri).hostname:
+                issues.append(Issue("redisUri", "must be a redis:// or rediss:// URI with a host"))
+            elif scheme == "redis":
+                issues.append(Issue("redisUri", "redis:// is unencrypted; prefer rediss://", "warning"))
+    elif secrets.redis_uri is not None:
+        issues.append(Issue("redisUri", "only used when redis.mode is external (ElastiCache URIs are built)"))
+    return issues
+
+
+def check_network(config: StackConfig) -> list[Issue]:
+    network = config.network
+    if network is None:
+        if config.needs_network:
+            return [Issue("network", "required when postgres.mode is rds or redis.mode is single/cluster "
+                          "(vpcId, subnetIds and who may connect)")]
+        return []
+    return _check_clients(network)
+
+
+def _check_clients(network: NetworkConfig) -> list[Issue]:
+    if not network.client_security_group_ids and not network.client_cidrs:
+        return [Issue("network.clientSecurityGroupIds", "name at least one client security group or "
+                      "clientCidrs entry: otherwise nothing can reach the data stores")]
+    return []
+
+
+def check_server(server: ServerConfig, secrets: Secrets, redis: RedisConfig) -> list[Issue]:
+    issues: list[Issue] = []
+    standalone = server.deployment_model == "standalone"
+    if standalone and not server.image:
+        issues.append(Issue("server.image", "required when server.deploymentModel is standalone"))
+    if server.image and (":" not in server.image.rsplit("/", 1)[-1] and "@" not in server.image):
+        issues.append(Issue("server.image", f"must pin a tag or digest (got {show(server.image)})"))
+    elif server.image and server.image.endswith(":latest"):
+        issues.append(Issue("server.image", "the :latest tag makes rollouts unrepeatable", "warning"))
+    if not standalone:
+        # api/queue stay meaningful: they are the replica ceilings the control plane runs, for the budget.
+        for field in ("image", "ingress", "service_account_role_arn", "namespace", "create_namespace"):
+            if _set(server, field):
+                issues.append(Issue(f"server.{_alias(ServerConfig, field)}", "only applies when "
+                                    "server.deploymentModel is standalone (a control plane runs the server)"))
+    for role in ("api", "queue"):
+        scale = getattr(server, role)
+        if scale.max_replicas is not None and scale.max_replicas < scale.replicas:
+            issues.append(Issue(f"server.{role}.maxReplicas", f"must be ≥ replicas {scale.replicas} "
+                                f"(got {scale.max_replicas})"))
+    if server.bg_job_isolated_loops and server.postgres_pool_max_size is not None:
+        per_worker = server.postgres_pool_max_size // server.n_jobs_per_worker
+        if per_worker < ISOLATED_LOOP_POOL_FLOOR:
+            issues.append(Issue(
+                "server.postgresPoolMaxSize",
+                f"with bgJobIsolatedLoops each worker gets postgresPoolMaxSize // nJobsPerWorker = "
+                f"{server.postgres_pool_max_size} // {server.n_jobs_per_worker} = {per_worker} connections; "
+                f"must be ≥ {ISOLATED_LOOP_POOL_FLOOR} (set it ≥ "
+                f"{ISOLATED_LOOP_POOL_FLOOR * server.n_jobs_per_worker})"))
+    if server.checkpoint_delete is not None and server.checkpointer_backend not in (None, "default"):
+        issues.append(Issue("server.checkpointDelete", "only supported with checkpointerBackend default "
+                            f"(got {show(server.checkpointer_backend)})"))
+    issues.extend(_check_mongo(server, secrets))
+    issues.extend(_check_telemetry(server, secrets))
+    issues.extend(_check_extra_env(server))
+    issues.extend(_check_versions(server))
+    if redis.is_cluster and server.redis_database != 0:
+        issues.append(Issue("server.redisDatabase", f"cluster mode has only database 0 (got "
+                            f"{server.redis_database}); isolate deployments with redisKeyPrefix"))
+    if redis.mode == "external" and server.redis_database != 0:
+        issues.append(Issue("server.redisDatabase", "put the database in the external redisUri instead"))
+    if standalone and secrets.license_key is None and secrets.langsmith_api_key is None:
+        issues.append(Issue("licenseKey", "neither licenseKey nor langsmithApiKey is set: a self-hosted server "
+                            "image refuses to start without one", "warning"))
+    return issues
+
+
+def _check_mongo(server: ServerConfig, secrets: Secrets) -> list[Issue]:
+    issues: list[Issue] = []
+    if server.checkpointer_backend == "mongo" and secrets.mongodb_uri is None:
+        issues.append(Issue("mongodbUri", "secret required when server.checkpointerBackend is mongo"))
+    uri = secrets.plain("mongodb_uri")
+    if uri is not None:
+        parts = urlsplit(uri)
+        if parts.scheme not in {"mongodb", "mongodb+srv"} or not parts.netloc:
+            issues.append(Issue("mongodbUri", "must be a mongodb:// or mongodb+srv:// URI"))
+        elif parts.path.strip("/") == "":
+            issues.append(Issue("mongodbUri", "must name the database in the path (mongodb://host/database)"))
+    if secrets.mongodb_uri is not None and server.checkpointer_backend != "mongo":
+        issues.append(Issue("mongodbUri", "set but server.checkpointerBackend is not mongo", "warning"))
+    return issues
+
+
+def _check_telemetry(server: ServerConfig, secrets: Secrets) -> list[Issue]:
+    issues: list[Issue] = []
+    otel, datadog = server.otel, server.datadog
+    if otel.enabled and not (otel.endpoint or otel.traces_endpoint):
+        issues.append(Issue("server.otel.endpoint", "otel.enabled needs endpoint or tracesEndpoint (servers after "
+                            "0.7.17 ignore LS_APM_OTEL_ENABLED without one)"))
+    if not otel.enabled and (otel.endpoint or otel.traces_endpoint or secrets.otel_headers):
+        issues.append(Issue("server.otel.enabled", "OTEL endpoint or headers are set but otel.enabled is false",
+                            "warning"))
+    if datadog.enabled and secrets.datadog_api_key is None:
+        issues.append(Issue("datadogApiKey", "secret required when server.datadog.enabled is true"))
+    if datadog.enabled and otel.enabled:
+        issues.append(Issue("server.datadog.enabled", "Datadog (ddtrace-run) and OpenTelemetry are both on; "
+                            "ddtrace may override the OTEL instrumentation", "warning"))
+    return issues
+
+
+def _check_extra_env(server: ServerConfig) -> list[Issue]:
+    managed = env.managed_names()
+    return [
+        Issue(f"server.extraEnv.{name}", f"{name} is managed by this library; set it through its config key "
+              f"({env.ENV[name].source})")
+        for name in sorted(server.extra_env)
+        if name in managed
+    ]
+
+
+_GATED: tuple[tuple[str, str, Callable[[ServerConfig], bool]], ...] = (
+    ("server.redisKeyPrefix", "REDIS_KEY_PREFIX", lambda s: _set(s, "redis_key_prefix")),
+    ("server.postgresPoolMaxSize", "LANGGRAPH_POSTGRES_POOL_MAX_SIZE", lambda s: _set(s, "postgres_pool_max_size")),
+    ("server.bgJobShutdownGracePeriodSecs", "BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS",
+     lambda s: _set(s, "bg_job_shutdown_grace_period_secs")),
+    ("server.checkpointDelete", "LS_CHECKPOINT_DELETE", lambda s: s.checkpoint_delete is not None),
+    ("server.otel.enabled", "LS_APM_OTEL_ENABLED", lambda s: s.otel.enabled),
+)
+
+
+def _check_versions(server: ServerConfig) -> list[Issue]:
+    version = server.version
+    if version is None:
+        return []
+    issues: list[Issue] = []
+    for path, name, used in _GATED:
+        minimum = env.ENV[name].min_version_tuple
+        if minimum is not None and used(server) and version < minimum:
+            issues.append(Issue(path, f"{name} needs langgraph-api ≥ {format_version(minimum)} but "
+                                f"server.serverVersion is {server.server_version}"))
+    return issues
+
+
+def check_stack(config: StackConfig) -> list[Issue]:
+    """Every cross-field rule of a fully validated stack config."""
+    return [
+        *check_network(config),
+        *check_postgres(config.postgres, config.secrets),
+        *check_redis(config.redis, config.secrets),
+        *check_server(config.server, config.secrets, config.redis),
+    ]

@@ -1,0 +1,338 @@
+"""Connection budgets: will every replica's pools fit the database and Redis at full scale?
+
+Pure functions over plain values (no Pulumi). Each returns a :class:`Budget` that carries its inputs, the formula
+in words and the usage, so the plan can print it and the stack can export it.
+
+Postgres (RDS): ``max_connections = LEAST(DBInstanceClassMemory / 9531392, 5000)``. ``DBInstanceClassMemory`` is
+below the class's nominal memory (≈ 92 % measured on db.m7g.large), so we budget against nominal GiB × 0.92,
+minus reserved connections, with 10 % headroom for admin sessions and migrations. Every pod the autoscalers may
+run, plus the pods a rolling update surges, holds a full pool; with isolated loops each queue worker thread holds
+another ``pool // nJobsPerWorker`` connections.
+
+Redis: ElastiCache allows 65 000 clients per node; all replicas of all deployments sharing one Redis, each with a
+pool of ``REDIS_MAX_CONNECTIONS``, must stay within 90 % of that.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+from .config import PostgresConfig, RedisConfig, ServerConfig
+from .env import ENV, default_int
+
+GIB = 1024**3
+RDS_BYTES_PER_CONNECTION = 9_531_392
+RDS_MAX_CONNECTIONS_CAP = 5000
+DB_INSTANCE_CLASS_MEMORY_RATIO = 0.92
+RESERVED_CONNECTIONS = 5
+"""``superuser_reserved_connections`` (3) plus RDS's ``rds.rds_superuser_reserved_connections`` (2)."""
+POSTGRES_HEADROOM = 0.10
+POOL_MAX_SIZE_CEILING = 150
+ISOLATED_LOOP_POOL_FLOOR = 3
+"""With isolated loops each worker's pool is ``pool // nJobsPerWorker``; pools of 1-2 break on one stale
+connection."""
+SURGE_RATIO = 0.25
+
+ELASTICACHE_MAXCLIENTS = 65_000
+REDIS_USABLE_RATIO = 0.90
+REDIS_MAX_CONNECTIONS_CEILING = 2000
+REDIS_MIN_DERIVED_CONNECTIONS = 10
+
+_SIZES_GIB = {
+    "micro": 1, "small": 2, "medium": 4, "large": 8, "xlarge": 16, "2xlarge": 32, "4xlarge": 64,
+    "8xlarge": 128, "12xlarge": 192, "16xlarge": 256, "24xlarge": 384, "32xlarge": 512, "48xlarge": 768,
+}
+_BURSTABLE = ("micro", "small", "medium", "large", "xlarge", "2xlarge")
+_GENERAL = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge")
+
+
+def _family(name: str, sizes: Sequence[str], factor: float) -> dict[str, float]:
+    return {f"db.{name}.{size}": _SIZES_GIB[size] * factor for size in sizes}
+
+
+RDS_INSTANCE_MEMORY_GIB: dict[str, float] = {
+    **_family("t3", _BURSTABLE, 1), **_family("t4g", _BURSTABLE, 1),
+    **_family("m5", _GENERAL, 1), **_family("m6g", (*_GENERAL[:-1], "16xlarge"), 1),
+    **_family("m6i", (*_GENERAL, "32xlarge"), 1), **_family("m7g", (*_GENERAL[:-1], "16xlarge"), 1),
+    **_family("m7i", (*_GENERAL, "48xlarge"), 1), **_family("m8g", (*_GENERAL, "48xlarge"), 1),
+    **_family("r5", _GENERAL, 2), **_family("r6g", (*_GENERAL[:-1], "16xlarge"), 2),
+    **_family("r6i", (*_GENERAL, "32xlarge"), 2), **_family("r7g", (*_GENERAL[:-1], "16xlarge"), 2),
+    **_family("r7i", (*_GENERAL, "48xlarge"), 2), **_family("r8g", (*_GENERAL, "48xlarge"), 2),
+}
+"""Nominal memory (GiB) of the RDS instance classes we can budget for. General purpose (m) classes have 4 GiB
+per vCPU, memory optimised (r) classes 8 GiB per vCPU, burstable (t) classes the table in ``_SIZES_GIB``."""
+
+
+class SizingError(ValueError):
+    """A budget that cannot be met; ``path`` names the config key a user should change."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}")
+
+
+def rds_max_connections(instance_class: str) -> int:
+    """RDS's default ``max_connections`` for a class, computed from ≈ 92 % of its nominal memory."""
+    try:
+        gib = RDS_INSTANCE_MEMORY_GIB[instance_class]
+    except KeyError:
+        known = ", ".join(sorted(RDS_INSTANCE_MEMORY_GIB))
+        raise SizingError(
+            "postgres.instanceClass",
+            f"unknown RDS instance class {instance_class!r}: set postgres.maxConnections explicitly or use one "
+            f"of {known}",
+        ) from None
+    memory = gib * GIB * DB_INSTANCE_CLASS_MEMORY_RATIO
+    return min(int(memory // RDS_BYTES_PER_CONNECTION), RDS_MAX_CONNECTIONS_CAP)
+
+
+def usable_postgres_connections(max_connections: int) -> int:
+    """Connections the server may use: reserved slots removed, then 10 % headroom kept free."""
+    return max(0, math.floor((max_connections - RESERVED_CONNECTIONS) * (1 - POSTGRES_HEADROOM)))
+
+
+def surge(max_replicas: int) -> int:
+    """Extra pods a rolling update may start (``maxSurge``, with ``maxUnavailable: 0``): 25 %, at least one."""
+    return max(1, math.ceil(max_replicas * SURGE_RATIO))
+
+
+@dataclass(frozen=True)
+class Pods:
+    """The most pods of each role that can run at once: autoscaler ceiling plus rolling-update surge."""
+
+    api_max: int
+    queue_max: int
+
+    @property
+    def api(self) -> int:
+        return self.api_max + surge(self.api_max)
+
+    @property
+    def queue(self) -> int:
+        return self.queue_max + surge(self.queue_max)
+
+    @property
+    def total(self) -> int:
+        return self.api + self.queue
+
+
+@dataclass(frozen=True)
+class Budget:
+    """An explainable budget: what may connect, what is allowed, and how the numbers were reached."""
+
+    store: str
+    capacity: int
+    usable: int
+    used: int
+    per_replica: int
+    formula: str
+    inputs: dict[str, int | str | bool] = field(default_factory=dict)
+
+    @property
+    def usage_percent(self) -> float:
+        return round(100 * self.used / self.usable, 1) if self.usable else math.inf
+
+    @property
+    def fits(self) -> bool:
+        return self.used <= self.usable
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["usage_percent"] = self.usage_percent
+        return data
+
+
+def queue_connections(pool: int, n_jobs_per_worker: int, isolated_loops: bool) -> int:
+    """Connections one queue pod can hold: its shared pool, plus one pool per worker thread when isolated."""
+    if not isolated_loops:
+        return pool
+    return pool + n_jobs_per_worker * (pool // n_jobs_per_worker)
+
+
+def _postgres_used(pods: Pods, pool: int, n_jobs: int, isolated: bool) -> int:
+    return pods.api * pool + pods.queue * queue_connections(pool, n_jobs, isolated)
+
+
+def postgres_budget(
+    *,
+    max_connections: int,
+    pods: Pods,
+    n_jobs_per_worker: int,
+    isolated_loops: bool,
+    pool_max_size: int | None = None,
+) -> Budget:
+    """Budget the Postgres connections; derive ``LANGGRAPH_POSTGRES_POOL_MAX_SIZE`` when it is ``None``.
+
+    Raises :class:`SizingError` when the configured pool does not fit, when no pool of at least 1 fits, or
+    when isolated loops leave a worker fewer than ``ISOLATED_LOOP_POOL_FLOOR`` connections.
+    """
+    usable = usable_postgres_connections(max_connections)
+    floor = ISOLATED_LOOP_POOL_FLOOR * n_jobs_per_worker if isolated_loops else 1
+    explicit = pool_max_size is not None
+    if pool_max_size is None:
+        pool = POOL_MAX_SIZE_CEILING
+        while pool > 0 and _postgres_used(pods, pool, n_jobs_per_worker, isolated_loops) > usable:
+            pool -= 1
+        if pool < floor:
+            need = _postgres_used(pods, floor, n_jobs_per_worker, isolated_loops)
+            raise SizingError(
+                "server.postgresPoolMaxSize",
+                f"no pool size fits: {pods.total} pods (api {pods.api}, queue {pods.queue}, surge included) need "
+                f"{need} connections at a pool of {floor} but only {usable} of max_connections "
+                f"{max_connections} are usable; use a larger instance class or fewer maxReplicas",
+            )
+    else:
+        pool = pool_max_size
+        if isolated_loops and pool // n_jobs_per_worker < ISOLATED_LOOP_POOL_FLOOR:
+            raise SizingError(
+                "server.postgresPoolMaxSize",
+                f"with bgJobIsolatedLoops each worker gets postgresPoolMaxSize // nJobsPerWorker = {pool} // "
+                f"{n_jobs_per_worker} = {pool // n_jobs_per_worker} connections; must be ≥ "
+                f"{ISOLATED_LOOP_POOL_FLOOR} (set postgresPoolMaxSize ≥ {floor})",
+            )
+    used = _postgres_used(pods, pool, n_jobs_per_worker, isolated_loops)
+    queue_each = queue_connections(pool, n_jobs_per_worker, isolated_loops)
+    formula = (
+        f"api {pods.api} pods × {pool} + queue {pods.queue} pods × {queue_each} = {used} ≤ usable {usable} "
+        f"= ⌊({max_connections} − {RESERVED_CONNECTIONS} reserved) × {1 - POSTGRES_HEADROOM:.2f}⌋"
+    )
+    budget = Budget(
+        store="postgres", capacity=max_connections, usable=usable, used=used, per_replica=pool, formula=formula,
+        inputs={
+            "max_connections": max_connections, "api_max_replicas": pods.api_max, "api_surge": surge(pods.api_max),
+            "queue_max_replicas": pods.queue_max, "queue_surge": surge(pods.queue_max),
+            "n_jobs_per_worker": n_jobs_per_worker, "isolated_loops": isolated_loops,
+            "pool_max_size": pool, "pool_derived": not explicit,
+        },
+    )
+    if not budget.fits:
+        raise SizingError(
+            "server.postgresPoolMaxSize",
+            f"connection budget exceeded: {formula.replace(' ≤ ', ' > ')}; lower postgresPoolMaxSize (≤ "
+            f"{_largest_fitting_pool(pods, usable, n_jobs_per_worker, isolated_loops)} fits) or use a larger "
+            f"instance class",
+        )
+    return budget
+
+
+def _largest_fitting_pool(pods: Pods, usable: int, n_jobs: int, isolated: bool) -> int:
+    pool = usable
+    while pool > 0 and _postgres_used(pods, pool, n_jobs, isolated) > usable:
+        pool -= 1
+    return pool
+
+
+@dataclass(frozen=True)
+class RedisUser:
+    """One deployment's claim on a shared Redis."""
+
+    name: str
+    pods: int
+    max_connections: int
+
+
+def redis_usable(max_clients: int) -> int:
+    return math.floor(max_clients * REDIS_USABLE_RATIO)
+
+
+def derive_redis_max_connections(*, max_clients: int, pods: int, others: Sequence[RedisUser] = ()) -> int:
+    """The largest per-replica Redis pool (≤ 2000) that fits next to the deployments already on this Redis."""
+    remaining = redis_usable(max_clients) - sum(user.pods * user.max_connections for user in others)
+    derived = min(REDIS_MAX_CONNECTIONS_CEILING, remaining // pods if pods else 0)
+    if derived < REDIS_MIN_DERIVED_CONNECTIONS:
+        raise SizingError(
+            "server.redisMaxConnections",
+            f"only {max(remaining, 0)} of {redis_usable(max_clients)} usable Redis connections remain for "
+            f"{pods} pods after {len(others)} other deployment(s) on this Redis; set redisMaxConnections "
+            f"explicitly on the deployments that share it",
+        )
+    return derived
+
+
+def redis_budget(*, max_clients: int, users: Sequence[RedisUser], cluster: bool) -> Budget:
+    """Budget Redis clients per node across every deployment sharing one Redis."""
+    usable = redis_usable(max_clients)
+    used = sum(user.pods * user.max_connections for user in users)
+    terms = " + ".join(f"{user.name} {user.pods} pods × {user.max_connections}" for user in users)
+    formula = f"{terms} = {used} ≤ usable {usable} = ⌊{max_clients} maxclients × {REDIS_USABLE_RATIO:.2f}⌋"
+    budget = Budget(
+        store="redis", capacity=max_clients, usable=usable, used=used,
+        per_replica=max((user.max_connections for user in users), default=0), formula=formula,
+        inputs={"max_clients_per_node": max_clients, "cluster": cluster, "deployments": len(users),
+                **{f"{user.name}.pods": user.pods for user in users},
+                **{f"{user.name}.max_connections": user.max_connections for user in users}},
+    )
+    if not budget.fits:
+        raise SizingError(
+            "server.redisMaxConnections",
+            f"Redis connection budget exceeded: {formula.replace(' ≤ ', ' > ')}; lower redisMaxConnections",
+        )
+    return budget
+
+
+def postgres_capacity(postgres: PostgresConfig) -> int:
+    """``max_connections`` of the database: explicit, or derived from the RDS instance class."""
+    if postgres.max_connections is not None:
+        return postgres.max_connections
+    return rds_max_connections(postgres.instance_class)
+
+
+def redis_capacity(redis: RedisConfig) -> int:
+    """``maxclients`` per node: ElastiCache's fixed limit, or the external server's."""
+    if redis.mode == "external" and redis.max_clients is not None:
+        return redis.max_clients
+    return ELASTICACHE_MAXCLIENTS
+
+
+@dataclass(frozen=True)
+class ConnectionPlan:
+    """Both budgets of one deployment and the pool sizes they settle on."""
+
+    name: str
+    pods: Pods
+    postgres: Budget
+    redis: Budget
+    redis_max_connections: int
+
+    @property
+    def pool_max_size(self) -> int:
+        return self.postgres.per_replica
+
+    def redis_user(self) -> RedisUser:
+        return RedisUser(self.name, self.pods.total, self.redis_max_connections)
+
+
+def plan_connections(
+    server: ServerConfig,
+    *,
+    postgres: PostgresConfig,
+    redis: RedisConfig,
+    name: str = "server",
+    redis_others: Sequence[RedisUser] = (),
+) -> ConnectionPlan:
+    """Size one deployment's pools against its Postgres and the Redis it may share with ``redis_others``.
+
+    A server older than 0.2.12 ignores ``LANGGRAPH_POSTGRES_POOL_MAX_SIZE`` and always pools 150, so the budget
+    uses 150 for it.
+    """
+    pods = Pods(api_max=server.api.ceiling, queue_max=server.queue.ceiling)
+    pool = server.postgres_pool_max_size
+    minimum = ENV["LANGGRAPH_POSTGRES_POOL_MAX_SIZE"].min_version_tuple
+    if server.version is not None and minimum is not None and server.version < minimum:
+        pool = default_int("LANGGRAPH_POSTGRES_POOL_MAX_SIZE")
+    postgres_plan = postgres_budget(
+        max_connections=postgres_capacity(postgres), pods=pods, n_jobs_per_worker=server.n_jobs_per_worker,
+        isolated_loops=server.bg_job_isolated_loops, pool_max_size=pool,
+    )
+    max_clients = redis_capacity(redis)
+    redis_connections = server.redis_max_connections
+    if redis_connections is None:
+        redis_connections = derive_redis_max_connections(max_clients=max_clients, pods=pods.total,
+                                                         others=redis_others)
+    users = [*redis_others, RedisUser(name, pods.total, redis_connections)]
+    redis_plan = redis_budget(max_clients=max_clients, users=users, cluster=redis.is_cluster)
+    return ConnectionPlan(name=name, pods=pods, postgres=postgres_plan, redis=redis_plan,
+                          redis_max_connections=redis_connections)

@@ -1,0 +1,154 @@
+"""Validate a raw stack config (a dict of ``agent-server:`` keys) into a :class:`StackConfig` and its budgets.
+
+Each section is validated on its own so a mistake in one does not hide the mistakes in another; cross-field
+rules run on every section that validated; the connection budget runs last. Every error is collected and raised
+together as one :class:`ConfigError` before any resource is registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from . import rules
+from .config import SECRET_KEYS, SECTIONS, Secrets, StackConfig
+from .errors import ConfigError, Issue, errors, show, warnings
+from .sizing import ConnectionPlan, RedisUser, SizingError, plan_connections
+
+KNOWN_KEYS: tuple[str, ...] = (*SECTIONS, *SECRET_KEYS)
+
+
+@dataclass(frozen=True)
+class ValidatedStack:
+    """A stack config that passed every rule, with its warnings and connection budgets."""
+
+    config: StackConfig
+    connections: ConnectionPlan
+    warnings: list[Issue]
+
+
+def _path(section: str, loc: Sequence[int | str]) -> str:
+    path = section
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx", {})
+    got = f" (got {show(error['input'])})" if "input" in error and kind != "missing" else ""
+    templates = {
+        "greater_than_equal": "must be ≥ {ge}",
+        "greater_than": "must be > {gt}",
+        "less_than_equal": "must be ≤ {le}",
+        "less_than": "must be < {lt}",
+        "too_short": "must have at least {min_length} item(s)",
+        "too_long": "must have at most {max_length} item(s)",
+        "string_too_long": "must be at most {max_length} characters",
+        "string_pattern_mismatch": "must match {pattern}",
+        "literal_error": "must be one of {expected}",
+        "missing": "required",
+        "extra_forbidden": "unknown key",
+        "int_parsing": "must be an integer",
+        "int_type": "must be an integer",
+        "int_from_float": "must be a whole number",
+        "bool_parsing": "must be true or false",
+        "bool_type": "must be true or false",
+        "string_type": "must be a string",
+        "list_type": "must be a list",
+        "dict_type": "must be a mapping",
+        "model_type": "must be a mapping",
+        "model_attributes_type": "must be a mapping",
+    }
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    template = templates.get(kind)
+    if template is None:
+        return f"{error['msg']}{got}"
+    return template.format(**ctx) + got
+
+
+def pydantic_issues(section: str, exc: ValidationError) -> list[Issue]:
+    return [Issue(_path(section, error["loc"]), _message(error)) for error in exc.errors()]
+
+
+def _validate(section: str, model: type[BaseModel], data: Any) -> tuple[BaseModel | None, list[Issue], set[str]]:
+    """Validate one section. On errors, also return a stand-in built without the broken keys, so the
+    cross-field rules still check everything else (their findings on the broken keys are dropped)."""
+    data = {} if data is None else data
+    try:
+        return model.model_validate(data), [], set()
+    except ValidationError as exc:
+        issues = pydantic_issues(section, exc)
+        broken = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+    if not isinstance(data, dict):
+        return None, issues, {section}
+    try:
+        stand_in = model.model_validate({key: value for key, value in data.items() if key not in broken})
+    except ValidationError:
+        return None, issues, {section}
+    return stand_in, issues, {_path(section, [key]) for key in broken}
+
+
+def _outside(issue: Issue, broken: set[str]) -> bool:
+    return not any(issue.path == path or issue.path.startswith((path + ".", path + "[")) for path in broken)
+
+
+def validate_stack(
+    raw: Mapping[str, Any],
+    source: str | None = None,
+    *,
+    redis_others: Sequence[RedisUser] = (),
+    name: str = "server",
+) -> ValidatedStack:
+    """Validate every section, every cross-field rule and the connection budget; raise one ConfigError."""
+    issues = [
+        Issue(key, f"unknown key (known: {', '.join(KNOWN_KEYS)})")
+        for key in sorted(raw) if key not in KNOWN_KEYS
+    ]
+    parsed: dict[str, Any] = {}
+    broken: set[str] = set()
+    for section, model in SECTIONS.items():
+        if section == "network" and raw.get(section) is None:
+            parsed[section] = None
+            continue
+        value, found, broken_paths = _validate(section, model, raw.get(section))
+        issues.extend(found)
+        broken |= broken_paths
+        parsed[section] = value
+    secrets_value, found, _ = _validate("", Secrets, {key: raw[key] for key in SECRET_KEYS if key in raw})
+    issues.extend(Issue(issue.path.lstrip("."), issue.message) for issue in found)
+    secrets = secrets_value if isinstance(secrets_value, Secrets) else Secrets()
+    field_issues = len(issues)
+
+    postgres, redis, server = parsed["postgres"], parsed["redis"], parsed["server"]
+    if postgres is not None:
+        issues.extend(rules.check_postgres(postgres, secrets))
+    if redis is not None:
+        issues.extend(rules.check_redis(redis, secrets))
+        if server is not None:
+            issues.extend(rules.check_server(server, secrets, redis))
+    if postgres is not None and redis is not None and "network" not in broken:
+        partial = StackConfig(network=parsed["network"], postgres=postgres, redis=redis)
+        issues.extend(rules.check_network(partial))
+
+    issues = issues[:field_issues] + [issue for issue in issues[field_issues:] if _outside(issue, broken)]
+    if errors(issues):
+        raise ConfigError(issues, source)
+    config = StackConfig(secrets=secrets, **parsed)
+    try:
+        connections = plan_connections(
+            config.server,
+            postgres=config.postgres,
+            redis=config.redis,
+            name=name,
+            redis_others=redis_others,
+        )
+    except SizingError as exc:
+        raise ConfigError([*issues, Issue(exc.path, exc.message)], source) from None
+    return ValidatedStack(config=config, connections=connections, warnings=warnings(issues))
+

@@ -1,0 +1,64 @@
+"""Shared test data: raw stack configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_REFERENCE = ROOT.parent / "shared" / "reference" / "agent-server-environment-variables.txt"
+REFERENCE = ROOT / "tests" / "data" / "agent-server-environment-variables.txt"
+"""A copy of the seed reference, so the suite also runs where ../shared is absent (GitHub). A test keeps it equal
+to the original wherever the original is present."""
+STACKS = ("dev", "staging", "prod", "cluster")
+
+NETWORK: dict[str, Any] = {
+    "vpcId": "vpc-0123456789abcdef0",
+    "subnetIds": ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"],
+    "clientSecurityGroupIds": ["sg-0123456789abcdef3"],
+}
+
+
+def full_raw(model: str = "standalone") -> dict[str, Any]:
+    """A raw stack config that sets every seed variable (telemetry, mongo, checkpoint delete, ...)."""
+    server: dict[str, Any] = {
+        "deploymentModel": model,
+        "serverVersion": "0.11.1",
+        "bgJobIsolatedLoops": True,
+        "bgJobMaxRetries": 5,
+        "bgJobShutdownGracePeriodSecs": 240,
+        "bgJobTimeoutSecs": 3600,
+        "corsAllowOrigins": ["https://app.example.com", "http://localhost:3000"],
+        "datadog": {"enabled": True, "site": "datadoghq.eu", "env": "test", "service": "agents"},
+        "postgresPoolMaxSize": 40,
+        "checkpointDelete": {"enabled": True, "batchSize": 10},
+        "checkpointerBackend": "default",
+        "langsmithEndpoint": "https://langsmith.example.com",
+        "langsmithTracing": False,
+        "logColor": False,
+        "logLevel": "WARNING",
+        "logJson": True,
+        "mountPrefix": "/agents",
+        "nJobsPerWorker": 5,
+        "otel": {"enabled": True, "endpoint": "https://otlp.example.com",
+                 "tracesEndpoint": "https://otlp.example.com/v1/traces", "serviceName": "agents"},
+        "redisKeyPrefix": "team-a:",
+        "redisDatabase": 3,
+        "redisMaxConnections": 300,
+        "resumableStreamTtlSeconds": 600,
+        "api": {"replicas": 1, "maxReplicas": 2},
+        "queue": {"replicas": 1, "maxReplicas": 2},
+    }
+    if model == "standalone":
+        server["image"] = "registry.example.com/agents:1.2.3"
+    return {
+        "network": NETWORK,
+        "postgres": {"instanceClass": "db.r6g.large"},
+        "redis": {"mode": "single", "replicas": 1},
+        "server": server,
+        "langsmithApiKey": "lsv2_pt_0123",
+        "licenseKey": "lic-0123",
+        "datadogApiKey": "dd-0123",
+        "mongodbUri": "mongodb://user:pw@mongo.example.com:27017/agents?replicaSet=rs0",
+        "otelHeaders": "api-key=0123",
+    }
