@@ -80,6 +80,8 @@ class RecordedResource:
     dependencies: list[str]
     protect: bool = False
     custom: bool = True
+    registered_outputs: dict[str, Any] = field(default_factory=dict)
+    """What a component passed to ``register_outputs`` (secret values as :class:`Secret`)."""
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -201,10 +203,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
             # The provider marks these secret (additionalSecretOutputs); mocks must say so themselves.
             state.update(result=rpc.wrap_rpc_secret(result),
                          bcryptHash=rpc.wrap_rpc_secret(f"$2a$10${_digest(result, length=53)}"))
-        elif typ.startswith("kubernetes:"):
+        if typ.startswith("aws:") and "name" not in plain:
+            # Pulumi auto-names AWS resources: the logical name plus a random suffix (here a stable one).
+            state["name"] = f"{name}-{_digest(typ, name, length=7)}"
+        if typ.startswith("kubernetes:"):
             metadata = dict(plain.get("metadata") or {})
-            if typ != "kubernetes:core/v1:Namespace" or not metadata.get("name"):
-                metadata.setdefault("name", f"{name}-{_digest(typ, name, str(plain.get('data')), length=8)}")
+            # Auto-named ConfigMaps and Secrets get a new name when their data changes (a replacement), which
+            # is what rolls the pods that reference them.
+            content = str(plain.get("data") or plain.get("stringData"))
+            metadata.setdefault("name", f"{name}-{_digest(typ, name, content, length=8)}")
             state["metadata"] = {**(inputs.get("metadata") or {}), **metadata}
             resource_id = metadata["name"]
         state.setdefault("id", resource_id)
@@ -234,6 +241,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             custom=bool(request.custom),
         ))
         return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        outputs = unwrap_secrets(rpc.deserialize_properties(request.outputs))
+        for resource in self.recording_mocks.recording.resources:
+            if resource.urn == request.urn:
+                resource.registered_outputs = outputs
+        return super().RegisterResourceOutputs(request)
 
 
 def _to_config(values: Mapping[str, Any]) -> dict[str, str]:
