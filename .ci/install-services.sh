@@ -13,7 +13,7 @@ PG_TEST_OS_USER="${PG_TEST_OS_USER:-pgtest}"
 
 if [[ "$(id -u)" -ne 0 ]]; then
   if command -v sudo >/dev/null 2>&1; then
-    exec sudo --preserve-env=PG_BINDIR,PG_TEST_OS_USER -- "$0" "$@"
+    exec sudo --preserve-env=PG_BINDIR,PG_TEST_OS_USER -- bash "$0" "$@"
   fi
   echo "install-services.sh: must run as root (or with sudo available)" >&2
   exit 1

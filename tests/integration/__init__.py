@@ -1,0 +1,1 @@
+"""Integration tests against real PostgreSQL/Redis processes started by fixtures (see conftest.py)."""
