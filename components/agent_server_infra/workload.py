@@ -1,0 +1,395 @@
+"""The ``Workload`` component: the Agent Server's Kubernetes objects (one image, two roles).
+
+The API serves HTTP with the image's default entrypoint; the queue runs ``/storage/queue_entrypoint.sh`` and works
+background runs. Both read their plain environment from a per-role ConfigMap and their secrets from one shared
+Secret. Neither object has an explicit name: Pulumi generates one, a data change replaces the object (they are
+``immutable``), and the new name flows into the Deployments through ``envFrom``, which rolls the pods.
+
+This module never spells an environment variable name; it places what :func:`agent_server_infra.env.render_env`
+rendered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Literal, NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .config import ScaleConfig, ServerConfig
+from .sizing import surge
+
+TYPE_TOKEN = "agent-server-infra:index:Workload"
+Role = Literal["api", "queue"]
+ROLES: tuple[Role, ...] = ("api", "queue")
+
+PORT = 8000
+PORT_NAME = "http"
+QUEUE_COMMAND = ("/storage/queue_entrypoint.sh",)
+RUN_AS = 1000
+TERMINATION_MARGIN_SECS = 30
+"""Seconds the pod's termination grace period adds on top of the queue's drain period, so the kubelet never
+SIGKILLs a worker that is still inside ``bgJobShutdownGracePeriodSecs``."""
+API_PRE_STOP_SLEEP_SECS = 5
+"""The API keeps serving this long after it is marked terminating, while endpoints and ingresses drop it."""
+STARTUP_PERIOD_SECS = 5
+STARTUP_FAILURE_THRESHOLD = 120
+"""Up to 10 minutes for the first ``/ok?check_db=1`` (migrations run at start-up)."""
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+ZONE_KEY = "topology.kubernetes.io/zone"
+HOST_KEY = "kubernetes.io/hostname"
+APP_NAME = "agent-server"
+
+_DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_MAX_NAME = 63 - len("-queue")
+
+
+class WorkloadArgs(TypedDict):
+    """Arguments of :class:`Workload`."""
+
+    server: ServerConfig
+    """Validated server config: image, namespace, scale of both roles, ingress, IRSA role, mount prefix."""
+    env: Mapping[str, Mapping[str, str]]
+    """Plain environment per role (keys ``api`` and ``queue``), as rendered by ``env.render_env``."""
+    secret_env: pulumi.Input[Mapping[str, str]]
+    """Secret environment shared by both roles (URIs, keys); may be unknown at preview."""
+    labels: NotRequired[Mapping[str, str]]
+    """Extra labels for every object (never part of a selector)."""
+
+
+def probe_paths(mount_prefix: str | None) -> tuple[str, str]:
+    """``(<prefix>/ok, <prefix>/ok?check_db=1)``: the liveness/readiness path and the startup path."""
+    base = f"{mount_prefix or ''}/ok"
+    return base, f"{base}?check_db=1"
+
+
+def termination_grace_period(server: ServerConfig) -> int:
+    """Seconds the kubelet waits before SIGKILL: strictly above the queue's drain period."""
+    return server.bg_job_shutdown_grace_period_secs + TERMINATION_MARGIN_SECS
+
+
+def autoscaled(scale: ScaleConfig) -> bool:
+    """Whether a HorizontalPodAutoscaler manages the role (its ceiling is above its floor)."""
+    return scale.ceiling > scale.replicas
+
+
+def selector_labels(name: str, role: Role) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": APP_NAME,
+        "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/component": role,
+    }
+
+
+class Workload(pulumi.ComponentResource):
+    """The Agent Server on Kubernetes: API and queue Deployments of one image, and what surrounds them.
+
+    Creates (all children of this component, all in ``server.namespace``): the namespace when
+    ``server.createNamespace``; a ServiceAccount (IRSA annotation when ``server.serviceAccountRoleArn`` is set, no
+    token automount); one Secret with the secret environment and a ConfigMap per role with the plain one (both
+    auto-named and immutable, so a change rolls the pods); Deployments ``<name>-api`` and ``<name>-queue`` (probes
+    on ``<mountPrefix>/ok``, non-root read-only containers, zone and host spread, surge-only rolling updates with
+    ``maxSurge = sizing.surge(ceiling)`` and a termination grace period above the drain period); a ClusterIP
+    Service for the API; a PodDisruptionBudget per role; a CPU HorizontalPodAutoscaler per role whose
+    ``maxReplicas`` is above ``replicas`` (the Deployment then leaves ``replicas`` to the autoscaler); and an
+    Ingress when ``server.ingress`` is set.
+
+    Outputs: ``namespace``, ``service_name``, ``service_account_name``, ``url`` (in-cluster URL of the API,
+    mount prefix included) and ``deployment_names`` (``{"api": ..., "queue": ...}``).
+    """
+
+    namespace: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    service_account_name: pulumi.Output[str]
+    url: pulumi.Output[str]
+    deployment_names: pulumi.Output[dict[str, str]]
+
+    def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        server = args["server"]
+        env = args["env"]
+        if not _DNS_1035.fullmatch(name) or len(name) > _MAX_NAME:
+            raise ValueError(
+                f"Workload name {name!r} must be a DNS-1035 label of at most {_MAX_NAME} characters (lower-case "
+                f"letters, digits and '-', starting with a letter): it prefixes the Kubernetes object names"
+            )
+        if server.image is None:
+            raise ValueError("server.image is required to create the workload (standalone deployment model)")
+        missing = [role for role in ROLES if role not in env]
+        if missing:
+            raise ValueError(f"env must have a plain environment for each role; missing {missing}")
+
+        self._name = name
+        self._server = server
+        self._labels = dict(args.get("labels") or {})
+        namespace_name = server.namespace
+
+        namespace: k8s.core.v1.Namespace | None = None
+        if server.create_namespace:
+            namespace = k8s.core.v1.Namespace(
+                f"{name}-namespace",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace_name, labels=self._common_labels()),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self._depends_on: list[pulumi.Resource] = [namespace] if namespace is not None else []
+
+        service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata=self._metadata(
+                name,
+                annotations={IRSA_ANNOTATION: server.service_account_role_arn}
+                if server.service_account_role_arn else None,
+            ),
+            automount_service_account_token=False,
+            opts=self._opts(),
+        )
+
+        secret = k8s.core.v1.Secret(
+            f"{name}-env",
+            metadata=self._metadata(None),
+            type="Opaque",
+            immutable=True,
+            string_data=pulumi.Output.secret(args["secret_env"]),
+            opts=self._opts(additional_secret_outputs=["data", "stringData"]),
+        )
+
+        deployments: dict[Role, k8s.apps.v1.Deployment] = {}
+        for role in ROLES:
+            config_map = k8s.core.v1.ConfigMap(
+                f"{name}-{role}-env",
+                metadata=self._metadata(None, role),
+                data=dict(env[role]),
+                immutable=True,
+                opts=self._opts(),
+            )
+            deployments[role] = self._deployment(role, config_map, secret, service_account)
+            self._disruption_budget(role)
+            self._autoscaler(role)
+
+        service = k8s.core.v1.Service(
+            f"{name}-api",
+            metadata=self._metadata(f"{name}-api", "api"),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=selector_labels(name, "api"),
+                ports=[k8s.core.v1.ServicePortArgs(
+                    name=PORT_NAME, port=PORT, target_port=PORT_NAME, protocol="TCP", app_protocol="http",
+                )],
+            ),
+            opts=self._opts(),
+        )
+        if server.ingress is not None:
+            self._ingress(service)
+
+        self.namespace = (
+            namespace.metadata.apply(lambda meta: meta.name or namespace_name)
+            if namespace is not None else pulumi.Output.from_input(namespace_name)
+        )
+        self.service_name = _name_of(service)
+        self.service_account_name = _name_of(service_account)
+        self.url = pulumi.Output.concat(
+            "http://", self.service_name, ".", self.namespace, f".svc.cluster.local:{PORT}", server.mount_prefix or "",
+        )
+        self.deployment_names = pulumi.Output.all(*(_name_of(deployments[role]) for role in ROLES)).apply(
+            lambda names: dict(zip(ROLES, names, strict=True))
+        )
+        self.register_outputs({
+            "namespace": self.namespace,
+            "service_name": self.service_name,
+            "service_account_name": self.service_account_name,
+            "url": self.url,
+            "deployment_names": self.deployment_names,
+        })
+
+    # --- helpers ---------------------------------------------------------------------------------------------
+
+    def _common_labels(self, role: Role | None = None) -> dict[str, str]:
+        labels = {
+            **self._labels,
+            "app.kubernetes.io/name": APP_NAME,
+            "app.kubernetes.io/instance": self._name,
+            "app.kubernetes.io/managed-by": "pulumi",
+        }
+        if role is not None:
+            labels["app.kubernetes.io/component"] = role
+        return labels
+
+    def _metadata(
+        self, name: str | None, role: Role | None = None, annotations: Mapping[str, str] | None = None,
+    ) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(
+            name=name,
+            namespace=self._server.namespace,
+            labels=self._common_labels(role),
+            annotations=dict(annotations) if annotations else None,
+        )
+
+    def _opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, depends_on=self._depends_on or None, **kwargs)
+
+    def _scale(self, role: Role) -> ScaleConfig:
+        return self._server.api if role == "api" else self._server.queue
+
+    def _deployment(
+        self,
+        role: Role,
+        config_map: k8s.core.v1.ConfigMap,
+        secret: k8s.core.v1.Secret,
+        service_account: k8s.core.v1.ServiceAccount,
+    ) -> k8s.apps.v1.Deployment:
+        server, scale, name = self._server, self._scale(role), self._name
+        selector = selector_labels(name, role)
+        live_path, startup_path = probe_paths(server.mount_prefix)
+        limits = {"memory": scale.memory_limit or scale.memory}
+        if scale.cpu_limit is not None:
+            limits["cpu"] = scale.cpu_limit
+
+        def http_probe(path: str, period: int, failures: int) -> k8s.core.v1.ProbeArgs:
+            return k8s.core.v1.ProbeArgs(
+                http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=PORT_NAME),
+                period_seconds=period, timeout_seconds=5, failure_threshold=failures,
+            )
+
+        def spread(key: str) -> k8s.core.v1.TopologySpreadConstraintArgs:
+            return k8s.core.v1.TopologySpreadConstraintArgs(
+                topology_key=key, max_skew=1, when_unsatisfiable="ScheduleAnyway",
+                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                match_label_keys=["pod-template-hash"],
+            )
+
+        container = k8s.core.v1.ContainerArgs(
+            name=role,
+            image=server.image,
+            command=list(QUEUE_COMMAND) if role == "queue" else None,
+            ports=[k8s.core.v1.ContainerPortArgs(name=PORT_NAME, container_port=PORT, protocol="TCP")],
+            env_from=[
+                k8s.core.v1.EnvFromSourceArgs(
+                    config_map_ref=k8s.core.v1.ConfigMapEnvSourceArgs(name=_name_of(config_map))),
+                k8s.core.v1.EnvFromSourceArgs(secret_ref=k8s.core.v1.SecretEnvSourceArgs(name=_name_of(secret))),
+            ],
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": scale.cpu, "memory": scale.memory}, limits=limits,
+            ),
+            startup_probe=http_probe(startup_path, STARTUP_PERIOD_SECS, STARTUP_FAILURE_THRESHOLD),
+            readiness_probe=http_probe(live_path, 5, 3),
+            liveness_probe=http_probe(live_path, 10, 6),
+            lifecycle=k8s.core.v1.LifecycleArgs(
+                pre_stop=k8s.core.v1.LifecycleHandlerArgs(
+                    sleep=k8s.core.v1.SleepActionArgs(seconds=API_PRE_STOP_SLEEP_SECS)),
+            ) if role == "api" else None,
+            security_context=k8s.core.v1.SecurityContextArgs(
+                allow_privilege_escalation=False,
+                read_only_root_filesystem=True,
+                run_as_non_root=True,
+                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+            ),
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+        )
+        pod = k8s.core.v1.PodSpecArgs(
+            service_account_name=_name_of(service_account),
+            automount_service_account_token=False,
+            enable_service_links=False,
+            termination_grace_period_seconds=termination_grace_period(server),
+            security_context=k8s.core.v1.PodSecurityContextArgs(
+                run_as_non_root=True, run_as_user=RUN_AS, run_as_group=RUN_AS, fs_group=RUN_AS,
+                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            topology_spread_constraints=[spread(ZONE_KEY), spread(HOST_KEY)],
+            containers=[container],
+            volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())],
+        )
+        return k8s.apps.v1.Deployment(
+            f"{name}-{role}",
+            metadata=self._metadata(f"{name}-{role}", role),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                # Under an autoscaler, the HPA owns the replica count: re-applying a fixed value would reset it on
+                # every update (and conflict with the HPA's field ownership under server-side apply).
+                replicas=None if autoscaled(scale) else scale.replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                        max_unavailable=0, max_surge=surge(scale.ceiling),
+                    ),
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._common_labels(role)),
+                    spec=pod,
+                ),
+            ),
+            opts=self._opts(),
+        )
+
+    def _disruption_budget(self, role: Role) -> k8s.policy.v1.PodDisruptionBudget:
+        return k8s.policy.v1.PodDisruptionBudget(
+            f"{self._name}-{role}",
+            metadata=self._metadata(f"{self._name}-{role}", role),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(self._name, role)),
+                unhealthy_pod_eviction_policy="AlwaysAllow",
+            ),
+            opts=self._opts(),
+        )
+
+    def _autoscaler(self, role: Role) -> k8s.autoscaling.v2.HorizontalPodAutoscaler | None:
+        scale = self._scale(role)
+        if not autoscaled(scale):
+            return None
+        target = f"{self._name}-{role}"
+        return k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            target,
+            metadata=self._metadata(target, role),
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=target,
+                ),
+                min_replicas=scale.replicas,
+                max_replicas=scale.ceiling,
+                metrics=[k8s.autoscaling.v2.MetricSpecArgs(
+                    type="Resource",
+                    resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                        name="cpu",
+                        target=k8s.autoscaling.v2.MetricTargetArgs(
+                            type="Utilization", average_utilization=scale.target_cpu_percent,
+                        ),
+                    ),
+                )],
+            ),
+            opts=self._opts(),
+        )
+
+    def _ingress(self, service: k8s.core.v1.Service) -> k8s.networking.v1.Ingress:
+        ingress = self._server.ingress
+        assert ingress is not None
+        return k8s.networking.v1.Ingress(
+            f"{self._name}-api",
+            metadata=self._metadata(f"{self._name}-api", "api"),
+            spec=k8s.networking.v1.IngressSpecArgs(
+                ingress_class_name=ingress.class_name,
+                tls=[k8s.networking.v1.IngressTLSArgs(hosts=[ingress.host], secret_name=ingress.tls_secret_name)]
+                if ingress.tls_secret_name else None,
+                rules=[k8s.networking.v1.IngressRuleArgs(
+                    host=ingress.host,
+                    http=k8s.networking.v1.HTTPIngressRuleValueArgs(paths=[k8s.networking.v1.HTTPIngressPathArgs(
+                        path=self._server.mount_prefix or "/",
+                        path_type="Prefix",
+                        backend=k8s.networking.v1.IngressBackendArgs(
+                            service=k8s.networking.v1.IngressServiceBackendArgs(
+                                name=_name_of(service),
+                                port=k8s.networking.v1.ServiceBackendPortArgs(number=PORT),
+                            ),
+                        ),
+                    )]),
+                )],
+            ),
+            opts=self._opts(),
+        )
+
+
+def _name_of(resource: Any) -> pulumi.Output[str]:
+    """``metadata.name`` of a Kubernetes resource as an output (carries the dependency on the resource)."""
+    metadata: pulumi.Output[Any] = resource.metadata
+    return metadata.apply(lambda meta: str(meta.name))
