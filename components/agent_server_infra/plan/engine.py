@@ -282,13 +282,15 @@ def run(
     project: str = "agent-server",
     stack: str = "dev",
     region: str = "us-east-1",
+    recording: Recording | None = None,
 ) -> Recording:
     """Run ``program`` under mocks with ``config`` (full keys such as ``agent-server:server``) and record it.
 
     Structured config values are passed as JSON text, as the Pulumi engine does. Returns the recording with
-    every resource and the resolved stack outputs (secret outputs as :class:`Secret`).
+    every resource and the resolved stack outputs (secret outputs as :class:`Secret`). Pass ``recording`` to
+    keep what was registered even when the program raises.
     """
-    recording = Recording(project=project, stack=stack)
+    recording = recording if recording is not None else Recording(project=project, stack=stack)
     mocks = RecordingMocks(recording, region=region)
     set_all_config(_to_config(config or {}), secret_keys or [])
     pulumi_settings.ROOT.set(None)

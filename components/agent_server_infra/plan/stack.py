@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..config import SECRET_KEYS
 from ..errors import NAMESPACE
 from ..loaders import find_project_root, load_stack_file, resolve_stack_file
@@ -47,4 +49,6 @@ def plan_stack(stack: str, program: Path | None = None) -> engine.Recording:
     path = resolve_stack_file(stack)
     config, secret_keys, region = stack_config(path)
     main = program or _program(path)
-    return engine.run_file(main, config=config, secret_keys=secret_keys, stack=stack_name(path), region=region)
+    project = str((yaml.safe_load((main.parent / "Pulumi.yaml").read_text()) or {}).get("name", "project"))
+    return engine.run_file(main, config=config, secret_keys=secret_keys, stack=stack_name(path), region=region,
+                           project=project)

@@ -1,0 +1,72 @@
+"""The package's mock engine records what any program registers and computes provider-like outputs."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from agent_server_infra.plan import engine
+from agent_server_infra.plan.engine import Secret
+
+
+class Box(pulumi.ComponentResource):
+    def __init__(self, name: str) -> None:
+        super().__init__("test:index:Box", name)
+        self.password = random.RandomPassword(f"{name}-pw", length=24, special=True, override_special="-_",
+                                              opts=pulumi.ResourceOptions(parent=self))
+        group = aws.ec2.SecurityGroup(f"{name}-sg", vpc_id="vpc-1", opts=pulumi.ResourceOptions(parent=self))
+        self.db = aws.rds.Instance(f"{name}-db", engine="postgres", instance_class="db.t4g.micro",
+                                   password=self.password.result, vpc_security_group_ids=[group.id],
+                                   opts=pulumi.ResourceOptions(parent=self, protect=True))
+        self.cache = aws.elasticache.ReplicationGroup(f"{name}-cache", description="x", cluster_mode="enabled",
+                                                      opts=pulumi.ResourceOptions(parent=self))
+        self.config_map = k8s.core.v1.ConfigMap(f"{name}-cm", data={"A": "1"},
+                                                opts=pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"address": self.db.address})
+
+
+def program() -> None:
+    box = Box("box")
+    pulumi.export("address", box.db.address)
+    pulumi.export("password", box.password.result)
+    pulumi.export("cfg", pulumi.Config("agent-server").require_object("server"))
+    pulumi.export("configEndpoint", box.cache.configuration_endpoint_address)
+    pulumi.export("cmName", box.config_map.metadata.apply(lambda m: m["name"] if m else None))
+
+
+def test_records_types_names_parents_dependencies_and_outputs() -> None:
+    rec = engine.run(program, config={"agent-server:server": {"image": "x"}}, stack="unit")
+    box = rec.one("test:index:Box")
+    db = rec.one("aws:rds/instance:Instance")
+    assert db.name == "box-db"
+    assert db.parent == box.urn
+    assert db.protect is True
+    assert rec.one("aws:ec2/securityGroup:SecurityGroup").urn in db.dependencies
+    assert rec.one("random:index/randomPassword:RandomPassword").urn in db.dependencies
+    assert isinstance(db.inputs["password"], Secret)
+    assert db.inputs["instanceClass"] == "db.t4g.micro"
+    assert rec.ancestors(db) == [box]
+    assert box.registered_outputs["address"] == db.outputs["address"]
+
+
+def test_outputs_are_computed_and_secrets_stay_secret() -> None:
+    rec = engine.run(program, config={"agent-server:server": {"image": "x"}})
+    assert rec.outputs["address"].endswith(".rds.amazonaws.com")
+    password = rec.outputs["password"]
+    assert isinstance(password, Secret)
+    assert len(password.value) == 24
+    assert set(password.value) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+    assert rec.outputs["cfg"] == {"image": "x"}
+    assert rec.outputs["configEndpoint"].startswith("clustercfg.")
+    assert rec.outputs["cmName"].startswith("box-cm-")
+    assert "Secret([secret])" == repr(password)
+
+
+def test_runs_are_independent_and_deterministic() -> None:
+    first = engine.run(program, config={"agent-server:server": {"image": "x"}})
+    second = engine.run(program, config={"agent-server:server": {"image": "x"}})
+    assert [r.urn for r in first.resources] == [r.urn for r in second.resources]
+    assert first.outputs == second.outputs
+    assert len(second.resources) == 6
