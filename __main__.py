@@ -5,6 +5,7 @@ package's mock engine with the stack file's config. Invalid config fails here, b
 """
 
 import pulumi
+
 from agent_server_infra.agent_server import AgentServer
 from agent_server_infra.loaders import load_pulumi_config
 from agent_server_infra.validate import validate_stack

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from agent_server_infra.plan.engine import Recording
 from agent_server_infra.plan.stack import plan_stack
-
 from tests.helpers import NETWORK, ROOT
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import kubernetes_validate
+
 from agent_server_infra.plan.engine import RecordedResource, Secret
 
 K8S_VERSION: str = kubernetes_validate.latest_version()

@@ -9,12 +9,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pytest
+
 from agent_server_infra.config import NetworkConfig, PostgresConfig, RedisConfig, Secrets
 from agent_server_infra.plan import engine
 from agent_server_infra.plan.engine import Recording, Secret
 from agent_server_infra.postgres import Postgres
 from agent_server_infra.redis import Redis
-
 from tests.helpers import NETWORK
 
 RDS = "aws:rds/instance:Instance"

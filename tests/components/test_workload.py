@@ -9,12 +9,12 @@ from typing import Any
 import kubernetes_validate
 import pulumi
 import pytest
+
 from agent_server_infra import env, sizing
 from agent_server_infra.config import IngressConfig, ScaleConfig, Secrets, ServerConfig
 from agent_server_infra.plan import engine
 from agent_server_infra.validate import validate_stack
 from agent_server_infra.workload import Workload, WorkloadArgs
-
 from tests.components import k8s_validate
 from tests.helpers import full_raw
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from agent_server_infra.plan.engine import Recording, reveal
 
+from agent_server_infra.plan.engine import Recording, reveal
 from policies import rules
 from tests.helpers import STACKS
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from agent_server_infra import cli
 from agent_server_infra.plan.document import dumps, to_document
 from agent_server_infra.plan.engine import RecordedResource, Recording, Secret
 from agent_server_infra.plan.stack import plan_stack
-
 from tests.components import k8s_validate
 from tests.helpers import ROOT, STACKS
 

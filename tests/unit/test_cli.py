@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from agent_server_infra import cli
 from agent_server_infra.docs import GENERATED
-
 from tests.helpers import ROOT, STACKS
 
 BROKEN = """\

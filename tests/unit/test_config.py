@@ -6,9 +6,9 @@ import copy
 from typing import Any
 
 import pytest
+
 from agent_server_infra.errors import ConfigError
 from agent_server_infra.validate import validate_stack
-
 from tests.helpers import full_raw
 
 

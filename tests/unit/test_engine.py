@@ -61,7 +61,7 @@ def test_outputs_are_computed_and_secrets_stay_secret() -> None:
     assert rec.outputs["cfg"] == {"image": "x"}
     assert rec.outputs["configEndpoint"].startswith("clustercfg.")
     assert rec.outputs["cmName"].startswith("box-cm-")
-    assert "Secret([secret])" == repr(password)
+    assert repr(password) == "Secret([secret])"
 
 
 def test_runs_are_independent_and_deterministic() -> None:

@@ -7,13 +7,13 @@ import re
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from agent_server_infra import env
 from agent_server_infra.config import Secrets, ServerConfig
 from agent_server_infra.env import PostgresFacts, RedisFacts, postgres_uri, redis_uri, render_env
 from agent_server_infra.validate import validate_stack
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from tests.helpers import REFERENCE, SHARED_REFERENCE, full_raw
 
 PG = PostgresFacts(host="db.internal", port=5432, database="agents", user="app", password="s3cret")

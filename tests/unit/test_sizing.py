@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from agent_server_infra import sizing
-from agent_server_infra.sizing import Pods, RedisUser, SizingError
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+
+from agent_server_infra import sizing
+from agent_server_infra.sizing import Pods, RedisUser, SizingError
 
 
 def test_rds_max_connections_follows_the_rds_formula() -> None:
