@@ -35,6 +35,7 @@ class _Model(BaseModel):
         populate_by_name=True,
         frozen=True,
         validate_default=True,
+        use_attribute_docstrings=True,
     )
 
 
@@ -108,9 +109,13 @@ class NetworkConfig(_Model):
     """Where the data stores live and who may reach them (``agent-server:network``)."""
 
     vpc_id: str = _aws_id("vpc")
+    """VPC of the data stores."""
     subnet_ids: list[Annotated[str, _aws_id("subnet")]] = Field(min_length=2)
+    """Private subnets in at least two availability zones (DB and cache subnet groups)."""
     client_security_group_ids: list[Annotated[str, _aws_id("sg")]] = Field(default_factory=list)
+    """Security groups allowed to connect (the cluster nodes or pods)."""
     client_cidrs: list[Cidr] = Field(default_factory=list)
+    """CIDR blocks allowed to connect; never 0.0.0.0/0 or ::/0."""
 
     @field_validator("subnet_ids")
     @classmethod
@@ -124,20 +129,31 @@ class PostgresConfig(_Model):
     """Postgres for the server (``agent-server:postgres``): an RDS instance or an external database."""
 
     mode: Literal["rds", "external"] = "rds"
+    """`rds` creates an instance; `external` uses the `postgresUri` secret."""
     instance_class: str = Field(default="db.t4g.medium", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    """RDS instance class; its memory sets max_connections in the budget."""
     engine_version: Version = "16.8"
+    """Postgres engine version (≥ 15.8); the parameter group family follows its major version."""
     allocated_storage_gb: int = Field(default=20, ge=20, le=65536)
+    """Initial storage."""
     max_allocated_storage_gb: int | None = Field(default=None, ge=20, le=65536)
+    """Storage autoscaling ceiling (unset: no autoscaling)."""
     storage_type: Literal["gp3", "gp2", "io1", "io2"] = "gp3"
     multi_az: bool = False
+    """Standby in a second availability zone."""
     backup_retention_days: int = Field(default=7, ge=0, le=35)
+    """Automated backup retention."""
     backup_window: Window = "03:00-04:00"
     maintenance_window: WeeklyWindow = "sun:04:30-sun:05:30"
     deletion_protection: bool = True
+    """RDS deletion protection."""
     database_name: str = Field(default="langgraph", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+    """Initial database (in the URI)."""
     username: str = Field(default="langgraph", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+    """Master user (in the URI); the password is generated."""
     port: int = Field(default=5432, ge=1150, le=65535)
     performance_insights: bool = False
+    """Performance Insights (7 days retention)."""
     kms_key_id: str | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:kms:")
     log_exports: list[Literal["postgresql", "upgrade", "iam-db-auth-error"]] = Field(
         default_factory=lambda: ["postgresql", "upgrade"]
@@ -146,6 +162,7 @@ class PostgresConfig(_Model):
     """External: the server's max_connections (needed for the budget). RDS: pins the parameter instead of the
     memory-derived default."""
     protect: bool = False
+    """Pulumi `protect` on the stateful resource (on in prod)."""
 
     @field_validator("engine_version")
     @classmethod
@@ -166,14 +183,20 @@ class RedisConfig(_Model):
     """Redis for the server (``agent-server:redis``): ElastiCache single node group, cluster mode or external."""
 
     mode: Literal["single", "cluster", "external"] = "single"
+    """`single` node group, `cluster` mode, or `external` (the `redisUri` secret)."""
     engine: Literal["redis", "valkey"] = "redis"
     node_type: str = Field(default="cache.t4g.small", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+    """ElastiCache node type."""
     engine_version: Version = "7.1"
     replicas: int = Field(default=0, ge=0, le=5)
+    """Single mode: read replicas; ≥ 1 turns on automatic failover and multi-AZ."""
     shards: int = Field(default=3, ge=1, le=500)
+    """Cluster mode: node groups."""
     replicas_per_shard: int = Field(default=1, ge=0, le=5)
+    """Cluster mode: replicas of each node group."""
     port: int = Field(default=6379, ge=1024, le=65535)
     snapshot_retention_days: int = Field(default=1, ge=0, le=35)
+    """Automatic snapshot retention."""
     snapshot_window: Window = "05:00-06:00"
     maintenance_window: WeeklyWindow = "sun:06:30-sun:07:30"
     kms_key_id: str | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:kms:")
@@ -182,6 +205,7 @@ class RedisConfig(_Model):
     max_clients: int | None = Field(default=None, ge=1, le=1_000_000)
     """External only: the server's maxclients (needed for the budget)."""
     protect: bool = False
+    """Pulumi `protect` on the stateful resource (on in prod)."""
 
     @property
     def is_cluster(self) -> bool:
@@ -193,7 +217,9 @@ class ScaleConfig(_Model):
     ceilings matter: they size the connection budget."""
 
     replicas: int = Field(default=1, ge=1, le=100)
+    """Replicas at rest (the HPA minimum)."""
     max_replicas: int | None = Field(default=None, ge=1, le=100)
+    """Autoscaling ceiling (unset: no HPA); the budget sizes for it plus the rolling-update surge."""
     cpu: Quantity = "1"
     memory: Quantity = "2Gi"
     cpu_limit: Quantity | None = None
@@ -249,15 +275,22 @@ class ServerConfig(_Model):
     """The Agent Server workload and every server variable (``agent-server:server``)."""
 
     deployment_model: env.DeploymentModel = "standalone"
+    """`standalone` runs API and queue here; `control-plane` exports the env bundle for LangSmith."""
     image: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9./_:\-@]*$")
+    """The server image (built with `langgraph build`), pinned by tag or digest."""
     server_version: Version | None = None
+    """The langgraph-api version in the image, for version gates."""
     namespace: DnsLabel = "agent-server"
+    """Kubernetes namespace."""
     create_namespace: bool = True
+    """Create the namespace (false: it exists already)."""
     api: ScaleConfig = Field(default_factory=ScaleConfig)
     queue: ScaleConfig = Field(default_factory=ScaleConfig)
     ingress: IngressConfig | None = None
     service_account_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/.+$")
+    """IAM role for the service account (IRSA annotation)."""
     extra_env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = Field(default_factory=dict)
+    """More plain variables for the server; may not override a managed one."""
 
     bg_job_isolated_loops: bool = env.default_bool("BG_JOB_ISOLATED_LOOPS")
     bg_job_max_retries: int = Field(default=env.default_int("BG_JOB_MAX_RETRIES"), ge=0, le=100)
@@ -283,6 +316,7 @@ class ServerConfig(_Model):
     redis_key_prefix: str = Field(default=env.default_str("REDIS_KEY_PREFIX"), pattern=r"^[A-Za-z0-9:_.\-]*$",
                                   max_length=128)
     redis_database: int = Field(default=0, ge=0, le=15)
+    """Redis database number (single mode), rendered as `/N` in the URI."""
     redis_max_connections: int | None = Field(default=None, ge=1, le=65_000)
     resumable_stream_ttl_seconds: int = Field(default=env.default_int("RESUMABLE_STREAM_TTL_SECONDS"), ge=1)
 

@@ -58,7 +58,7 @@ def _constraints(info: FieldInfo) -> str:
             value = getattr(item, attr, None)
             if value is not None:
                 parts.append(f"{symbol} `{value}`" if attr == "pattern" else f"{symbol} {value}")
-    return ", ".join(parts)
+    return ", ".join(parts).replace("|", "\\|")  # a bare pipe would end the markdown table cell
 
 
 def _env_of(path: str) -> str:
