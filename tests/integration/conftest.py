@@ -11,6 +11,9 @@ fresh temporary directory, and stopped (only the processes we started) at sessio
 * ``redis_cluster``    -> RedisClusterServer: 3 masters, requirepass/masterauth, cluster_state:ok
 * ``redis_tls_cluster`` -> RedisClusterServer: the same over TLS (clients and cluster bus)
 
+Every Redis fixture's password is a :func:`~.servers.hostile_secret` (``@:/?#[]%``, space, quotes, non-ASCII),
+so any URI built from it must be percent-encoded to work.
+
 Missing binaries fail the tests (with or without ``CI`` set); they are never skipped.
 Every test collected below this directory gets the ``integration`` marker.
 """
@@ -28,6 +31,7 @@ from .servers import (
     RedisClusterServer,
     RedisServer,
     TlsMaterial,
+    hostile_secret,
     make_tls_material,
     redis_supports_tls,
     start_redis,
@@ -86,7 +90,7 @@ def postgres_server(tls_material: TlsMaterial) -> Iterator[PostgresFactory]:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """redis-server on plain TCP with ``requirepass``."""
-    server = start_redis(name="redis")
+    server = start_redis(name="redis", password=hostile_secret())
     _STARTUP_TIMES.append((f"redis (plain) :{server.port}", server.startup_seconds))
     try:
         yield server
@@ -104,7 +108,7 @@ def redis_tls_server(tls_material: TlsMaterial, redis_tls_supported: bool) -> It
     """redis-server listening only on TLS (``port 0``, ``tls-port``), ``tls-auth-clients no``."""
     if not redis_tls_supported:
         pytest.fail("this redis-server was built without TLS support (BUILD_TLS=yes is required)", pytrace=False)
-    server = start_redis(tls=tls_material, name="redis-tls")
+    server = start_redis(tls=tls_material, name="redis-tls", password=hostile_secret())
     _STARTUP_TIMES.append((f"redis (TLS) :{server.port}", server.startup_seconds))
     try:
         yield server
@@ -115,7 +119,7 @@ def redis_tls_server(tls_material: TlsMaterial, redis_tls_supported: bool) -> It
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[RedisClusterServer]:
     """Three-master Redis Cluster with ``requirepass``/``masterauth`` (plain TCP)."""
-    cluster = start_redis_cluster(masters=3)
+    cluster = start_redis_cluster(masters=3, password=hostile_secret())
     _STARTUP_TIMES.append((f"redis cluster (3 masters) :{cluster.ports}", cluster.startup_seconds))
     try:
         yield cluster
@@ -128,7 +132,7 @@ def redis_tls_cluster(tls_material: TlsMaterial, redis_tls_supported: bool) -> I
     """Three-master Redis Cluster, TLS only (``tls-cluster yes``), ``tls-auth-clients no``."""
     if not redis_tls_supported:
         pytest.fail("this redis-server was built without TLS support (BUILD_TLS=yes is required)", pytrace=False)
-    cluster = start_redis_cluster(masters=3, tls=tls_material)
+    cluster = start_redis_cluster(masters=3, tls=tls_material, password=hostile_secret())
     _STARTUP_TIMES.append((f"redis cluster TLS (3 masters) :{cluster.ports}", cluster.startup_seconds))
     try:
         yield cluster

@@ -52,6 +52,17 @@ HOST = "127.0.0.1"
 _INSTALL_HINT = "install them with `.ci/install-services.sh` (as root on Debian 12)"
 
 
+#: Every character a URI must percent-encode in userinfo (``@ : / ? # [ ] %``, space, ``+ & = ;``, quotes and a
+#: backslash) plus non-ASCII. Postgres passwords and Redis ``requirepass`` accept all of them; whatever builds a
+#: URI from such a secret must encode it.
+HOSTILE_SECRET = "p@ss:/?#[]% wörd€+&=;'\"\\"
+
+
+def hostile_secret() -> str:
+    """A fresh throwaway secret: :data:`HOSTILE_SECRET` plus random URL-safe characters."""
+    return f"{HOSTILE_SECRET}-{secrets.token_urlsafe(12)}"
+
+
 class ServerStartupError(RuntimeError):
     """A server did not become ready; the message carries the tail of its log."""
 
