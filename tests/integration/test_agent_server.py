@@ -2,8 +2,8 @@
 
 ``langgraph-api`` 0.11.1 with the MIT ``langgraph-runtime-pg`` runtime (its own locked environment,
 ``tests/integration/server``) is started with ``render_env``'s output for a validated stack whose data-store
-facts are the local TLS-only Postgres and the TLS-only Redis (hostile AUTH token), plus only what is not ours to render (see
-:data:`.agent_server_process.NOT_OURS`). Limits of that runtime, not of the library, shape the setup:
+facts are the local TLS-only Postgres and the TLS-only Redis (hostile AUTH token), plus only what is not ours to
+render (see :data:`.agent_server_process.NOT_OURS`). Limits of that runtime, not of the library, shape the setup:
 
 * a ``%`` in ``DATABASE_URI`` breaks its Alembic migration (configparser interpolation), so the Postgres password
   is URL-safe, like the ones the components generate (letters, digits, ``-_.~``);
