@@ -116,6 +116,12 @@ def env_reference() -> str:
              "`langgraph-api` reads when started directly: `DATABASE_URI` and `REDIS_URI`.",
              "- `control-plane`: a LangSmith control plane runs the server; it takes `POSTGRES_URI_CUSTOM` and "
              "`REDIS_URI_CUSTOM` and translates them for the runtime. They are exported as a secret bundle.", "",
+             "`POSTGRES_URI` is only a fallback inside `langgraph_api/config`; this library never renders it.", "",
+             "## TLS trust", "",
+             "Postgres URIs carry `sslmode=require` and Redis URIs use `rediss://`. Some runtimes verify the server "
+             "certificate even under `sslmode=require` (the MIT `langgraph-runtime-pg` passes `ssl=True` to "
+             "asyncpg, which checks it against the system trust store): give the image the RDS CA bundle, or "
+             "mount it and point `SSL_CERT_FILE` at it through `server.extraEnv`.", "",
              "| variable | from | server default | min version | secret | deployment models | description |",
              "|---|---|---|---|---|---|---|"]
     for row in env.ENV.values():
