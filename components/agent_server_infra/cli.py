@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from .errors import ConfigError
-from .loaders import find_project_root, load_stack_file, resolve_stack_file
-from .validate import ValidatedStack, validate_stack
+
+if TYPE_CHECKING:  # the config models (pydantic) load only for the commands that use them: not for `diff`
+    from .validate import ValidatedStack
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -17,6 +21,9 @@ EXIT_INVALID = 2
 
 
 def load_and_validate(stack: str) -> tuple[Path, ValidatedStack]:
+    from .loaders import load_stack_file, resolve_stack_file
+    from .validate import validate_stack
+
     path = resolve_stack_file(stack)
     raw, _ = load_stack_file(path)
     return path, validate_stack(raw, str(path))
@@ -43,6 +50,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_docs(args: argparse.Namespace) -> int:
     from .docs import stale_docs, write_docs
+    from .loaders import find_project_root
 
     root = find_project_root()
     if args.check:
@@ -73,8 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
     try:
         return int(args.run(args))
     except ConfigError as exc:
@@ -85,6 +92,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except BrokenPipeError:  # pragma: no cover - e.g. `| head`
         return EXIT_OK
+
+
+def exit_without_teardown(code: int) -> NoReturn:
+    """End the process now: flush what was printed and logged, then skip the interpreter's teardown.
+
+    A plan leaves a quarter of a million objects of the SDKs' generated types behind; freeing them one by one at
+    exit takes longer than the plan itself (0.6 s of 1.4 s measured), and nothing that remains needs a finalizer:
+    every file was written and closed by the command.
+    """
+    import logging
+    import os
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BrokenPipeError, ValueError):  # reader gone or stream closed
+            stream.flush()
+    os._exit(code)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The CLI. As the process's entry point (``argv`` from ``sys.argv``), commands marked ``fast_exit`` (plan,
+    diff) end the process without the interpreter's teardown; called with ``argv`` it always returns."""
+    args = build_parser().parse_args(argv)
+    short_lived = argv is None and getattr(args, "fast_exit", False)
+    if short_lived:
+        # Nothing this process allocates outlives it, and it never tears down: the cyclic collector would only
+        # re-walk the SDKs' long-lived objects (a quarter of a second of a 50-server plan).
+        gc.disable()
+    code = run(args)
+    if short_lived:
+        exit_without_teardown(code)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

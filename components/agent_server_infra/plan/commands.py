@@ -1,28 +1,63 @@
-"""Subcommands of the offline plan: ``plan`` (and ``diff``)."""
+"""Subcommands of the offline plan: ``plan`` and ``diff``.
+
+Both are marked ``fast_exit``: run as the process's entry point, they end without the interpreter's teardown
+(see :func:`agent_server_infra.cli.exit_without_teardown`). Modules are imported inside the commands so ``diff``
+never loads Pulumi, pydantic or rich, and ``plan --quiet`` never loads rich.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
+EXIT_NO_CHANGES = 0
+EXIT_CHANGES = 3
+"""``diff`` exit codes, like ``terraform plan -detailed-exitcode``: 0 nothing changes, 3 something does (2 and 1
+stay what they are for every command: an invalid input, another error)."""
+EXIT_INVALID = 2
+
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    # The config models first: pydantic reads their attribute docstrings through ``inspect.getmodule``, which
+    # resolves the path of every module loaded so far; before Pulumi's thousand modules that is cheap.
+    from .stack import plan_stack  # isort: skip
     from .document import dumps, to_document
-    from .render import print_plan
-    from .stack import plan_stack
 
     recording = plan_stack(args.stack)
     document = to_document(recording, show_secrets=args.show_secrets)
     if args.json:
-        Path(args.json).write_text(dumps(document))
+        Path(args.json).write_text(dumps(document), encoding="utf-8")
     if args.markdown:
         from .report import plan_markdown
 
-        Path(args.markdown).write_text(plan_markdown(document))
+        Path(args.markdown).write_text(plan_markdown(document), encoding="utf-8")
     if not args.quiet:
+        from .render import print_plan
+
         print_plan(document)
     return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .diff import PlanFileError, diff_documents, diff_markdown, load_plan
+
+    try:
+        old, new = load_plan(args.old), load_plan(args.new)
+    except PlanFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except IsADirectoryError as exc:
+        print(f"error: {exc.filename} is a directory, not a plan document", file=sys.stderr)
+        return EXIT_INVALID
+    diff = diff_documents(old, new)
+    markdown = diff_markdown(diff)
+    if args.markdown:
+        Path(args.markdown).write_text(markdown, encoding="utf-8")
+    if not args.quiet:
+        sys.stdout.write(markdown)
+    return EXIT_CHANGES if diff.has_changes else EXIT_NO_CHANGES
 
 
 def register(sub: Any) -> None:  # argparse's _SubParsersAction is private
@@ -33,4 +68,12 @@ def register(sub: Any) -> None:  # argparse's _SubParsersAction is private
     plan.add_argument("--markdown", metavar="PATH", help="write a PR-ready markdown report")
     plan.add_argument("--show-secrets", action="store_true", help="show secret values instead of [secret]")
     plan.add_argument("--quiet", "-q", action="store_true", help="print no tables")
-    plan.set_defaults(run=cmd_plan)
+    plan.set_defaults(run=cmd_plan, fast_exit=True)
+
+    diff = sub.add_parser(
+        "diff", help="markdown of what changes between two `plan --json` documents (exit 0: none, 3: changes)")
+    diff.add_argument("old", help="the plan before (e.g. of the base commit)")
+    diff.add_argument("new", help="the plan after (e.g. of the pull request)")
+    diff.add_argument("--markdown", metavar="PATH", help="also write the markdown to PATH")
+    diff.add_argument("--quiet", "-q", action="store_true", help="print nothing; only the exit code tells")
+    diff.set_defaults(run=cmd_diff, fast_exit=True)

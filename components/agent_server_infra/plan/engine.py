@@ -4,27 +4,47 @@ Every registered resource is recorded with its type, name, parent, inputs (engin
 secret markers), dependencies and the computed outputs the mocks returned. The mocks compute realistic outputs
 for RDS, ElastiCache, security groups, random passwords and Kubernetes objects so components that read them
 (endpoints, generated names, passwords) behave as they would in a real preview.
+
+Speed (``benchmarks/plan_speed.py``): a plan costs about what importing the SDKs costs. Three things make that so,
+each checked against the code it stands in for by ``tests/plan/test_engine_speedups.py``:
+
+- SDK subpackages load one submodule per class used, not the whole service (``speedups.thin_sdk_packages``);
+- for the duration of :func:`run`, the SDK skips work only a real engine needs (``speedups.offline_runtime``);
+- the monitor decodes each request once for the mocks, the recording and the SDK (:class:`RecordingMonitor`).
+
+Registrations therefore happen in the order the program's coroutines reach them, the same in every run (the
+stock monitor's thread pool could reorder them).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
+import os
 import runpy
 import string
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pulumi
+from google.protobuf import struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource_runtime
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import Stack, run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+from .speedups import _NOT_PLAIN_DECODED, _Decoded, _deserialize_properties, offline_runtime, thin_sdk_packages
 
 SECRET = "[secret]"
+STACK_TYPE = "pulumi:pulumi:Stack"
 ACCOUNT_ID = "123456789012"
 
 
@@ -69,19 +89,34 @@ def strip_envelopes(value: Any) -> Any:
 
 @dataclass
 class RecordedResource:
-    """One resource as the engine would see it."""
+    """One resource as the engine would see it.
+
+    ``inputs`` and ``outputs`` mark secret values as :class:`Secret`; they are built on first use from
+    ``wire_inputs``/``wire_outputs``, the values as decoded from the wire (secrets as RPC envelopes), which is
+    all a plan document needs.
+    """
 
     urn: str
     type: str
     name: str
     parent: str | None
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
+    wire_inputs: dict[str, Any] = field(repr=False)
+    wire_outputs: dict[str, Any] = field(repr=False)
     dependencies: list[str]
     protect: bool = False
     custom: bool = True
     registered_outputs: dict[str, Any] = field(default_factory=dict)
     """What a component passed to ``register_outputs`` (secret values as :class:`Secret`)."""
+
+    @functools.cached_property
+    def inputs(self) -> dict[str, Any]:
+        """The inputs the program passed (engine camelCase), secret values as :class:`Secret`."""
+        return unwrap_secrets(self.wire_inputs)
+
+    @functools.cached_property
+    def outputs(self) -> dict[str, Any]:
+        """The state the mocks returned (inputs and computed outputs), secret values as :class:`Secret`."""
+        return unwrap_secrets(self.wire_outputs)
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -152,6 +187,22 @@ def fake_password(name: str, length: int, special: str) -> str:
     return "".join(alphabet[byte % len(alphabet)] for byte in seed[:length])
 
 
+class _Plain:
+    """Read-only view of a resource's inputs with secret envelopes stripped from the values read (the mocks read
+    a handful of keys; stripping a whole Deployment spec up front is wasted work)."""
+
+    __slots__ = ("inputs",)
+
+    def __init__(self, inputs: Mapping[str, Any]) -> None:
+        self.inputs = inputs
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return strip_envelopes(self.inputs[key]) if key in self.inputs else default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.inputs
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Mocks that compute provider-like outputs and remember every resource."""
 
@@ -170,7 +221,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
         typ, name = args.typ, args.name
-        plain = strip_envelopes(inputs)
+        plain = _Plain(inputs)
         state: dict[str, Any] = dict(inputs)
         resource_id = f"{name}-{_digest(typ, name)}"
         arn_base = f"arn:aws:{{}}:{self.region}:{ACCOUNT_ID}"
@@ -210,7 +261,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             metadata = dict(plain.get("metadata") or {})
             # Auto-named ConfigMaps and Secrets get a new name when their data changes (a replacement), which
             # is what rolls the pods that reference them.
-            content = str(plain.get("data") or plain.get("stringData"))
+            # Canonical JSON: the order of a map decoded from the wire is not stable across processes.
+            content = json.dumps(plain.get("data") or plain.get("stringData"), sort_keys=True, default=str)
             metadata.setdefault("name", f"{name}-{_digest(typ, name, content, length=8)}")
             state["metadata"] = {**(inputs.get("metadata") or {}), **metadata}
             resource_id = metadata["name"]
@@ -219,40 +271,98 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return resource_id, state
 
 
+_PLAIN_SCALARS = (str, bool, int, float, type(None))
+
+
+def _is_plain(value: Any) -> bool:
+    """Whether ``value`` is JSON-like data (what mocks return), which needs no async serialization."""
+    if isinstance(value, _PLAIN_SCALARS):
+        return True
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _is_plain(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return all(_is_plain(item) for item in value)
+    return False
+
+
+def _serialize(values: dict[str, Any]) -> struct_pb2.Struct:
+    """``rpc.serialize_properties`` for mock outputs, without a trip through the event loop when they are plain.
+
+    For JSON-like data the stock serializer only drops top-level ``None`` values and copies the rest into a
+    ``Struct``; anything else (resources, assets, outputs) still takes the stock path.
+    """
+    if _is_plain(values):
+        struct = struct_pb2.Struct()
+        struct.update({key: value for key, value in values.items() if value is not None})
+        return struct
+    return _sync_await(rpc.serialize_properties(values, {}))
+
+
+def _response_object(inputs: dict[str, Any], state: dict[str, Any], not_plain_before: int) -> Any:
+    """What the SDK decodes the response's properties to, as :class:`_Decoded`; a ``Struct`` when decoding the
+    inputs met unknown values or special objects (there the round trip is the reference)."""
+    if _NOT_PLAIN_DECODED[0] != not_plain_before:
+        return _serialize(state)
+    changed = {key: value for key, value in state.items()
+               if not (key in inputs and value is inputs[key] and value is not None)}
+    decoded = {key: value for key, value in state.items() if key not in changed}
+    decoded.update(_deserialize_properties(_serialize(changed), keep_unknowns=True))
+    return _Decoded(decoded)
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The stock mock monitor, plus a record of parent, dependencies and protect of each registration."""
+    """The stock mock monitor, plus a record of type, name, parent, inputs, dependencies and protect of each
+    registration.
+
+    ``RegisterResource`` does what the stock one does (deserialize the inputs, ask the mocks, answer with their
+    state) but decodes the request once for the mocks, the recording and the SDK: the response carries the state
+    already decoded (:class:`_Decoded`), which only the decoder installed by :func:`speedups.offline_runtime` reads, so
+    this monitor belongs inside :func:`run`. A registration never re-enters the event loop.
+    """
 
     def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
         self.recording_mocks = mocks
+        self.recorded: dict[str, RecordedResource] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
-        if request.type == "pulumi:pulumi:Stack":
-            return response
-        urn = response.urn
-        registration = self.resources[urn]
-        recording = self.recording_mocks.recording
-        inputs = unwrap_secrets(rpc.deserialize_properties(request.object))
-        recording.resources.append(RecordedResource(
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type == STACK_TYPE:
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        _ensure_event_loop()  # deserializing resource references needs one on this thread
+        not_plain_before = _NOT_PLAIN_DECODED[0]
+        inputs = rpc.deserialize_properties(request.object)
+        resource_id, state = self.recording_mocks.new_resource(pulumi.runtime.MockResourceArgs(
+            typ=request.type, name=request.name, inputs=inputs, provider=request.provider,
+            resource_id=request.importId, custom=request.custom or False,
+            transforms=pulumi_mocks._resolve_callbacks(request.transforms),  # as the stock monitor
+        ))
+        properties = _response_object(inputs, state, not_plain_before)
+        response: Any = (
+            resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=properties)
+            if isinstance(properties, struct_pb2.Struct) else
+            pulumi_resource_runtime.RegisterResponse(urn, resource_id or "", properties,  # type: ignore[arg-type]
+                                                     None, resource_pb2.Result.SUCCESS)
+        )
+        self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, cast(str, resource_id), state)
+        resource = RecordedResource(
             urn=urn, type=request.type, name=request.name, parent=request.parent or None,
-            inputs=inputs, outputs=unwrap_secrets(registration.state or {}),
+            wire_inputs=inputs, wire_outputs=state,
             dependencies=sorted(set(request.dependencies)), protect=bool(request.protect),
             custom=bool(request.custom),
-        ))
+        )
+        self.recording_mocks.recording.resources.append(resource)
+        self.recorded[urn] = resource
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        outputs = unwrap_secrets(rpc.deserialize_properties(request.outputs))
-        for resource in self.recording_mocks.recording.resources:
-            if resource.urn == request.urn:
-                resource.registered_outputs = outputs
+        resource = self.recorded.get(request.urn)
+        if resource is not None:
+            resource.registered_outputs = unwrap_secrets(rpc.deserialize_properties(request.outputs))
         return super().RegisterResourceOutputs(request)
 
 
 def _to_config(values: Mapping[str, Any]) -> dict[str, str]:
-    import json
-
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
 
 
@@ -274,6 +384,15 @@ def _plainify(value: Any) -> Any:
     return value
 
 
+# ---------------------------------------------------------------------------------------- SDK imports
+#
+# pulumi_aws and pulumi_kubernetes register every subpackage (``pulumi_aws.ec2``, ``pulumi_kubernetes.core.v1``)
+# as a lazy module; the first attribute read (``aws.ec2.SecurityGroup``) runs the subpackage's ``__init__``, which
+# star-imports *every* resource of the service: 200-odd modules for ec2 when the components need one class. The
+# engine turns those lazy subpackages into :class:`_ThinPackage` modules that import just the submodule defining
+# the name asked for, and fall back to the full ``__init__`` for anything they cannot place. Same classes, same
+# module objects (``sys.modules`` holds each submodule once): only what is never used is never loaded.
+
 def run(
     program: Callable[[], None],
     *,
@@ -290,6 +409,7 @@ def run(
     every resource and the resolved stack outputs (secret outputs as :class:`Secret`). Pass ``recording`` to
     keep what was registered even when the program raises.
     """
+    thin_sdk_packages()
     recording = recording if recording is not None else Recording(project=project, stack=stack)
     mocks = RecordingMocks(recording, region=region)
     set_all_config(_to_config(config or {}), secret_keys or [])
@@ -304,8 +424,9 @@ def run(
             recording.outputs[key] = await _resolve(value)
 
     try:
-        _sync_await(run_pulumi_func(program))
-        _sync_await(run_pulumi_func(collect))
+        with offline_runtime():
+            _sync_await(run_pulumi_func(program))
+            _sync_await(run_pulumi_func(collect))
     finally:
         set_all_config({}, [])
         pulumi_settings.ROOT.set(None)
@@ -314,9 +435,6 @@ def run(
 
 def run_file(path: Path, **kwargs: Any) -> Recording:
     """Run a Pulumi program file (``__main__.py``) under mocks, with its directory as the working directory."""
-    import os
-    import sys
-
     directory = str(path.parent.resolve())
     previous = os.getcwd()
     sys.path.insert(0, directory)

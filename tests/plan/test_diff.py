@@ -1,0 +1,335 @@
+"""`agent-server-infra diff`: real pairs of plans of the shipped stacks and of modified copies."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent_server_infra import cli
+from agent_server_infra.plan import diff as plan_diff
+from agent_server_infra.plan.diff import (
+    RDS_INSTANCE,
+    REPLICATION_GROUP,
+    PlanDiff,
+    diff_documents,
+    diff_markdown,
+    value_changes,
+)
+from agent_server_infra.plan.document import SCHEMA_VERSION
+from tests.helpers import ROOT
+from tests.plan.conftest import PlanDocument, Replace
+
+
+def write(path: Path, document: dict[str, Any]) -> str:
+    path.write_text(json.dumps(document, indent=2, sort_keys=True))
+    return str(path)
+
+
+def run_diff(tmp_path: Path, old: dict[str, Any], new: dict[str, Any],
+             capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
+    code = cli.main(["diff", write(tmp_path / "old.json", old), write(tmp_path / "new.json", new), *extra])
+    return code, capsys.readouterr().out
+
+
+def severities(diff: PlanDiff, type_: str | None = None) -> set[str]:
+    return {risk.severity for risk in diff.warnings if type_ is None or risk.type == type_}
+
+
+# ------------------------------------------------------------------------------------------- no changes
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_identical_plans_exit_0_and_print_no_changes(stack: str, plan_document: PlanDocument, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    document = plan_document(stack)
+    code, out = run_diff(tmp_path, document, document, capsys, "--markdown", str(tmp_path / "diff.md"))
+    assert code == 0
+    assert "no changes" in out
+    assert (tmp_path / "diff.md").read_text() == out
+
+
+# ------------------------------------------------------------------------------------------- pool size
+
+
+def test_pool_size_change_shows_only_env_and_workload_changes(plan_document: PlanDocument, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    before = plan_document("prod")
+    after = plan_document("prod", {"server": {"postgresPoolMaxSize": 20}})
+    diff = diff_documents(before, after)
+
+    assert not diff.added
+    assert not diff.removed
+    assert diff.changed
+    assert {change.type.split(":")[0] for change in diff.changed} == {"kubernetes"}, "no AWS resource changes"
+    assert not [change for change in diff.changed if change.type in (RDS_INSTANCE, REPLICATION_GROUP)]
+    assert not diff.warnings
+    assert {(change.role, change.name, change.before, change.after) for change in diff.env} == {
+        ("api", "LANGGRAPH_POSTGRES_POOL_MAX_SIZE", "53", "20"),
+        ("queue", "LANGGRAPH_POSTGRES_POOL_MAX_SIZE", "53", "20"),
+    }
+    postgres = [change for change in diff.budgets if change.store == "postgres"]
+    assert len(postgres) == 1
+    assert postgres[0].before is not None
+    assert postgres[0].after is not None
+    assert (postgres[0].before["per_replica"], postgres[0].after["per_replica"]) == (53, 20)
+    assert not [change for change in diff.budgets if change.store == "redis"]
+
+    code, out = run_diff(tmp_path, before, after, capsys)
+    assert code == 3
+    assert "[!CAUTION]" not in out
+    assert "[!WARNING]" not in out
+    assert "`data.LANGGRAPH_POSTGRES_POOL_MAX_SIZE`" in out
+    assert "spec.template.spec.containers[0].envFrom[0].configMapRef.name" in out
+    assert "53 → **20**" in out
+
+
+# ------------------------------------------------------------------------------------------- replacements
+
+
+def test_database_name_change_raises_the_replacement_warning(plan_document: PlanDocument, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    before = plan_document("prod")
+    after = plan_document("prod", {"postgres": {"databaseName": "agents"}})
+    diff = diff_documents(before, after)
+
+    rds = [risk for risk in diff.warnings if risk.type == RDS_INSTANCE]
+    assert [risk.severity for risk in rds] == ["replace"]
+    assert "`dbName` langgraph → agents forces replacement" in rds[0].message
+    rds_change = next(change for change in diff.changed if change.type == RDS_INSTANCE)
+    assert rds_change.paths == ["dbName"]
+    assert rds_change.urn in diff.replaced
+    # The URI changes with the database name: reported as a changed secret, never with a value.
+    secret = [change for change in diff.env if change.name == "DATABASE_URI"]
+    assert len(secret) == 1
+    assert secret[0].secret
+    assert secret[0].kind == "changed"
+
+    code, out = run_diff(tmp_path, before, after, capsys)
+    assert code == 3
+    assert out.index("> [!CAUTION]") < out.index("### Resources")
+    assert "Forces replacement of a store" in out
+    assert "| `DATABASE_URI` | all (secret) | [secret] | **changed** |" in out
+    assert "langgraph@" not in out
+    assert "postgresql://" not in out
+
+
+def test_engine_version_major_change_raises_the_replacement_warning(plan_document: PlanDocument,
+                                                                     tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    before = plan_document("prod")
+    after = plan_document("prod", {"postgres": {"engineVersion": "17.2"}})
+    diff = diff_documents(before, after)
+
+    by_type = {risk.type: risk for risk in diff.warnings}
+    # The instance cannot take a major upgrade in place (allowMajorVersionUpgrade is false) ...
+    assert by_type[RDS_INSTANCE].severity == "fails"
+    assert "16.8 → 17.2 is a major upgrade" in by_type[RDS_INSTANCE].message
+    # ... and the parameter group of the new family replaces the old one.
+    group = by_type["aws:rds/parameterGroup:ParameterGroup"]
+    assert group.severity == "replace-supporting"
+    assert "`family` postgres16 → postgres17 forces replacement" in group.message
+
+    code, out = run_diff(tmp_path, before, after, capsys)
+    assert code == 3
+    assert "> [!CAUTION]" in out
+    assert "engineVersion" in out
+    assert "forces replacement" in out
+
+
+def test_minor_engine_version_change_is_no_warning(plan_document: PlanDocument) -> None:
+    diff = diff_documents(plan_document("dev"), plan_document("dev", {"postgres": {"engineVersion": "16.9"}}))
+    assert diff.has_changes
+    assert not diff.warnings
+
+
+def test_redis_cluster_mode_change_cannot_apply_in_place(plan_document: PlanDocument) -> None:
+    diff = diff_documents(plan_document("dev"), plan_document("dev", {"redis": {"mode": "cluster", "replicas": None}}))
+    redis = [risk for risk in diff.warnings if risk.type == REPLICATION_GROUP]
+    assert any(risk.severity == "fails" and "`clusterMode` disabled → enabled" in risk.message for risk in redis)
+    assert any(risk.type == "aws:elasticache/parameterGroup:ParameterGroup" for risk in diff.warnings)
+
+
+# ------------------------------------------------------------------------------------------- protection
+
+
+def test_turning_protection_off_warns(plan_document: PlanDocument, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    before = plan_document("prod")
+    after = plan_document("prod", {"postgres": {"protect": False, "deletionProtection": False},
+                                   "redis": {"protect": False}})
+    diff = diff_documents(before, after)
+
+    messages = {(risk.type, risk.message) for risk in diff.warnings if risk.severity == "protection"}
+    assert (RDS_INSTANCE, "`deletionProtection` true → false: the database can be deleted") in messages
+    protect = {type_ for type_, message in messages if message.startswith("Pulumi `protect` true → false")}
+    assert protect == {RDS_INSTANCE, REPLICATION_GROUP}
+    assert not severities(diff) - {"protection"}, "nothing but protection changed"
+
+    code, out = run_diff(tmp_path, before, after, capsys)
+    assert code == 3
+    assert "> [!WARNING]" in out
+    assert "Switches off a safety net" in out
+
+
+def test_removing_a_stateful_resource_warns(plan_document: PlanDocument) -> None:
+    after = plan_document("prod", {"postgres": Replace(mode="external", maxConnections=500),
+                                   "postgresUri": {"secure": "v1:AAAAAAAAAAAAAAAA:BBBBBBBBBBBBBBBB="}})
+    diff = diff_documents(plan_document("prod"), after)
+    removed = {resource["type"] for resource in diff.removed}
+    assert RDS_INSTANCE in removed
+    deletes = [risk for risk in diff.warnings if risk.severity == "delete"]
+    assert [risk.type for risk in deletes] == [RDS_INSTANCE]
+    assert "protected" in deletes[0].message
+    markdown = diff_markdown(diff)
+    assert "Deletes a stateful resource" in markdown
+    assert "| − | `aws:rds/instance:Instance` |" in markdown
+
+
+def test_skip_final_snapshot_and_backups_off_warn() -> None:
+    def document(**inputs: Any) -> dict[str, Any]:
+        return {"project": "p", "stack": "s", "deployments": [], "outputs": {}, "resources": [
+            {"type": RDS_INSTANCE, "name": "db", "urn": "urn:db", "inputs": inputs, "dependencies": [],
+             "protect": False, "parent": None}]}
+
+    diff = diff_documents(document(skipFinalSnapshot=False, backupRetentionPeriod=7),
+                          document(skipFinalSnapshot=True, backupRetentionPeriod=0))
+    messages = [risk.message for risk in diff.warnings]
+    assert any(message.startswith("`skipFinalSnapshot` false → true") for message in messages)
+    assert any(message.startswith("`backupRetentionPeriod` → 0") for message in messages)
+
+
+# ------------------------------------------------------------------------------------------- elasticache rules
+
+
+def replication_group(**inputs: Any) -> dict[str, Any]:
+    base = {"replicationGroupId": "agents", "engine": "redis", "engineVersion": "7.1", "nodeType": "cache.r7g.large",
+            "port": 6379, "atRestEncryptionEnabled": True, "transitEncryptionEnabled": True}
+    return {"project": "p", "stack": "s", "deployments": [], "outputs": {}, "resources": [
+        {"type": REPLICATION_GROUP, "name": "cache", "urn": "urn:cache", "inputs": {**base, **inputs},
+         "dependencies": [], "protect": True, "parent": None}]}
+
+
+@pytest.mark.parametrize(("change", "severity", "fragment"), [
+    ({"replicationGroupId": "agents-2"}, "replace", "`replicationGroupId`"),
+    ({"port": 6380}, "replace", "`port` 6379 → 6380"),
+    ({"atRestEncryptionEnabled": False}, "replace", "`atRestEncryptionEnabled`"),
+    ({"kmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/x"}, "replace", "`kmsKeyId`"),
+    ({"subnetGroupName": "other"}, "replace", "`subnetGroupName`"),
+    ({"engine": "valkey"}, "caution", "redis → valkey upgrades in place"),
+    ({"engineVersion": "6.2"}, "replace", "is a downgrade"),
+    ({"nodeType": "cache.r6gd.xlarge"}, "replace", "data-tiering"),
+    ({"nodeType": "cache.r7g.xlarge"}, "caution", "scales the nodes online"),
+])
+def test_elasticache_replacement_rules(change: dict[str, Any], severity: str, fragment: str) -> None:
+    diff = diff_documents(replication_group(), replication_group(**change))
+    assert [(risk.severity, fragment in risk.message) for risk in diff.warnings] == [(severity, True)]
+
+
+def test_engine_change_other_than_redis_to_valkey_replaces() -> None:
+    diff = diff_documents(replication_group(engine="valkey"), replication_group(engine="redis"))
+    assert severities(diff) == {"replace"}
+
+
+def test_transit_encryption_change_replaces_only_before_7_0_5() -> None:
+    old = diff_documents(replication_group(engineVersion="6.2"),
+                         replication_group(engineVersion="6.2", transitEncryptionEnabled=False))
+    new = diff_documents(replication_group(engineVersion="7.1"),
+                         replication_group(engineVersion="7.1", transitEncryptionEnabled=False))
+    assert severities(old) == {"replace"}
+    assert severities(new) == set()
+
+
+# ------------------------------------------------------------------------------------------- secrets
+
+
+def test_secret_values_never_appear_even_in_plans_with_secrets_shown(plan_document: PlanDocument, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    before = plan_document("prod", show_secrets=True)
+    after = plan_document("prod", {"postgres": {"databaseName": "agents"}}, show_secrets=True)
+    uri_before = before["deployments"][0]["secretEnv"]["DATABASE_URI"]
+    uri_after = after["deployments"][0]["secretEnv"]["DATABASE_URI"]
+    assert uri_before != uri_after
+    password = uri_before.split(":")[2].split("@")[0]
+    _code, out = run_diff(tmp_path, before, after, capsys)
+    for secret in (uri_before, uri_after, password):
+        assert secret not in out
+    assert "| `DATABASE_URI` | all (secret) | [secret] | **changed** |" in out
+
+
+def test_plans_without_fingerprints_still_say_a_secret_changed(plan_document: PlanDocument) -> None:
+    before = plan_document("prod")
+    after = plan_document("prod", {"postgres": {"databaseName": "agents"}})
+    for document in (before, after):
+        for deployment in document["deployments"]:
+            deployment.pop("secretEnvFingerprints")
+    diff = diff_documents(before, after)
+    assert not [change for change in diff.env if change.secret]
+    assert diff.secrets_maybe_changed == ["agent-server-prod"]
+    assert "the generated Secret changed" in diff_markdown(diff)
+
+
+# ------------------------------------------------------------------------------------------- paths and files
+
+
+def test_changed_inputs_are_reported_as_dotted_and_indexed_paths() -> None:
+    before = {"spec": {"template": {"spec": {"containers": [{"image": "a:1", "args": ["x"]}]}}},
+              "metadata": {"labels": {"app.kubernetes.io/name": "a"}}}
+    after = {"spec": {"template": {"spec": {"containers": [{"image": "a:2", "args": ["x", "y"]}]}}},
+             "metadata": {"labels": {"app.kubernetes.io/name": "b"}}}
+    changes = {change.path: (change.kind, change.before, change.after) for change in value_changes(before, after)}
+    assert changes == {
+        "spec.template.spec.containers[0].image": ("changed", "a:1", "a:2"),
+        "spec.template.spec.containers[0].args[1]": ("added", None, "y"),
+        'metadata.labels["app.kubernetes.io/name"]': ("changed", "a", "b"),
+    }
+
+
+def test_bad_input_files_exit_1_or_2(plan_document: PlanDocument, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    good = write(tmp_path / "good.json", plan_document("dev"))
+    (tmp_path / "broken.json").write_text("{not json")
+    (tmp_path / "other.json").write_text(json.dumps({"hello": "world"}))
+    (tmp_path / "future.json").write_text(json.dumps({**plan_document("dev"), "schemaVersion": SCHEMA_VERSION + 1}))
+    assert cli.main(["diff", str(tmp_path / "missing.json"), good]) == 1
+    assert cli.main(["diff", good, str(tmp_path / "broken.json")]) == 2
+    assert cli.main(["diff", str(tmp_path / "other.json"), good]) == 2
+    assert cli.main(["diff", good, str(tmp_path / "future.json")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.json" in err
+    assert "not JSON" in err
+    assert "not a plan document" in err
+    assert "schema version" in err
+
+
+def test_diff_reads_the_schema_the_document_writes() -> None:
+    assert plan_diff.SCHEMA_VERSION == SCHEMA_VERSION
+
+
+def test_diff_loads_neither_pulumi_nor_pydantic(plan_document: PlanDocument, tmp_path: Path) -> None:
+    path = write(tmp_path / "plan.json", plan_document("dev"))
+    probe = ("import sys; from agent_server_infra import cli;"
+             "code = cli.main(['diff', '-q', sys.argv[1], sys.argv[1]]);"
+             "print(code, sorted(m for m in ('pulumi', 'pydantic', 'rich') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe, path], capture_output=True, text=True, cwd=ROOT,
+                            check=True)
+    assert result.stdout.strip() == "0 []"
+
+
+def test_diff_exit_codes_from_the_command_line(plan_document: PlanDocument, tmp_path: Path) -> None:
+    """The console script (which ends without interpreter teardown) prints everything and exits 0 / 3."""
+    old = write(tmp_path / "old.json", plan_document("prod"))
+    new = write(tmp_path / "new.json", plan_document("prod", {"server": {"postgresPoolMaxSize": 20}}))
+    command = str(Path(sys.executable).with_name("agent-server-infra"))
+    same = subprocess.run([command, "diff", old, old], capture_output=True, text=True, cwd=ROOT, check=False)
+    changed = subprocess.run([command, "diff", old, new, "--markdown", str(tmp_path / "d.md")],
+                             capture_output=True, text=True, cwd=ROOT, check=False)
+    assert (same.returncode, same.stdout.strip().splitlines()[-1]) == (0, "no changes")
+    assert changed.returncode == 3
+    assert changed.stdout == (tmp_path / "d.md").read_text()
+    assert changed.stdout.endswith("\n")
+    assert "### Connection budget" in changed.stdout
