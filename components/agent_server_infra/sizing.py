@@ -173,9 +173,7 @@ def postgres_budget(
     floor = ISOLATED_LOOP_POOL_FLOOR * n_jobs_per_worker if isolated_loops else 1
     explicit = pool_max_size is not None
     if pool_max_size is None:
-        pool = POOL_MAX_SIZE_CEILING
-        while pool > 0 and _postgres_used(pods, pool, n_jobs_per_worker, isolated_loops) > usable:
-            pool -= 1
+        pool = _largest_fitting_pool(pods, usable, n_jobs_per_worker, isolated_loops, POOL_MAX_SIZE_CEILING)
         if pool < floor:
             need = _postgres_used(pods, floor, n_jobs_per_worker, isolated_loops)
             raise SizingError(
@@ -212,17 +210,23 @@ def postgres_budget(
         raise SizingError(
             "server.postgresPoolMaxSize",
             f"connection budget exceeded: {formula.replace(' ≤ ', ' > ')}; lower postgresPoolMaxSize (≤ "
-            f"{_largest_fitting_pool(pods, usable, n_jobs_per_worker, isolated_loops)} fits) or use a larger "
+            f"{_largest_fitting_pool(pods, usable, n_jobs_per_worker, isolated_loops, usable)} fits) or use a larger "
             f"instance class",
         )
     return budget
 
 
-def _largest_fitting_pool(pods: Pods, usable: int, n_jobs: int, isolated: bool) -> int:
-    pool = usable
-    while pool > 0 and _postgres_used(pods, pool, n_jobs, isolated) > usable:
-        pool -= 1
-    return pool
+def _largest_fitting_pool(pods: Pods, usable: int, n_jobs: int, isolated: bool, ceiling: int) -> int:
+    """The largest pool ≤ ``ceiling`` whose connections fit ``usable`` (0 when none does). Usage grows with the
+    pool, so a binary search finds it."""
+    low, high = 0, ceiling
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _postgres_used(pods, middle, n_jobs, isolated) <= usable:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 @dataclass(frozen=True)
