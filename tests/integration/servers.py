@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
@@ -188,6 +188,46 @@ def wait_until(
 def _bind_failed(log_path: Path) -> bool:
     text = log_tail(log_path, 80).lower()
     return "address already in use" in text or "could not bind" in text
+
+
+S = TypeVar("S")
+
+
+def _launch_with_port_retries(
+    launch: Callable[[int], tuple[subprocess.Popen[bytes], S, Callable[[], bool]]],
+    *,
+    what: str,
+    log_path: Path,
+    base_dir: Path,
+    started: float,
+    timeout: float,
+) -> S:
+    """Start a server on a free port and wait until ``ready``; when another process grabbed the port between
+    :func:`free_port` and the bind, try a new port (three times). Any other failure stops what was started,
+    removes ``base_dir`` and raises."""
+    last_error: ServerStartupError | None = None
+    for _attempt in range(3):
+        port = free_port()
+        proc, server, ready = launch(port)
+        remaining = max(1.0, timeout - (time.monotonic() - started))
+        try:
+            wait_until(ready, what=f"{what} on {HOST}:{port}", proc=proc, log_path=log_path, timeout=remaining,
+                       interval=0.1)
+        except ServerStartupError as exc:
+            last_error = exc
+            if proc.poll() is not None and _bind_failed(log_path):
+                continue  # lost the free-port race: try another port
+            stop_process(proc)
+            shutil.rmtree(base_dir, ignore_errors=True)
+            raise
+        except BaseException:
+            stop_process(proc)
+            shutil.rmtree(base_dir, ignore_errors=True)
+            raise
+        return server
+    shutil.rmtree(base_dir, ignore_errors=True)
+    assert last_error is not None
+    raise last_error
 
 
 def _quote_redis(value: str | os.PathLike[str]) -> str:
@@ -592,9 +632,7 @@ def start_postgres(
         shutil.rmtree(base_dir, ignore_errors=True)
         raise
 
-    last_error: ServerStartupError | None = None
-    for _attempt in range(3):
-        port = free_port()
+    def launch(port: int) -> tuple[subprocess.Popen[bytes], PostgresServer, Callable[[], bool]]:
         with log_path.open("ab") as log:
             proc = subprocess.Popen(
                 [postgres, "-D", str(data_dir), "-p", str(port)],
@@ -625,7 +663,6 @@ def start_postgres(
             _proc=proc,
             _run_as=run_as,
         )
-        remaining = max(1.0, timeout - (time.monotonic() - started))
 
         def _ready(server: PostgresServer = server, pid: int = proc.pid) -> bool:
             # Like `pg_ctl -w`: our postmaster must report "ready" in postmaster.pid before we
@@ -637,31 +674,12 @@ def start_postgres(
                 row = conn.execute("SELECT 1").fetchone()
             return row == (1,)
 
-        try:
-            wait_until(
-                _ready,
-                what=f"postgres on {HOST}:{port}",
-                proc=proc,
-                log_path=log_path,
-                timeout=remaining,
-                interval=0.1,
-            )
-        except ServerStartupError as exc:
-            last_error = exc
-            if proc.poll() is not None and _bind_failed(log_path):
-                continue  # lost the free-port race: try another port
-            stop_process(proc)
-            shutil.rmtree(base_dir, ignore_errors=True)
-            raise
-        except BaseException:
-            stop_process(proc)
-            shutil.rmtree(base_dir, ignore_errors=True)
-            raise
-        server.startup_seconds = time.monotonic() - started
-        return server
-    shutil.rmtree(base_dir, ignore_errors=True)
-    assert last_error is not None
-    raise last_error
+        return proc, server, _ready
+
+    server = _launch_with_port_retries(launch, what="postgres", log_path=log_path, base_dir=base_dir,
+                                       started=started, timeout=timeout)
+    server.startup_seconds = time.monotonic() - started
+    return server
 
 
 class PostgresFactory:
@@ -837,9 +855,7 @@ def start_redis(
     log_path = base_dir / "redis.log"
     conf_path = base_dir / "redis.conf"
 
-    last_error: ServerStartupError | None = None
-    for _attempt in range(3):
-        port = free_port()
+    def launch(port: int) -> tuple[subprocess.Popen[bytes], RedisServer, Callable[[], bool]]:
         bus_port = free_port() if cluster else None
         conf_path.write_text(
             "\n".join(
@@ -874,7 +890,6 @@ def start_redis(
             cluster_bus_port=bus_port,
             _proc=proc,
         )
-        remaining = max(1.0, timeout - (time.monotonic() - started))
 
         def _ready(server: RedisServer = server, offset: int = log_offset) -> bool:
             # Only ping once *this* process logged readiness, so we never talk to (or hang on)
@@ -890,24 +905,12 @@ def start_redis(
             finally:
                 client.close()
 
-        try:
-            wait_until(_ready, what=f"{name} on {HOST}:{port}", proc=proc, log_path=log_path, timeout=remaining)
-        except ServerStartupError as exc:
-            last_error = exc
-            if proc.poll() is not None and _bind_failed(log_path):
-                continue
-            stop_process(proc)
-            shutil.rmtree(base_dir, ignore_errors=True)
-            raise
-        except BaseException:
-            stop_process(proc)
-            shutil.rmtree(base_dir, ignore_errors=True)
-            raise
-        server.startup_seconds = time.monotonic() - started
-        return server
-    shutil.rmtree(base_dir, ignore_errors=True)
-    assert last_error is not None
-    raise last_error
+        return proc, server, _ready
+
+    server = _launch_with_port_retries(launch, what=name, log_path=log_path, base_dir=base_dir, started=started,
+                                       timeout=timeout)
+    server.startup_seconds = time.monotonic() - started
+    return server
 
 
 @dataclass
