@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what tests/integration needs on Debian 12 (bookworm): PostgreSQL 15 binaries,
+# Install what tests/integration needs on Debian 12 (bookworm): PostgreSQL 15 binaries, the Agent Server env,
 # redis-server + redis-cli (Debian's 7.0 is built with TLS) and the openssl CLI.
 #
 # Idempotent: apt is skipped entirely when every binary is already present.
@@ -59,3 +59,12 @@ if grep -qiE 'bad directive|not supported' <<<"${tls_probe}"; then
 else
   echo "redis-server: TLS supported"
 fi
+
+# The Agent Server the integration tier boots (langgraph-api + the MIT Postgres/Redis runtime), from PyPI into
+# its own locked environment: its protobuf 6 cannot share the library's resolution (see its pyproject.toml).
+cd "$(dirname "$0")/.."
+if ! command -v uv >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
+fi
+UV_PYTHON_DOWNLOADS=never uv sync --quiet --project tests/integration/server --locked
+echo "agent server: $(tests/integration/server/.venv/bin/python -c 'import importlib.metadata as m; print("langgraph-api", m.version("langgraph-api"))')"
