@@ -1,4 +1,4 @@
-"""The mock engine's shortcuts (see speedups.offline_runtime, the thin SDK packages and document.dumps) change
+"""The mock engine's shortcuts (see speedups.offline_runtime, the thin SDK packages) change
 nothing but speed: each is checked against the stock code it replaces."""
 
 from __future__ import annotations
