@@ -102,8 +102,9 @@ class AgentServer(pulumi.ComponentResource):
         # rendered now (known at preview, readable in the plan); URIs and keys come from the stores' outputs.
         shape = (PostgresFacts(), RedisFacts(cluster=redis.cluster))
         roles: tuple[Role, ...] = ROLES if server.deployment_model == "standalone" else ("control-plane",)
-        self.plain_env = {role: render_env(server, config.secrets, *shape, role=role, **pools).plain
-                          for role in roles}
+        by_role = {role: render_env(server, config.secrets, *shape, role=role, **pools) for role in roles}
+        self.plain_env = {role: rendered.plain for role, rendered in by_role.items()}
+        self.secret_env_names = sorted(by_role[roles[0]].secret)
 
         def secret_part(facts: list[Any]) -> dict[str, str]:
             rendered: RenderedEnv = render_env(server, config.secrets, facts[0], facts[1], role=roles[0], **pools)
@@ -123,7 +124,6 @@ class AgentServer(pulumi.ComponentResource):
         else:
             plain = self.plain_env["control-plane"]
             self.env_bundle = pulumi.Output.secret(self.secret_env.apply(lambda secret: {**plain, **secret}))
-        self.secret_env_names = sorted(render_env(server, config.secrets, *shape, role=roles[0], **pools).secret)
         self.register_outputs({
             "budget": self.budget, "plain_env": self.plain_env, "secret_env": self.secret_env,
             "secret_env_names": self.secret_env_names, "service_name": self.service_name, "url": self.url,
