@@ -436,16 +436,22 @@ def _switched_off(old: Mapping[str, Any], new: Mapping[str, Any], key: str) -> b
     return (_inputs_value(old, key) or 0) > 0 and (_inputs_value(new, key) or 0) == 0
 
 
+def _forced_replacements(table: Mapping[str, str], tops: Mapping[str, InputChange], old: Mapping[str, Any],
+                         new: Mapping[str, Any], warn: Callable[[Severity, str], Risk]) -> Iterable[Risk]:
+    """One ``replace`` risk per changed input that the provider's schema marks ForceNew."""
+    for key, why in table.items():
+        if key in tops:
+            yield warn("replace", f"`{key}` {_show(_inputs_value(old, key))} → {_show(_inputs_value(new, key))} "
+                                  f"forces replacement: {why}")
+
+
 def _rds_warnings(change: ResourceChange, old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterable[Risk]:
     tops = _top_changes(change)
 
     def warn(severity: Severity, message: str) -> Risk:
         return Risk(severity, change.type, change.name, message)
 
-    for key, why in RDS_FORCES_NEW.items():
-        if key in tops:
-            yield warn("replace", f"`{key}` {_show(_inputs_value(old, key))} → {_show(_inputs_value(new, key))} "
-                                  f"forces replacement: {why}")
+    yield from _forced_replacements(RDS_FORCES_NEW, tops, old, new, warn)
     for key, why in RDS_CANNOT_CHANGE.items():
         if key in tops and _inputs_value(old, key) is not None:
             yield warn("fails", f"`{key}` cannot change once set ({why})")
@@ -484,10 +490,7 @@ def _elasticache_warnings(change: ResourceChange, old: Mapping[str, Any],
     def warn(severity: Severity, message: str) -> Risk:
         return Risk(severity, change.type, change.name, message)
 
-    for key, why in ELASTICACHE_FORCES_NEW.items():
-        if key in tops:
-            yield warn("replace", f"`{key}` {_show(_inputs_value(old, key))} → {_show(_inputs_value(new, key))} "
-                                  f"forces replacement: {why}")
+    yield from _forced_replacements(ELASTICACHE_FORCES_NEW, tops, old, new, warn)
     if "engine" in tops:
         a, b = _inputs_value(old, "engine") or "redis", _inputs_value(new, "engine") or "redis"
         if (a, b) == ("redis", "valkey"):
