@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pytest
@@ -41,12 +41,13 @@ def with_secrets(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 
 wire_values = st.recursive(scalars, with_secrets, max_leaves=25)
-json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.text(), st.floats()),
-    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(st.text(max_size=6), children,
-                                                                               max_size=4)),
-    max_leaves=25,
-)
+def json_like(leaves: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.recursive(leaves, lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=6), children, max_size=4)), max_leaves=25)
+
+
+json_values = json_like(st.one_of(st.none(), st.booleans(), st.integers(), st.text()))
+json_numbers = json_like(st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False)))
 
 
 def norm(value: Any) -> Any:
@@ -107,18 +108,30 @@ def test_serialize_property_matches_the_sdk(value: Any) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.text(max_size=6), json_values, max_size=5))
 def test_dumps_writes_what_json_dumps_writes(value: dict[str, Any]) -> None:
+    """Byte for byte, integers of any size included (beyond 64 bits the standard library writes them)."""
     assert document.dumps(value) == json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), json_numbers, max_size=5))
+def test_dumps_keeps_every_number(value: dict[str, Any]) -> None:
+    """Floats may be spelt differently (``1e-05`` or ``0.00001``) but read back as the same numbers."""
+    assert json.loads(document.dumps(value)) == value
+
+
 def test_offline_runtime_restores_the_sdk() -> None:
-    stock = (rpc.deserialize_properties, rpc.serialize_property, rpc.contains_unknowns,
-             pulumi_resource._get_stack_trace, pulumi_resource.create_urn, pulumi_types.resource_types,
-             pulumi_types.unwrap_type, pulumi.Output._track, pulumi.log.debug)
+    def sdk() -> tuple[Any, ...]:
+        return (rpc.deserialize_properties, rpc.serialize_property, rpc.contains_unknowns, rpc.transfer_properties,
+                pulumi_resource._get_stack_trace, pulumi_resource.create_urn, pulumi_types.resource_types,
+                pulumi_types.unwrap_type, pulumi.Output._track, pulumi.log.debug,
+                vars(sys.modules["pulumi.resource"])["collapse_alias_to_urn"],
+                type(cast(Any, pulumi.runtime.settings.SETTINGS).outputs))
+
+    stock = sdk()
     was_enabled = gc.isenabled()
     engine.run(lambda: None)
-    assert (rpc.deserialize_properties, rpc.serialize_property, rpc.contains_unknowns,
-            pulumi_resource._get_stack_trace, pulumi_resource.create_urn, pulumi_types.resource_types,
-            pulumi_types.unwrap_type, pulumi.Output._track, pulumi.log.debug) == stock
+    assert sdk() == stock
+    assert stock[-1] is set
     assert gc.isenabled() == was_enabled
 
 

@@ -18,6 +18,7 @@ stock monitor's thread pool could reorder them).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -320,10 +321,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     this monitor belongs inside :func:`run`. A registration never re-enters the event loop.
     """
 
-    def __init__(self, mocks: RecordingMocks) -> None:
+    def __init__(self, mocks: RecordingMocks, decoded_responses: bool = True) -> None:
         super().__init__(mocks)
         self.recording_mocks = mocks
         self.recorded: dict[str, RecordedResource] = {}
+        self.decoded_responses = decoded_responses
+        """Answer with :class:`_Decoded` state (inside :func:`run`); ``False`` answers with a ``Struct`` as the
+        stock monitor does, for the stock SDK (``run(..., stock_sdk=True)``)."""
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         urn = self.make_urn(request.parent, request.type, request.name)
@@ -337,7 +341,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             resource_id=request.importId, custom=request.custom or False,
             transforms=pulumi_mocks._resolve_callbacks(request.transforms),  # as the stock monitor
         ))
-        properties = _response_object(inputs, state, not_plain_before)
+        properties = (_response_object(inputs, state, not_plain_before) if self.decoded_responses
+                      else _serialize(state))
         response: Any = (
             resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=properties)
             if isinstance(properties, struct_pb2.Struct) else
@@ -402,12 +407,14 @@ def run(
     stack: str = "dev",
     region: str = "us-east-1",
     recording: Recording | None = None,
+    stock_sdk: bool = False,
 ) -> Recording:
     """Run ``program`` under mocks with ``config`` (full keys such as ``agent-server:server``) and record it.
 
     Structured config values are passed as JSON text, as the Pulumi engine does. Returns the recording with
     every resource and the resolved stack outputs (secret outputs as :class:`Secret`). Pass ``recording`` to
-    keep what was registered even when the program raises.
+    keep what was registered even when the program raises. ``stock_sdk`` runs the SDK as shipped, without
+    :func:`speedups.offline_runtime`: slower, and the reference the shortcuts are checked against.
     """
     thin_sdk_packages()
     recording = recording if recording is not None else Recording(project=project, stack=stack)
@@ -415,7 +422,11 @@ def run(
     set_all_config(_to_config(config or {}), secret_keys or [])
     pulumi_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False,
-                             monitor=RecordingMonitor(mocks))
+                             monitor=RecordingMonitor(mocks, decoded_responses=not stock_sdk))
+    # What an earlier run that raised left pending or failed (as ``pulumi.runtime.test`` does for each test).
+    settings: Any = pulumi_settings.SETTINGS  # context-variable descriptors pyright cannot follow
+    settings.rpc_manager.clear()
+    settings.outputs.clear()
     root = pulumi_settings.get_root_resource()
     assert isinstance(root, Stack)
 
@@ -424,7 +435,7 @@ def run(
             recording.outputs[key] = await _resolve(value)
 
     try:
-        with offline_runtime():
+        with contextlib.nullcontext() if stock_sdk else offline_runtime():
             _sync_await(run_pulumi_func(program))
             _sync_await(run_pulumi_func(collect))
     finally:

@@ -5,13 +5,15 @@
   detours: no stack traces, monitor calls inline, cached type lookups, direct protobuf (de)coding, no garbage
   collection (:func:`offline_runtime`).
 
-Each replacement is checked against the code it stands in for by ``tests/plan/test_engine_speedups.py``; nothing
-here changes what a program registers or records.
+Each replacement is checked against the code it stands in for by ``tests/plan/test_engine_speedups.py`` and
+``tests/plan/test_stock_sdk_equivalence.py`` (whole plans with and without them); nothing here changes what a
+program registers or records.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import concurrent.futures
 import contextlib
 import functools
@@ -22,6 +24,7 @@ import os
 import re
 import sys
 import types
+import typing
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
@@ -30,7 +33,8 @@ from google.protobuf import struct_pb2
 from pulumi import _types as pulumi_types
 from pulumi import _utils as _pulumi_utils
 from pulumi import log as pulumi_log
-from pulumi.output import Unknown
+from pulumi import resource as pulumi_resource
+from pulumi.output import Unknown, _OutputData
 from pulumi.runtime import resource as pulumi_resource_runtime
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
@@ -178,24 +182,137 @@ _EMPTY_STACK_TRACE = source_pb2.StackTrace()
 
 
 _PLAIN_TYPES = frozenset({str, bool, int, float, type(None)})
+_MAPPING_ORIGINS = (dict, typing.Dict, collections.abc.Mapping, typing.Mapping)  # noqa: UP006 - as the SDK lists them
 _stock_serialize_property = rpc.serialize_property
+
+
+class _Pending:
+    """A value inside an input that only the SDK's asynchronous serializer can handle (an output, a resource, an
+    awaitable, an asset, an unknown, an enum...), with the arguments the SDK would have recursed with."""
+
+    __slots__ = ("key", "typ", "value")
+
+    def __init__(self, value: Any, typ: Any, key: str | None) -> None:
+        self.value, self.typ, self.key = value, typ, key
+
+
+def _walk(value: Any, typ: Any, key: str | None, transformer: Callable[[str], str] | None,
+          pending: list[tuple[Any, Any, _Pending]]) -> Any:
+    """What ``rpc.serialize_property`` makes of ``value``, computed without a coroutine per node.
+
+    Follows the stock function branch by branch for the shapes our inputs are made of (plain scalars, exact
+    lists, tuples and dicts, ``@input_type`` args classes): the same ``typ`` unwrapping, list element types, key
+    translation through the args classes' metadata or ``transformer``, discriminated unions. Anything else is
+    returned as a :class:`_Pending` (and, when inside a container, listed in ``pending`` with its place) for
+    the stock function to serialize.
+    """
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return value
+    given = typ
+    if typ:
+        typ = pulumi_types.unwrap_type(typ)
+    if typ is Any:
+        typ = None
+    if kind is list or kind is tuple:
+        try:
+            element_type = rpc._get_list_element_type(typ)
+        except AssertionError:  # the stock function raises it, with its context
+            return _Pending(value, given, key)
+        items: list[Any] = []
+        for item in value:
+            _place(items, len(items), _walk(item, element_type, key, transformer, pending), pending, append=True)
+        return items
+    if pulumi_types.is_input_type(kind):
+        types = pulumi_types.input_type_types(kind)
+        result: dict[str, Any] = {}
+        for name, item in pulumi_types.input_type_to_dict(value).items():
+            _place(result, name, _walk(item, types.get(name), key, transformer, pending), pending)
+        return result
+    if kind is dict:
+        get_type: Callable[[str], Any] = _no_type
+        translate = transformer
+        if typ is not None:
+            case = pulumi_types.reduce_discriminated_union(typ, value, pulumi_types._py_name_for)
+            if case is not None:
+                typ = case
+            if pulumi_types.is_input_type(typ):
+                names = pulumi_types.input_type_py_to_pulumi_names(typ)
+                get_type = pulumi_types.input_type_types(typ).get
+                translate = functools.partial(_translated, names)
+            elif typ is dict or typing.get_origin(typ) in _MAPPING_ORIGINS:
+                args = typing.get_args(typ)
+                if len(args) == 2 and args[0] is str:
+                    get_type = functools.partial(_constant, args[1])
+                    translate = None
+            else:
+                translate = None
+        mapping: dict[Any, Any] = {}
+        for name in value:
+            wire_name = translate(name) if translate is not None else name
+            _place(mapping, wire_name, _walk(value[name], get_type(wire_name), name, transformer, pending), pending)
+        return mapping
+    return _Pending(value, given, key)
+
+
+def _place(container: Any, slot: Any, item: Any, pending: list[tuple[Any, Any, _Pending]],
+           append: bool = False) -> None:
+    if type(item) is _Pending:
+        pending.append((container, slot, item))
+    if append:
+        container.append(item)
+    else:
+        container[slot] = item
+
+
+def _no_type(_key: str) -> Any:
+    return None
+
+
+def _constant(value: Any, _key: str) -> Any:
+    return value
+
+
+def _translated(names: dict[str, str], key: str) -> str:
+    return names.get(key) or key
 
 
 async def _ready(value: Any) -> Any:
     return value
 
 
-def _serialize_property(value: Any, *args: Any, **kwargs: Any) -> Awaitable[Any]:
-    """``rpc.serialize_property`` minus its fifteen type probes for a plain scalar, which it returns unchanged.
+def _serialize_property(value: Any, deps: list[Any] | None, property_key: str | None, resource_obj: Any = None,
+                        input_transformer: Callable[[str], str] | None = None, typ: Any = None,
+                        keep_output_values: bool = False, exclude_resource_refs_from_deps: bool = False,
+                        return_protobuf_value: bool = False) -> Awaitable[Any]:
+    """``rpc.serialize_property`` with the plain parts of a value serialized synchronously (:func:`_walk`).
 
-    ``str``, ``bool``, ``int``, ``float`` and ``None`` (exact types, not subclasses such as enums) fall through
-    every branch of the stock function to ``return value``; the sentinel for unknown values is a ``str`` that is
-    returned as itself too. Asking for a protobuf ``Value`` (``return_protobuf_value``) takes the stock path, as
-    does everything else (its coroutine is returned as is, so nothing adds a layer to the recursion).
+    The stock function is a coroutine per node: a Deployment's spec is a few hundred awaits although only a
+    handful of its leaves (the names of a ConfigMap or a Secret) are outputs. Here the plain parts are copied
+    at once and each remaining leaf is handed to the stock function, in the order the stock function would
+    reach it, so outputs are awaited and dependencies collected in the same order. A value that is itself not
+    plain, and a request for a protobuf ``Value``, take the stock path unchanged.
     """
-    if type(value) in _PLAIN_TYPES and not kwargs.get("return_protobuf_value"):
-        return _ready(value)
-    return _stock_serialize_property(value, *args, **kwargs)
+    if not return_protobuf_value:
+        if type(value) in _PLAIN_TYPES:
+            return _ready(value)
+        pending: list[tuple[Any, Any, _Pending]] = []
+        result = _walk(value, typ, property_key, input_transformer, pending)
+        if type(result) is not _Pending:
+            if not pending:
+                return _ready(result)
+            return _fill(result, pending, deps, resource_obj, input_transformer, keep_output_values,
+                         exclude_resource_refs_from_deps)
+    return _stock_serialize_property(value, deps, property_key, resource_obj, input_transformer, typ,
+                                     keep_output_values, exclude_resource_refs_from_deps, return_protobuf_value)
+
+
+async def _fill(result: Any, pending: list[tuple[Any, Any, _Pending]], deps: list[Any] | None, resource_obj: Any,
+                transformer: Callable[[str], str] | None, keep_output_values: bool, exclude_refs: bool) -> Any:
+    for container, slot, item in pending:
+        container[slot] = await _stock_serialize_property(item.value, deps, item.key, resource_obj, transformer,
+                                                          item.typ, keep_output_values, exclude_refs)
+    return result
 
 
 def _memoized(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -316,6 +433,63 @@ def _create_urn(name: Any, type_: Any, parent: Any = None, project: str | None =
     return _stock_create_urn(name, type_, parent, project, stack)
 
 
+def _transfer_properties(res: Any, props: Any, custom: bool) -> dict[str, Callable[..., None]]:
+    """``rpc.transfer_properties`` with one future per output property instead of four and a task.
+
+    The stock function gives every input property of a registration an :class:`~pulumi.Output` whose data is a
+    task awaiting four futures (dependencies, value, known, secret) that its resolver fills one after the other:
+    a task and five loop wake-ups per property, forty properties per Deployment-sized plan step. Here the
+    resolver fills the output's data at once with the same :class:`~pulumi.output._OutputData` (the resource
+    added to the dependencies, an exception for a failed registration), as the SDK's own ``resource_output``
+    does for ``urn`` and ``id``.
+    """
+    resolvers: dict[str, Callable[..., None]] = {}
+    for name in props:
+        if name == "urn" or (name == "id" and custom):
+            continue
+        data: asyncio.Future[Any] = asyncio.Future()
+        resolvers[name] = functools.partial(_resolve_output_data, res, data)
+        res.__dict__[name] = pulumi.Output._from_data(data)
+    return resolvers
+
+
+def _resolve_output_data(res: Any, data: asyncio.Future[Any], value: Any, is_known: bool, is_secret: bool,
+                         deps: Any, failed: Exception | None) -> None:
+    if failed is not None:
+        data.set_exception(failed)
+        return
+    resources = set(deps) if deps else set()
+    resources.add(res)
+    data.set_result(_OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret))
+
+
+_stock_collapse_alias_to_urn = pulumi_resource_runtime.collapse_alias_to_urn
+
+
+def _collapse_alias_to_urn(alias: Any, default_name: str, default_type: str, default_parent: Any) -> Any:
+    """``collapse_alias_to_urn`` of a plain :class:`pulumi.Alias` in one step instead of ten.
+
+    Every Kubernetes resource carries aliases for its older API versions (a Deployment three, an autoscaler
+    three), and the SDK turns each into a URN through a chain of outputs (``from_input``, ``apply``, ``all``,
+    ``create_urn``'s own ``apply``/``all``) although only the parent's URN is ever awaited. Same value, same
+    dependency on the parent; anything but plain strings (outputs, a URN string as the alias, a missing name)
+    takes the stock path.
+    """
+    if type(alias) is pulumi.Alias:
+        name = default_name if alias.name is ... else alias.name
+        type_ = default_type if alias.type_ is ... else alias.type_
+        parent = default_parent if alias.parent is ... else alias.parent
+        project = pulumi_settings.get_project() if alias.project is ... or alias.project is None else alias.project
+        stack = pulumi_settings.get_stack() if alias.stack is ... or alias.stack is None else alias.stack
+        if isinstance(name, str) and isinstance(type_, str) and isinstance(project, str) and isinstance(stack, str):
+            if parent is None or isinstance(parent, str):
+                return _create_urn(name, type_, parent, project, stack)
+            if isinstance(parent, pulumi.Resource):
+                suffix = f"${type_}::{name}"
+                return parent.urn.apply(lambda urn: urn[0 : urn.rfind("::")] + suffix)
+    return _stock_collapse_alias_to_urn(alias, default_name, default_type, default_parent)
+
+
 _LEAVES = frozenset({str, bool, int, float, type(None)})
 
 
@@ -344,23 +518,35 @@ def _contains_unknowns(value: Any) -> bool:
     return False
 
 
+class _SweptOutputs(set[Any]):
+    """``SETTINGS.outputs`` for a mock run: what the SDK tracks so that ``wait_for_rpcs`` can wait for every
+    output still pending, or re-raise a failed one, at the end of the program.
+
+    The stock ``Output._track`` adds each output's data to the set and removes it again from a done-callback,
+    a loop callback per output (a third of all a plan's loop callbacks). Here outputs are only added
+    (:func:`_track`) and the finished, successful ones are swept out whenever the set is read. ``wait_for_rpcs``
+    only reads it through ``len`` and iteration, so it sees exactly what it sees in the stock set once the
+    callbacks have run: the pending outputs and the failed ones.
+    """
+
+    def _sweep(self) -> None:
+        self.difference_update([future for future in set.__iter__(self)
+                                if future.done() and not future.cancelled() and future.exception() is None])
+
+    def __len__(self) -> int:
+        self._sweep()
+        return set.__len__(self)
+
+    def __iter__(self) -> Iterator[Any]:
+        self._sweep()
+        return set.__iter__(self)
+
+
 def _track(self: pulumi.Output[Any]) -> None:
-    """``Output._track`` reading the settings once: the stock method looks up ``SETTINGS.lock`` and
-    ``SETTINGS.outputs`` (context-variable descriptors) on every output created and again when it resolves.
-    The set and the lock are the same objects for the whole run, so they are read once per output."""
+    """``Output._track`` without a done-callback per output (see :class:`_SweptOutputs`)."""
     settings: Any = pulumi_settings.SETTINGS  # context-variable descriptors pyright cannot follow
-    outputs, lock = settings.outputs, settings.lock
-    data = self._data
-    with lock:
-        outputs.add(data)
-
-    def cleanup(future: asyncio.Future[Any]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            return  # left in the set, for wait_for_rpcs to pick up at program exit
-        with lock:
-            outputs.discard(future)
-
-    data.add_done_callback(cleanup)
+    with settings.lock:
+        settings.outputs.add(self._data)
 
 
 def _no_debug(*_args: Any, **_kwargs: Any) -> None:
@@ -388,11 +574,13 @@ def offline_runtime() -> Iterator[None]:
       ``typing.get_type_hints`` on every registration of a component with annotated outputs, and every property
       (de)serialization unwraps ``Output[Optional[Input[T]]]`` annotations again; both answers depend on the
       class or annotation alone, so they are cached.
-    - ``create_urn`` of plain strings is computed at once (see :func:`_create_urn`),
-      ``serialize_property`` returns plain scalars at once (see :func:`_serialize_property`),
+    - ``create_urn`` of plain strings is computed at once (see :func:`_create_urn`), and so is
+      ``collapse_alias_to_urn`` of plain aliases (see :func:`_collapse_alias_to_urn`),
+      ``serialize_property`` copies the plain parts of an input synchronously (see :func:`_serialize_property`),
+      ``transfer_properties`` gives each output property one future (see :func:`_transfer_properties`),
       ``deserialize_properties`` reads protobuf values directly (see :func:`_deserialize_properties`),
-      ``contains_unknowns`` walks without generators (see :func:`_contains_unknowns`), ``Output._track``
-      reads the settings once per output (see :func:`_track`) and
+      ``contains_unknowns`` walks without generators (see :func:`_contains_unknowns`), outputs are tracked
+      without a done-callback each (see :class:`_SweptOutputs`) and
       ``log.debug`` is silent when the mock engine's logger would drop the message anyway.
     - the loop's default executor runs monitor calls inline (see :class:`_InlineExecutor`).
     - the cyclic garbage collector pauses: a run allocates a few hundred thousand short-lived objects next to the
@@ -410,6 +598,8 @@ def offline_runtime() -> Iterator[None]:
         patches.enter_context(_patched(pulumi_types, "resource_types", _memoized(pulumi_types.resource_types)))
         patches.enter_context(_patched(pulumi_types, "unwrap_type", _memoized(pulumi_types.unwrap_type)))
         patches.enter_context(_patched(pulumi_resource_runtime, "create_urn", _create_urn))
+        patches.enter_context(_patched(pulumi_resource, "collapse_alias_to_urn", _collapse_alias_to_urn))
+        patches.enter_context(_patched(rpc, "transfer_properties", _transfer_properties))
         patches.enter_context(_patched(rpc, "serialize_property", _serialize_property))
         patches.enter_context(_patched(rpc, "contains_unknowns", _contains_unknowns))
         patches.enter_context(_patched(pulumi.Output, "_track", _track))
@@ -417,12 +607,17 @@ def offline_runtime() -> Iterator[None]:
         patches.enter_context(_patched(rpc, "deserialize_property", _deserialize_property))
         if not logging.getLogger().isEnabledFor(logging.DEBUG):
             patches.enter_context(_patched(pulumi_log, "debug", _no_debug))
+        settings: Any = pulumi_settings.SETTINGS  # context-variable descriptors pyright cannot follow
+        tracked = settings.outputs
+        settings.outputs = _SweptOutputs(tracked)
         gc.disable()
         try:
             yield
         finally:
             if collecting:
                 gc.enable()
+            settings.outputs = tracked
+            tracked.clear()
             loop._default_executor = previous_executor  # type: ignore[attr-defined]
 
 

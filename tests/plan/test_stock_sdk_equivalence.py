@@ -1,0 +1,197 @@
+"""The mock engine's shortcuts (``speedups.offline_runtime``) against the SDK as shipped (``stock_sdk=True``):
+whole plans, and the shortcuts one by one on the inputs that reach them."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from agent_server_infra.plan import engine, speedups
+from agent_server_infra.plan.document import dumps, to_document
+from agent_server_infra.plan.engine import Recording
+from agent_server_infra.plan.stack import plan_stack
+from tests.helpers import ROOT, STACKS
+from tests.plan.test_engine_speedups import norm
+
+
+def fleet_stack(directory: Path, servers: int) -> Path:
+    """The benchmark's fleet project (N AgentServers on one shared Redis), with ``servers`` servers."""
+    spec = importlib.util.spec_from_file_location("plan_speed", ROOT / "benchmarks" / "plan_speed.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write_fleet_project(directory)
+    path = directory / f"Pulumi.fleet-{servers}.yaml"
+    path.write_text(module.FLEET_STACK.format(servers=servers))
+    return path
+
+
+def plan_text(stack: str, stock_sdk: bool) -> str:
+    return dumps(to_document(plan_stack(stack, stock_sdk=stock_sdk), show_secrets=True))
+
+
+@pytest.mark.parametrize("stack", [*STACKS, "examples/shared-redis/Pulumi.dev.yaml", "fleet"])
+def test_a_plan_is_the_same_with_the_stock_sdk(stack: str, tmp_path: Path) -> None:
+    """Every input, secret, dependency, protect flag, registered output and stack output, byte for byte."""
+    path = str(fleet_stack(tmp_path, 3)) if stack == "fleet" else stack
+    if stack.startswith("examples/"):
+        path = str(ROOT / stack)
+    assert plan_text(path, stock_sdk=False) == plan_text(path, stock_sdk=True)
+
+
+def run_stock(program: Callable[[], None]) -> Recording:
+    return engine.run(program, stock_sdk=True)
+
+
+class Colour(enum.StrEnum):
+    RED = "red"
+
+
+def test_serialize_property_of_args_classes_matches_the_sdk() -> None:
+    """Typed inputs as the components pass them: args classes with outputs (plain, secret, unknown) deep
+    inside, dicts keyed in Python names under an args type, string maps, tuples, enums and ``None`` fields."""
+    results: dict[str, Any] = {}
+
+    def unknown() -> pulumi.Output[Any]:
+        async def value() -> Any:
+            return None
+
+        async def no() -> bool:
+            return False
+
+        return pulumi.Output(set(), value(), no())
+
+    def cases() -> dict[str, tuple[Any, Any]]:
+        name = pulumi.Output.from_input("cm-1234")
+        container = k8s.core.v1.ContainerArgs(
+            name="api", image="registry.example.com/agents:1.2.3", command=("/storage/queue_entrypoint.sh",),
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=8000, protocol="TCP")],
+            env_from=[
+                k8s.core.v1.EnvFromSourceArgs(config_map_ref=k8s.core.v1.ConfigMapEnvSourceArgs(name=name)),
+                k8s.core.v1.EnvFromSourceArgs(secret_ref=k8s.core.v1.SecretEnvSourceArgs(
+                    name=pulumi.Output.secret("secret-5678"))),
+            ],
+            resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "1", "memory": unknown()}),
+            liveness_probe=None,
+        )
+        return {
+            "container": (container, k8s.core.v1.ContainerArgs),
+            "python-keyed dict under an args type": (
+                {"container_port": 8000, "name": pulumi.Output.from_input("http"), "hostIP": None},
+                k8s.core.v1.ContainerPortArgs),
+            "string map": ({"a": pulumi.Output.from_input("x"), "b": "y"}, dict[str, str]),
+            "map of args types": ({"http": {"container_port": 8000}}, dict[str, k8s.core.v1.ContainerPortArgs]),
+            "untyped nested": ({"list": [1, (2.5, "three"), {"deep": name}], "enum": Colour.RED}, None),
+            "spec": (k8s.apps.v1.DeploymentSpecArgs(
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app": "x"}),
+                template=k8s.core.v1.PodTemplateSpecArgs(spec=k8s.core.v1.PodSpecArgs(containers=[container])),
+            ), k8s.apps.v1.DeploymentSpecArgs),
+        }
+
+    async def compare() -> None:
+        for label, (value, typ) in cases().items():
+            deps_ours: list[Any] = []
+            deps_stock: list[Any] = []
+            ours = await speedups._serialize_property(value, deps_ours, "spec", None, None, typ)
+            stock = await speedups._stock_serialize_property(value, deps_stock, "spec", None, None, typ)
+            results[label] = (norm(ours), norm(stock), deps_ours == deps_stock)
+
+    def program() -> None:
+        pulumi.export("compared", pulumi.Output.from_input(asyncio.ensure_future(compare())))
+
+    run_stock(program)
+    assert len(results) == 6
+    for label, (ours, stock, same_deps) in results.items():
+        assert ours == stock, label
+        assert same_deps, label
+    assert "<unknown>" not in str(results["container"][1]), "an unknown inside an input is sent as the sentinel"
+
+
+def test_serialize_property_raises_where_the_sdk_raises() -> None:
+    errors: list[tuple[str, str]] = []
+
+    async def compare() -> None:
+        for serialize in (speedups._serialize_property, speedups._stock_serialize_property):
+            try:
+                await serialize(["a", "b"], [], "ports", None, None, k8s.core.v1.ContainerPortArgs)
+            except AssertionError as exc:
+                errors.append((type(exc).__name__, str(exc)))
+
+    run_stock(lambda: pulumi.export("compared", pulumi.Output.from_input(asyncio.ensure_future(compare()))))
+    assert len(errors) == 2
+    assert errors[0] == errors[1]
+
+
+def test_collapse_alias_to_urn_matches_the_sdk() -> None:
+    aliases = {
+        "older type": pulumi.Alias(type_="kubernetes:apps/v1beta1:Deployment"),
+        "older name": pulumi.Alias(name="old-name"),
+        "no parent": pulumi.Alias(parent=None),
+        "root stack": pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE),
+        "other project and stack": pulumi.Alias(type_="t:m:T", project="elsewhere", stack="other"),
+        "parent urn": pulumi.Alias(parent="urn:pulumi:dev::proj::my:index:Parent::p"),
+        "urn string": "urn:pulumi:dev::proj::t:m:T::literal",
+        "output name": pulumi.Alias(name=cast(Any, pulumi.Output.from_input("from-output"))),
+    }
+
+    def program() -> None:
+        parent = pulumi.ComponentResource("my:index:Parent", "parent")
+        for label, alias in aliases.items():
+            for index, collapse in enumerate((speedups._collapse_alias_to_urn,
+                                              speedups._stock_collapse_alias_to_urn)):
+                pulumi.export(f"{label}/{index}", collapse(alias, "child", "my:index:Child", parent))
+
+    outputs = run_stock(program).outputs
+    assert len(outputs) == 2 * len(aliases)
+    for label in aliases:
+        assert outputs[f"{label}/0"] == outputs[f"{label}/1"], label
+    assert outputs["older type/0"] == (
+        "urn:pulumi:dev::agent-server::pulumi:pulumi:Stack$my:index:Parent$kubernetes:apps/v1beta1:Deployment::child")
+
+
+@pytest.mark.parametrize("stock_sdk", [False, True])
+def test_a_failing_apply_fails_the_run_even_when_nothing_awaits_it(stock_sdk: bool) -> None:
+    def program() -> None:
+        pulumi.Output.from_input(1).apply(lambda value: value / 0)
+
+    with pytest.raises(ZeroDivisionError):
+        engine.run(program, stock_sdk=stock_sdk)
+
+
+@pytest.mark.parametrize("stock_sdk", [False, True])
+def test_resources_registered_late_by_an_apply_are_recorded(stock_sdk: bool) -> None:
+    """Nothing awaits the apply: the run still waits for it (the SDK's tracked outputs) and its resource."""
+    def program() -> None:
+        pulumi.Output.from_input("late").apply(lambda name: k8s.core.v1.ConfigMap(name, data={"k": "v"}))
+
+    recording = engine.run(program, stock_sdk=stock_sdk)
+    assert [resource.name for resource in recording.resources] == ["late"]
+
+
+@pytest.mark.parametrize("stock_sdk", [False, True])
+def test_a_failed_registration_fails_the_outputs_that_read_it(stock_sdk: bool,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    stock_new_resource = engine.RecordingMocks.new_resource
+
+    def new_resource(self: engine.RecordingMocks, args: Any) -> Any:
+        if args.name == "broken":
+            raise RuntimeError("provider refused broken")
+        return stock_new_resource(self, args)
+
+    monkeypatch.setattr(engine.RecordingMocks, "new_resource", new_resource)
+
+    def program() -> None:
+        config_map = k8s.core.v1.ConfigMap("broken", data={"k": "v"})
+        pulumi.export("data", config_map.data)
+
+    with pytest.raises(Exception, match="provider refused broken"):
+        engine.run(program, stock_sdk=stock_sdk)
