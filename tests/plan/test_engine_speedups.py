@@ -122,6 +122,7 @@ def test_dumps_keeps_every_number(value: dict[str, Any]) -> None:
 def test_offline_runtime_restores_the_sdk() -> None:
     def sdk() -> tuple[Any, ...]:
         return (rpc.deserialize_properties, rpc.serialize_property, rpc.contains_unknowns, rpc.transfer_properties,
+                rpc.translate_output_properties,
                 pulumi_resource._get_stack_trace, pulumi_resource.create_urn, pulumi_types.resource_types,
                 pulumi_types.unwrap_type, pulumi.Output._track, pulumi.log.debug,
                 vars(sys.modules["pulumi.resource"])["collapse_alias_to_urn"],

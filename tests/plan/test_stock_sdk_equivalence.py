@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import gc
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
+from pulumi.runtime import rpc
 
 from agent_server_infra.plan import engine, speedups
 from agent_server_infra.plan.document import dumps, to_document
@@ -195,3 +197,81 @@ def test_a_failed_registration_fails_the_outputs_that_read_it(stock_sdk: bool,
 
     with pytest.raises(Exception, match="provider refused broken"):
         engine.run(program, stock_sdk=stock_sdk)
+    # The failed outputs nobody awaited are reported by asyncio when collected: here, inside the test's capture.
+    settings: Any = pulumi.runtime.settings.SETTINGS
+    settings.outputs.clear()
+    settings.rpc_manager.clear()
+    gc.collect()
+
+
+def shape(value: Any) -> Any:
+    """A comparable form of translated outputs: output-type objects as their class and properties."""
+    if isinstance(value, dict):
+        return ("dict", type(value).__name__, sorted((str(key), shape(item)) for key, item in value.items()))
+    if isinstance(value, list):
+        return ("list", [shape(item) for item in value])
+    if pulumi._types.is_output_type(type(value)):
+        return ("output type", type(value).__qualname__, shape(dict(vars(value))))
+    return (type(value).__name__, value)
+
+
+@pytest.mark.parametrize("stack", [*STACKS, "examples/shared-redis/Pulumi.dev.yaml", "fleet"])
+def test_translate_output_properties_matches_the_sdk_on_every_registration(
+        stack: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each translation of a plan (every output property of every registration, nested values included) is
+    computed both ways and compared; the plan then goes on with the stock result."""
+    compared: list[bool] = []
+
+    def both(output: Any, transformer: Callable[[str], str], typ: Any = None, by_metadata: bool = False,
+             path: Any = None, none_on_mismatch: bool = False) -> Any:
+        ours = speedups._translate(output, transformer, typ, by_metadata, none_on_mismatch)
+        stock = speedups._stock_translate_output_properties(output, transformer, typ, by_metadata, path,
+                                                            none_on_mismatch)
+        compared.append(shape(ours) == shape(stock))
+        return stock
+
+    monkeypatch.setattr(speedups, "_translate_output_properties", both)
+    path = str(fleet_stack(tmp_path, 2)) if stack == "fleet" else str(ROOT / stack) if "/" in stack else stack
+    plan_stack(path)
+    assert len(compared) > 100
+    assert all(compared), f"{compared.count(False)} of {len(compared)} translations differ"
+
+
+@pytest.mark.parametrize(("output", "typ"), [
+    ({"name": "x"}, str),
+    ([1, 2], str),
+    ({"containerPort": "not a number", "name": 3}, k8s.core.v1.outputs.ContainerPort),
+])
+@pytest.mark.parametrize("none_on_mismatch", [False, True])
+def test_translate_output_properties_fails_as_the_sdk_fails(output: Any, typ: Any, none_on_mismatch: bool) -> None:
+    """A value of the wrong shape: the same result, or the same error naming the same property."""
+    def outcome(translate: Callable[..., Any]) -> Any:
+        try:
+            return ("value", shape(translate(output, lambda key: key, typ, True,
+                                             rpc._Path("spec", resource="web"), none_on_mismatch)))
+        except Exception as exc:
+            return ("error", type(exc).__name__, str(exc))
+
+    assert outcome(speedups._translate_output_properties) == outcome(speedups._stock_translate_output_properties)
+
+
+class Tier(enum.StrEnum):
+    GOLD = "gold"
+
+
+@pytest.mark.parametrize(("output", "typ", "by_metadata"), [
+    ({"someKey": 1.0, "other": 2.5}, dict[str, int], True),
+    ({"someKey": 1.0}, dict[str, int], False),
+    ({"someKey": {"nested": "x"}}, None, False),
+    ({"tier": "gold", "counts": [1.0, 2.0]}, dict[str, Any], True),
+    ("gold", Tier, True),
+    ([{"containerPort": 8000.0, "name": "http"}], list[k8s.core.v1.outputs.ContainerPort], True),
+    ({rpc._special_sig_key: rpc._special_secret_sig, "value": {"a": 1.0}}, dict[str, int], True),
+])
+def test_translate_output_properties_matches_the_sdk_on_its_branches(output: Any, typ: Any,
+                                                                     by_metadata: bool) -> None:
+    """Key translation with and without type metadata, ints from wire floats, enums, secrets, output types."""
+    def translate(function: Callable[..., Any]) -> Any:
+        return shape(function(output, str.upper, typ, by_metadata))
+
+    assert translate(speedups._translate_output_properties) == translate(speedups._stock_translate_output_properties)

@@ -16,9 +16,11 @@ import asyncio
 import collections.abc
 import concurrent.futures
 import contextlib
+import enum
 import functools
 import gc
 import importlib
+import inspect
 import logging
 import os
 import re
@@ -328,6 +330,8 @@ def _memoized(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return call
 
 
+_unwrap_optional_type = _memoized(pulumi_types.unwrap_optional_type)
+_is_discriminated_union = _memoized(pulumi_types.is_discriminated_union)
 _SIG = rpc._special_sig_key
 _SECRET_SIG = rpc._special_secret_sig
 _stock_deserialize_properties = rpc.deserialize_properties
@@ -463,6 +467,80 @@ def _resolve_output_data(res: Any, data: asyncio.Future[Any], value: Any, is_kno
     data.set_result(_OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret))
 
 
+_stock_translate_output_properties = rpc.translate_output_properties
+
+
+def _translate_output_properties(output: Any, output_transformer: Callable[[str], str], typ: Any = None,
+                                 transform_using_type_metadata: bool = False, path: Any = None,
+                                 return_none_on_dict_type_mismatch: bool = False) -> Any:
+    """``rpc.translate_output_properties`` (a registration's outputs as the resource's typed output objects)
+    without the bookkeeping only an error message needs.
+
+    The stock function allocates a ``_Path`` per node so that a type mismatch can name the property, and
+    re-derives each annotation's shape on every node. :func:`_translate` follows it branch by branch with the
+    type questions cached; should anything raise, the stock function runs again on the same value and raises
+    its own error, path included.
+    """
+    try:
+        return _translate(output, output_transformer, typ, transform_using_type_metadata,
+                          return_none_on_dict_type_mismatch)
+    except Exception:
+        return _stock_translate_output_properties(output, output_transformer, typ, transform_using_type_metadata,
+                                                  path, return_none_on_dict_type_mismatch)
+
+
+def _translate(output: Any, transformer: Callable[[str], str], typ: Any, by_metadata: bool,
+               none_on_mismatch: bool) -> Any:
+    kind = type(output)
+    if not typ and (kind is str or kind is bool or kind is int or kind is float or output is None):
+        return output
+    if isinstance(output, dict) and _SIG in output and output[_SIG] == _SECRET_SIG:
+        return rpc.wrap_rpc_secret(_translate(output["value"], transformer, typ, by_metadata, none_on_mismatch))
+    if typ:
+        typ = _unwrap_optional_type(typ)
+    if typ is Any:
+        typ = None
+    if isinstance(output, dict):
+        if typ is not None and _is_discriminated_union(typ):
+            typ = pulumi_types.reduce_discriminated_union(typ, output, _wire_name)
+        value_type: Any = None
+        translate = transformer
+        if typ is not None:
+            if pulumi_types.is_output_type(typ):
+                types = pulumi_types.output_type_types(typ)
+                return pulumi_types.output_type_from_dict(typ, {
+                    key: _translate(value, transformer, types.get(key), by_metadata, none_on_mismatch)
+                    for key, value in output.items()})
+            if typ is dict or typing.get_origin(typ) in _MAPPING_ORIGINS:
+                args = typing.get_args(typ)
+                if len(args) == 2 and args[0] is str:
+                    value_type = args[1]
+                    if by_metadata:
+                        translate = _same_name
+            elif none_on_mismatch:
+                return None
+            else:
+                raise AssertionError("a dict where the type says otherwise")  # the stock function says where
+        return {translate(key): _translate(value, transformer, value_type, by_metadata, none_on_mismatch)
+                for key, value in output.items()}
+    if isinstance(output, list):
+        element_type = rpc._get_list_element_type(typ)
+        return [_translate(value, transformer, element_type, by_metadata, none_on_mismatch) for value in output]
+    if typ and isinstance(output, int | float | str) and inspect.isclass(typ) and issubclass(typ, enum.Enum):
+        return typ(output)
+    if isinstance(output, float) and typ is int:
+        return int(output)
+    return output
+
+
+def _same_name(name: str) -> str:
+    return name
+
+
+def _wire_name(_cls: type, name: str) -> str:
+    return name
+
+
 _stock_collapse_alias_to_urn = pulumi_resource_runtime.collapse_alias_to_urn
 
 
@@ -578,6 +656,8 @@ def offline_runtime() -> Iterator[None]:
       ``collapse_alias_to_urn`` of plain aliases (see :func:`_collapse_alias_to_urn`),
       ``serialize_property`` copies the plain parts of an input synchronously (see :func:`_serialize_property`),
       ``transfer_properties`` gives each output property one future (see :func:`_transfer_properties`),
+      ``translate_output_properties`` builds the typed outputs without error bookkeeping (see
+      :func:`_translate_output_properties`),
       ``deserialize_properties`` reads protobuf values directly (see :func:`_deserialize_properties`),
       ``contains_unknowns`` walks without generators (see :func:`_contains_unknowns`), outputs are tracked
       without a done-callback each (see :class:`_SweptOutputs`) and
@@ -600,6 +680,7 @@ def offline_runtime() -> Iterator[None]:
         patches.enter_context(_patched(pulumi_resource_runtime, "create_urn", _create_urn))
         patches.enter_context(_patched(pulumi_resource, "collapse_alias_to_urn", _collapse_alias_to_urn))
         patches.enter_context(_patched(rpc, "transfer_properties", _transfer_properties))
+        patches.enter_context(_patched(rpc, "translate_output_properties", _translate_output_properties))
         patches.enter_context(_patched(rpc, "serialize_property", _serialize_property))
         patches.enter_context(_patched(rpc, "contains_unknowns", _contains_unknowns))
         patches.enter_context(_patched(pulumi.Output, "_track", _track))
