@@ -15,7 +15,6 @@ from typing import Any
 import orjson
 from pulumi.runtime import rpc
 
-from .diff import join_path
 from .engine import SECRET, RecordedResource, Recording, Secret
 
 AGENT_SERVER = "agent-server-infra:index:AgentServer"
@@ -96,6 +95,7 @@ def _deployment(resource: RecordedResource, show_secrets: bool) -> dict[str, Any
 
 def secret_paths(value: Any, path: str = "") -> list[str]:
     """Where ``value`` holds secrets (:class:`Secret` markers or secret envelopes), as ``diff`` spells paths."""
+    from .diff import join_path  # only ``--show-secrets`` needs it; ``plan`` never loads the diff otherwise
     if isinstance(value, Secret) or rpc.is_rpc_secret(value):
         return [path or "(value)"]
     if isinstance(value, dict):
