@@ -60,7 +60,8 @@ class Colour(enum.StrEnum):
 
 def test_serialize_property_of_args_classes_matches_the_sdk() -> None:
     """Typed inputs as the components pass them: args classes with outputs (plain, secret, unknown) deep
-    inside, dicts keyed in Python names under an args type, string maps, tuples, enums and ``None`` fields."""
+    inside, dicts keyed in Python names under an args type, string maps, tuples, enums and ``None`` fields,
+    serialized with a key translator."""
     results: dict[str, Any] = {}
 
     def unknown() -> pulumi.Output[Any]:
@@ -103,8 +104,10 @@ def test_serialize_property_of_args_classes_matches_the_sdk() -> None:
         for label, (value, typ) in cases().items():
             deps_ours: list[Any] = []
             deps_stock: list[Any] = []
-            ours = await speedups._serialize_property(value, deps_ours, "spec", None, None, typ)
-            stock = await speedups._stock_serialize_property(value, deps_stock, "spec", None, None, typ)
+            # A key translator as a resource without type metadata passes one: untyped dicts use it, typed
+            # ones must not.
+            ours = await speedups._serialize_property(value, deps_ours, "spec", None, str.upper, typ)
+            stock = await speedups._stock_serialize_property(value, deps_stock, "spec", None, str.upper, typ)
             results[label] = (norm(ours), norm(stock), deps_ours == deps_stock)
 
     def program() -> None:
