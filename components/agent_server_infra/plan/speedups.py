@@ -242,13 +242,12 @@ def _walk(value: Any, typ: Any, key: str | None, transformer: Callable[[str], st
                 names = pulumi_types.input_type_py_to_pulumi_names(typ)
                 get_type = pulumi_types.input_type_types(typ).get
                 translate = functools.partial(_translated, names)
-            elif typ is dict or typing.get_origin(typ) in _MAPPING_ORIGINS:
-                args = typing.get_args(typ)
-                if len(args) == 2 and args[0] is str:
-                    get_type = functools.partial(_constant, args[1])
-                    translate = None
             else:
-                translate = None
+                is_map, value_type = _map_shape(typ)
+                if value_type is not None:
+                    get_type = functools.partial(_constant, value_type)
+                if value_type is not None or not is_map:  # the keys are the user's, not property names
+                    translate = None
         mapping: dict[Any, Any] = {}
         for name in value:
             wire_name = translate(name) if translate is not None else name
@@ -330,6 +329,16 @@ def _memoized(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return call
 
 
+def _map_shape_of(typ: Any) -> tuple[bool, Any]:
+    """Whether ``typ`` is a dict annotation (``dict``, ``Dict[...]``, ``Mapping[...]``), and the type of its values
+    when it is keyed by ``str`` (else ``None``): the question both SDK functions ask of every dict they meet."""
+    if typ is dict or typing.get_origin(typ) in _MAPPING_ORIGINS:
+        args = typing.get_args(typ)
+        return True, args[1] if len(args) == 2 and args[0] is str else None
+    return False, None
+
+
+_map_shape = _memoized(_map_shape_of)
 _unwrap_optional_type = _memoized(pulumi_types.unwrap_optional_type)
 _is_discriminated_union = _memoized(pulumi_types.is_discriminated_union)
 _SIG = rpc._special_sig_key
@@ -492,7 +501,7 @@ def _translate_output_properties(output: Any, output_transformer: Callable[[str]
 def _translate(output: Any, transformer: Callable[[str], str], typ: Any, by_metadata: bool,
                none_on_mismatch: bool) -> Any:
     kind = type(output)
-    if not typ and (kind is str or kind is bool or kind is int or kind is float or output is None):
+    if not typ and kind in _PLAIN_TYPES:
         return output
     if isinstance(output, dict) and _SIG in output and output[_SIG] == _SECRET_SIG:
         return rpc.wrap_rpc_secret(_translate(output["value"], transformer, typ, by_metadata, none_on_mismatch))
@@ -511,16 +520,15 @@ def _translate(output: Any, transformer: Callable[[str], str], typ: Any, by_meta
                 return pulumi_types.output_type_from_dict(typ, {
                     key: _translate(value, transformer, types.get(key), by_metadata, none_on_mismatch)
                     for key, value in output.items()})
-            if typ is dict or typing.get_origin(typ) in _MAPPING_ORIGINS:
-                args = typing.get_args(typ)
-                if len(args) == 2 and args[0] is str:
-                    value_type = args[1]
-                    if by_metadata:
-                        translate = _same_name
-            elif none_on_mismatch:
-                return None
-            else:
+            is_map, map_value_type = _map_shape(typ)
+            if not is_map:
+                if none_on_mismatch:
+                    return None
                 raise AssertionError("a dict where the type says otherwise")  # the stock function says where
+            if map_value_type is not None:
+                value_type = map_value_type
+                if by_metadata:
+                    translate = _same_name
         return {translate(key): _translate(value, transformer, value_type, by_metadata, none_on_mismatch)
                 for key, value in output.items()}
     if isinstance(output, list):
@@ -568,9 +576,6 @@ def _collapse_alias_to_urn(alias: Any, default_name: str, default_type: str, def
     return _stock_collapse_alias_to_urn(alias, default_name, default_type, default_parent)
 
 
-_LEAVES = frozenset({str, bool, int, float, type(None)})
-
-
 def _contains_unknowns(value: Any) -> bool:
     """``rpc.contains_unknowns`` without a generator per container: the SDK asks this of every output value,
     again at each level of ``apply``/``all``, and the workload's specs are large. Same answer: whether an
@@ -580,7 +585,7 @@ def _contains_unknowns(value: Any) -> bool:
     while pending:
         item = pending.pop()
         kind = type(item)
-        if kind in _LEAVES:
+        if kind in _PLAIN_TYPES:
             continue
         if isinstance(item, Unknown):
             return True
@@ -698,7 +703,6 @@ def offline_runtime() -> Iterator[None]:
             if collecting:
                 gc.enable()
             settings.outputs = tracked
-            tracked.clear()
             loop._default_executor = previous_executor  # type: ignore[attr-defined]
 
 
