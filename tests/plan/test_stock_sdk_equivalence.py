@@ -23,6 +23,9 @@ from agent_server_infra.plan.stack import plan_stack
 from tests.helpers import ROOT, STACKS
 from tests.plan.test_engine_speedups import norm
 
+PROGRAMS = (*STACKS, "examples/shared-redis/Pulumi.dev.yaml", "fleet")
+"""What the equivalence tests plan: the shipped stacks, the shared-redis example and a 3-server fleet."""
+
 
 def fleet_stack(directory: Path, servers: int) -> Path:
     """The benchmark's fleet project (N AgentServers on one shared Redis), with ``servers`` servers."""
@@ -37,16 +40,21 @@ def fleet_stack(directory: Path, servers: int) -> Path:
     return path
 
 
+def stack_file(program: str, directory: Path) -> str:
+    """The stack file (or shipped stack name) to plan for one of :data:`PROGRAMS`."""
+    if program == "fleet":
+        return str(fleet_stack(directory, 3))
+    return str(ROOT / program) if program.startswith("examples/") else program
+
+
 def plan_text(stack: str, stock_sdk: bool) -> str:
     return dumps(to_document(plan_stack(stack, stock_sdk=stock_sdk), show_secrets=True))
 
 
-@pytest.mark.parametrize("stack", [*STACKS, "examples/shared-redis/Pulumi.dev.yaml", "fleet"])
-def test_a_plan_is_the_same_with_the_stock_sdk(stack: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_a_plan_is_the_same_with_the_stock_sdk(program: str, tmp_path: Path) -> None:
     """Every input, secret, dependency, protect flag, registered output and stack output, byte for byte."""
-    path = str(fleet_stack(tmp_path, 3)) if stack == "fleet" else stack
-    if stack.startswith("examples/"):
-        path = str(ROOT / stack)
+    path = stack_file(program, tmp_path)
     assert plan_text(path, stock_sdk=False) == plan_text(path, stock_sdk=True)
 
 
@@ -218,9 +226,9 @@ def shape(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
-@pytest.mark.parametrize("stack", [*STACKS, "examples/shared-redis/Pulumi.dev.yaml", "fleet"])
+@pytest.mark.parametrize("program", PROGRAMS)
 def test_translate_output_properties_matches_the_sdk_on_every_registration(
-        stack: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        program: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each translation of a plan (every output property of every registration, nested values included) is
     computed both ways and compared; the plan then goes on with the stock result."""
     compared: list[bool] = []
@@ -234,8 +242,7 @@ def test_translate_output_properties_matches_the_sdk_on_every_registration(
         return stock
 
     monkeypatch.setattr(speedups, "_translate_output_properties", both)
-    path = str(fleet_stack(tmp_path, 2)) if stack == "fleet" else str(ROOT / stack) if "/" in stack else stack
-    plan_stack(path)
+    plan_stack(stack_file(program, tmp_path))
     assert len(compared) > 100
     assert all(compared), f"{compared.count(False)} of {len(compared)} translations differ"
 
