@@ -35,31 +35,25 @@ def client_security_group(
         tags={**tags, "Name": f"{name}-sg"},
         opts=pulumi.ResourceOptions(parent=parent),
     )
-    for index, source in enumerate(network.client_security_group_ids):
+    sources: list[tuple[str, str, dict[str, str]]] = [
+        (f"sg-{index}", group_id, {"referenced_security_group_id": group_id})
+        for index, group_id in enumerate(network.client_security_group_ids)
+    ]
+    sources += [
+        (f"cidr-{index}", cidr, {"cidr_ipv6" if ipaddress.ip_network(cidr).version == 6 else "cidr_ipv4": cidr})
+        for index, cidr in enumerate(network.client_cidrs)
+    ]
+    for suffix, source, peer in sources:
         aws.vpc.SecurityGroupIngressRule(
-            f"{name}-from-sg-{index}",
+            f"{name}-from-{suffix}",
             security_group_id=group.id,
-            referenced_security_group_id=source,
             ip_protocol="tcp",
             from_port=port,
             to_port=port,
             description=f"{purpose} from {source}",
             tags=dict(tags),
             opts=pulumi.ResourceOptions(parent=group),
-        )
-    for index, cidr in enumerate(network.client_cidrs):
-        is_v6 = ipaddress.ip_network(cidr).version == 6
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-from-cidr-{index}",
-            security_group_id=group.id,
-            cidr_ipv4=None if is_v6 else cidr,
-            cidr_ipv6=cidr if is_v6 else None,
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
-            description=f"{purpose} from {cidr}",
-            tags=dict(tags),
-            opts=pulumi.ResourceOptions(parent=group),
+            **peer,
         )
     return group
 
