@@ -29,9 +29,9 @@ from .servers import (
     HOST,
     STARTUP_TIMEOUT,
     ServerStartupError,
-    _set_parent_death_signal,  # pyright: ignore[reportPrivateUsage]
     free_port,
     log_tail,
+    spawn_logged,
     stop_process,
     wait_until,
 )
@@ -166,18 +166,11 @@ def start_agent_server(
     for _attempt in range(3):
         port = free_port()
         offset = log_path.stat().st_size if log_path.exists() else 0
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen(
-                [str(SERVER_PYTHON), "-m", "uvicorn", APP, "--host", HOST, "--port", str(port),
-                 "--log-config", str(config)],
-                cwd=directory,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_set_parent_death_signal(signal.SIGTERM),
-            )
+        proc = spawn_logged(
+            [str(SERVER_PYTHON), "-m", "uvicorn", APP, "--host", HOST, "--port", str(port),
+             "--log-config", str(config)],
+            log_path, death_signal=signal.SIGTERM, cwd=directory, env=env,
+        )
         server = AgentServerProcess(root=f"http://{HOST}:{port}", prefix=prefix, proc=proc, log_path=log_path)
         if not wait_ready:
             return server

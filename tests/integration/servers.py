@@ -144,6 +144,28 @@ def _set_parent_death_signal(sig: int) -> Callable[[], None] | None:
     return _preexec
 
 
+def spawn_logged(
+    command: list[str], log_path: Path, *, death_signal: int, cwd: Path, env: Mapping[str, str] | None = None,
+    user: str | None = None, group: str | None = None, extra_groups: list[int] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a server process with stdout and stderr appended to ``log_path``, no stdin, in its own session (a
+    terminal Ctrl-C must not race our finalizers), signalled with ``death_signal`` if pytest dies."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            user=user,
+            group=group,
+            extra_groups=extra_groups,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_set_parent_death_signal(death_signal),
+        )
+
+
 def stop_process(proc: subprocess.Popen[bytes], *, timeout: float = STOP_TIMEOUT) -> None:
     """terminate -> wait -> kill -> wait, for a process *we* started."""
     if proc.poll() is not None:
@@ -633,20 +655,10 @@ def start_postgres(
         raise
 
     def launch(port: int) -> tuple[subprocess.Popen[bytes], PostgresServer, Callable[[], bool]]:
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen(
-                [postgres, "-D", str(data_dir), "-p", str(port)],
-                cwd=ctx.cwd,
-                env=ctx.env,
-                user=ctx.user,
-                group=ctx.group,
-                extra_groups=ctx.extra_groups,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # a terminal Ctrl-C must not race our finalizer
-                preexec_fn=_set_parent_death_signal(signal.SIGQUIT),
-            )
+        proc = spawn_logged(
+            [postgres, "-D", str(data_dir), "-p", str(port)], log_path, death_signal=signal.SIGQUIT,
+            cwd=ctx.cwd, env=ctx.env, user=ctx.user, group=ctx.group, extra_groups=ctx.extra_groups,
+        )
         server = PostgresServer(
             host=HOST,
             port=port,
@@ -867,16 +879,7 @@ def start_redis(
         )
         conf_path.chmod(0o600)  # holds the password
         log_offset = log_path.stat().st_size if log_path.exists() else 0
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen(
-                [server_bin, str(conf_path)],
-                cwd=base_dir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_set_parent_death_signal(signal.SIGTERM),
-            )
+        proc = spawn_logged([server_bin, str(conf_path)], log_path, death_signal=signal.SIGTERM, cwd=base_dir)
         server = RedisServer(
             host=HOST,
             port=port,
