@@ -88,6 +88,8 @@ def load_stack_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         document = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError([Issue("", f"is not valid YAML: {exc}")], str(path)) from None
+    if not isinstance(document, dict):
+        raise ConfigError([Issue("", "a stack file must be a mapping with a `config:` key")], str(path))
     config = document.get("config") or {}
     if not isinstance(config, dict):
         raise ConfigError([Issue("", "the stack file's `config:` must be a mapping")], str(path))

@@ -65,6 +65,15 @@ def test_nested_secure_values_are_rejected(tmp_path: Path, capsys: pytest.Captur
     assert "agent-server:server: must not contain secure values" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("text", ["- just\n- a list\n", "a plain string\n", "config: [1, 2]\n"])
+def test_a_stack_file_that_is_not_a_mapping_is_an_error(text: str, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    stack = tmp_path / "Pulumi.odd.yaml"
+    stack.write_text(text)
+    assert cli.main(["check", str(stack)]) == 2
+    assert f"{stack}: " in capsys.readouterr().err
+
+
 def test_unknown_stack_name_is_an_error(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     assert cli.main(["check", "nope"]) == 1
