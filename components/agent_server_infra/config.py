@@ -372,7 +372,3 @@ class StackConfig(_Model):
     redis: RedisConfig = Field(default_factory=RedisConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     secrets: Secrets = Field(default_factory=Secrets)
-
-    @property
-    def needs_network(self) -> bool:
-        return self.postgres.mode == "rds" or self.redis.mode != "external"

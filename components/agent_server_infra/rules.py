@@ -16,7 +16,6 @@ from .config import (
     RedisConfig,
     Secrets,
     ServerConfig,
-    StackConfig,
 )
 from .errors import Issue, show
 from .sizing import ISOLATED_LOOP_POOL_FLOOR
@@ -139,24 +138,22 @@ def check_redis(redis: RedisConfig, secrets: Secrets) -> list[Issue]:
     return issues
 
 
-def check_network(config: StackConfig) -> list[Issue]:
-    network = config.network
+def check_network(network: NetworkConfig | None, postgres: PostgresConfig | None,
+                  redis: RedisConfig | None) -> list[Issue]:
+    """The network section against the stores that need one (a store whose section is broken is left out)."""
     if network is None:
-        if config.needs_network:
+        if (postgres is not None and postgres.mode == "rds") or (redis is not None and redis.mode != "external"):
             return [Issue("network", "required when postgres.mode is rds or redis.mode is single/cluster "
                           "(vpcId, subnetIds and who may connect)")]
         return []
-    return _check_clients(network)
-
-
-def _check_clients(network: NetworkConfig) -> list[Issue]:
     if not network.client_security_group_ids and not network.client_cidrs:
         return [Issue("network.clientSecurityGroupIds", "name at least one client security group or "
                       "clientCidrs entry: otherwise nothing can reach the data stores")]
     return []
 
 
-def check_server(server: ServerConfig, secrets: Secrets, redis: RedisConfig) -> list[Issue]:
+def check_server(server: ServerConfig, secrets: Secrets, redis: RedisConfig | None) -> list[Issue]:
+    """The server section; the rules that depend on the Redis mode run when the redis section is valid."""
     issues: list[Issue] = []
     standalone = server.deployment_model == "standalone"
     if standalone and not server.image:
@@ -192,10 +189,10 @@ def check_server(server: ServerConfig, secrets: Secrets, redis: RedisConfig) -> 
     issues.extend(_check_telemetry(server, secrets))
     issues.extend(_check_extra_env(server))
     issues.extend(_check_versions(server))
-    if redis.is_cluster and server.redis_database != 0:
+    if redis is not None and redis.is_cluster and server.redis_database != 0:
         issues.append(Issue("server.redisDatabase", f"cluster mode has only database 0 (got "
                             f"{server.redis_database}); isolate deployments with redisKeyPrefix"))
-    if redis.mode == "external" and server.redis_database != 0:
+    if redis is not None and redis.mode == "external" and server.redis_database != 0:
         issues.append(Issue("server.redisDatabase", "put the database in the external redisUri instead"))
     if standalone and secrets.license_key is None and secrets.langsmith_api_key is None:
         issues.append(Issue("licenseKey", "neither licenseKey nor langsmithApiKey is set: a self-hosted server "
@@ -267,13 +264,3 @@ def _check_versions(server: ServerConfig) -> list[Issue]:
             issues.append(Issue(path, f"{name} needs langgraph-api ≥ {format_version(minimum)} but "
                                 f"server.serverVersion is {server.server_version}"))
     return issues
-
-
-def check_stack(config: StackConfig) -> list[Issue]:
-    """Every cross-field rule of a fully validated stack config."""
-    return [
-        *check_network(config),
-        *check_postgres(config.postgres, config.secrets),
-        *check_redis(config.redis, config.secrets),
-        *check_server(config.server, config.secrets, config.redis),
-    ]

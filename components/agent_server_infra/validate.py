@@ -130,11 +130,10 @@ def validate_stack(
         issues.extend(rules.check_postgres(postgres, secrets))
     if redis is not None:
         issues.extend(rules.check_redis(redis, secrets))
-        if server is not None:
-            issues.extend(rules.check_server(server, secrets, redis))
-    if postgres is not None and redis is not None and "network" not in broken:
-        partial = StackConfig(network=parsed["network"], postgres=postgres, redis=redis)
-        issues.extend(rules.check_network(partial))
+    if server is not None:
+        issues.extend(rules.check_server(server, secrets, redis))
+    if "network" not in broken:
+        issues.extend(rules.check_network(parsed["network"], postgres, redis))
 
     issues = issues[:field_issues] + [issue for issue in issues[field_issues:] if _outside(issue, broken)]
     if errors(issues):

@@ -68,6 +68,19 @@ def test_every_error_is_reported_at_once(raw: dict[str, Any]) -> None:
     ]
 
 
+@pytest.mark.parametrize("broken", ["redis", "postgres"])
+def test_a_broken_store_section_does_not_hide_the_other_rules(raw: dict[str, Any], broken: str) -> None:
+    """A store section that is not even a mapping: the server and network rules still run."""
+    bad = copy.deepcopy(raw)
+    bad[broken] = "single"
+    del bad["server"]["image"]
+    del bad["network"]
+    paths = [line.split(": ")[1] for line in errors_of(bad)]
+    assert f"agent-server:{broken}" in paths
+    assert "agent-server:server.image" in paths
+    assert "agent-server:network" in paths
+
+
 @pytest.mark.parametrize(
     ("section", "values", "path", "fragment"),
     [
