@@ -207,11 +207,13 @@ def postgres_budget(
         },
     )
     if not budget.fits:
+        largest = _largest_fitting_pool(pods, usable, n_jobs_per_worker, isolated_loops, usable)
+        # Below the floor a smaller pool is refused as well: then only more connections or fewer pods help.
+        advice = (f"lower postgresPoolMaxSize (≤ {largest} fits) or use a larger instance class" if largest >= floor
+                  else f"no postgresPoolMaxSize ≥ {floor} fits; use a larger instance class or fewer maxReplicas")
         raise SizingError(
             "server.postgresPoolMaxSize",
-            f"connection budget exceeded: {formula.replace(' ≤ ', ' > ')}; lower postgresPoolMaxSize (≤ "
-            f"{_largest_fitting_pool(pods, usable, n_jobs_per_worker, isolated_loops, usable)} fits) or use a larger "
-            f"instance class",
+            f"connection budget exceeded: {formula.replace(' ≤ ', ' > ')}; {advice}",
         )
     return budget
 

@@ -49,6 +49,19 @@ def test_explicit_pool_over_budget_is_rejected_with_numbers() -> None:
     assert "≤ 29 fits" in caught.value.message
 
 
+@pytest.mark.parametrize(("max_connections", "pods", "isolated", "floor"), [
+    (172, Pods(1, 1), True, 30),  # 27 would fit the budget, but isolated loops need 10 workers × 3
+    (25, Pods(10, 10), False, 1),  # not even a pool of 1 fits
+])
+def test_an_explicit_pool_is_never_told_to_shrink_below_what_is_allowed(
+        max_connections: int, pods: Pods, isolated: bool, floor: int) -> None:
+    with pytest.raises(SizingError) as caught:
+        sizing.postgres_budget(max_connections=max_connections, pods=pods, n_jobs_per_worker=10,
+                               isolated_loops=isolated, pool_max_size=30)
+    assert "fits)" not in caught.value.message
+    assert f"no postgresPoolMaxSize ≥ {floor} fits" in caught.value.message
+
+
 def test_derived_pool_is_capped_at_150() -> None:
     budget = sizing.postgres_budget(max_connections=5000, pods=Pods(1, 1), n_jobs_per_worker=10,
                                     isolated_loops=False)
