@@ -26,13 +26,14 @@ class AgentServerArgs(TypedDict):
     tags: NotRequired[Mapping[str, str]]
 
 
-def prefix_conflict(mine: RedisClaim, other: RedisClaim, cluster: bool) -> str | None:
+def prefix_conflict(mine: RedisClaim, other: RedisClaim, databases_isolate: bool) -> str | None:
     """Why two deployments on one Redis would see each other's keys, or ``None`` when they are isolated.
 
-    Isolated means distinct database numbers (single mode only: a cluster has only database 0), or prefixes
-    that are both non-empty and neither a prefix of the other.
+    Isolated means distinct database numbers where those select the database (``databases_isolate``: a Redis
+    of single mode; a cluster has only database 0 and an external Redis uses the database of its URI), or
+    prefixes that are both non-empty and neither a prefix of the other.
     """
-    if not cluster and mine.database != other.database:
+    if databases_isolate and mine.database != other.database:
         return None
     a, b = mine.prefix, other.prefix
     if a == b:
@@ -69,18 +70,18 @@ class AgentServer(pulumi.ComponentResource):
         server = config.server
         shared_redis = args.get("redis")
         claims = shared_redis.claims if shared_redis is not None else []
+        redis_config = shared_redis.config if shared_redis is not None else config.redis
         try:
             self.connections = plan_connections(
                 server, postgres=args["postgres"].config if "postgres" in args else config.postgres,
-                redis=shared_redis.config if shared_redis is not None else config.redis, name=name,
-                redis_others=[claim.user for claim in claims],
+                redis=redis_config, name=name, redis_others=[claim.user for claim in claims],
             )
         except SizingError as exc:
             raise ConfigError([Issue(exc.path, f"{name}: {exc.message}")]) from None
         claim = RedisClaim(name=name, prefix=server.redis_key_prefix, database=server.redis_database,
                            user=self.connections.redis_user())
-        cluster = shared_redis.cluster if shared_redis is not None else config.redis.is_cluster
-        conflicts = [reason for other in claims if (reason := prefix_conflict(claim, other, cluster))]
+        databases_isolate = redis_config.mode == "single"
+        conflicts = [reason for other in claims if (reason := prefix_conflict(claim, other, databases_isolate))]
         if conflicts:
             raise ConfigError([Issue("server.redisKeyPrefix", f"{name} {reason}") for reason in conflicts])
 

@@ -83,6 +83,21 @@ def test_distinct_databases_do_not_isolate_in_cluster_mode(raw: dict[str, Any]) 
     assert "same redisKeyPrefix" in caught.value.report()
 
 
+def test_distinct_databases_do_not_isolate_on_an_external_redis(raw: dict[str, Any]) -> None:
+    """An external Redis is used with the database of its URI, so redisDatabase separates nothing there."""
+    external = validate_stack({**raw, "redis": {"mode": "external", "maxClients": 10000},
+                               "redisUri": "rediss://:tok@cache.internal:6379/0"}).config
+
+    def program() -> None:
+        shared = Redis("shared", {"config": external.redis, "secrets": external.secrets})
+        AgentServer("team-a", {"config": config(raw, redisKeyPrefix="", redisDatabase=1), "redis": shared})
+        AgentServer("team-b", {"config": config(raw, redisKeyPrefix="", redisDatabase=2), "redis": shared})
+
+    with pytest.raises(ConfigError) as caught:
+        engine.run(program)
+    assert "team-b has the same redisKeyPrefix '' as team-a" in caught.value.report()
+
+
 def test_a_shared_redis_that_is_full_is_a_config_error(raw: dict[str, Any]) -> None:
     with pytest.raises(ConfigError) as caught:
         two_servers(raw, {"redisKeyPrefix": "a:", "redisMaxConnections": 14000},
