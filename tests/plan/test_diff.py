@@ -295,7 +295,10 @@ def test_bad_input_files_exit_1_or_2(plan_document: PlanDocument, tmp_path: Path
     (tmp_path / "broken.json").write_text("{not json")
     (tmp_path / "other.json").write_text(json.dumps({"hello": "world"}))
     (tmp_path / "future.json").write_text(json.dumps({**plan_document("dev"), "schemaVersion": SCHEMA_VERSION + 1}))
+    (tmp_path / "binary.json").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
     assert cli.main(["diff", str(tmp_path / "missing.json"), good]) == 1
+    assert cli.main(["diff", good, str(tmp_path / "binary.json")]) == 2
+    assert cli.main(["diff", str(tmp_path), good]) == 2
     assert cli.main(["diff", good, str(tmp_path / "broken.json")]) == 2
     assert cli.main(["diff", str(tmp_path / "other.json"), good]) == 2
     assert cli.main(["diff", good, str(tmp_path / "future.json")]) == 2
@@ -304,6 +307,8 @@ def test_bad_input_files_exit_1_or_2(plan_document: PlanDocument, tmp_path: Path
     assert "not JSON" in err
     assert "not a plan document" in err
     assert "schema version" in err
+    assert "binary.json: not a plan document (not UTF-8 text" in err
+    assert f"{tmp_path} is a directory, not a plan document" in err
 
 
 def test_diff_reads_the_schema_the_document_writes() -> None:

@@ -48,9 +48,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
     except PlanFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    except IsADirectoryError as exc:
-        print(f"error: {exc.filename} is a directory, not a plan document", file=sys.stderr)
-        return EXIT_INVALID
     diff = diff_documents(old, new)
     markdown = diff_markdown(diff)
     if args.markdown:

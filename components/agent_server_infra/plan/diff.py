@@ -191,9 +191,14 @@ class PlanDiff:
 
 
 def load_plan(path: str | Path) -> dict[str, Any]:
-    """Read a plan document. ``FileNotFoundError``/``OSError`` when unreadable, :class:`PlanFileError` when the
-    content is not a plan document of a schema this version understands."""
-    text = Path(path).read_text(encoding="utf-8")
+    """Read a plan document. ``FileNotFoundError``/``OSError`` when unreadable, :class:`PlanFileError` when it is
+    a directory or its content is not a plan document of a schema this version understands."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise PlanFileError(f"{path} is a directory, not a plan document") from None
+    except UnicodeDecodeError as exc:
+        raise PlanFileError(f"{path}: not a plan document (not UTF-8 text: {exc.reason} at byte {exc.start})") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
