@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from agent_server_infra.plan import engine
+from agent_server_infra.plan.document import dumps, to_document
 from agent_server_infra.plan.engine import Secret
 
 
@@ -71,3 +74,17 @@ def test_runs_are_independent_and_deterministic() -> None:
     assert sorted(r.urn for r in first.resources) == sorted(r.urn for r in second.resources)
     assert first.outputs == second.outputs
     assert len(second.resources) == 6
+
+
+def test_secret_outputs_are_made_plain_like_the_others() -> None:
+    """Tuples and resources inside a secret stack output become lists and labels, as in a plain one."""
+    def exports() -> None:
+        box = Box("box")
+        pulumi.export("plain", ("a", box.config_map))
+        pulumi.export("secret", pulumi.Output.secret(("a", box.config_map)))
+
+    rec = engine.run(exports)
+    assert rec.outputs["plain"] == ["a", "<resource ConfigMap>"]
+    assert rec.outputs["secret"] == Secret(["a", "<resource ConfigMap>"])
+    document = json.loads(dumps(to_document(rec, show_secrets=True)))
+    assert document["outputs"]["secret"] == ["a", "<resource ConfigMap>"]

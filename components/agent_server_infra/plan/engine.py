@@ -70,21 +70,11 @@ class Secret:
 def unwrap_secrets(value: Any) -> Any:
     """Turn the RPC layer's secret envelopes into :class:`Secret` markers, recursively."""
     if rpc.is_rpc_secret(value):
-        return Secret(strip_envelopes(rpc.unwrap_rpc_secret(value)))
+        return Secret(reveal(rpc.unwrap_rpc_secret(value)))
     if isinstance(value, dict):
         return {key: unwrap_secrets(item) for key, item in value.items()}
     if isinstance(value, list):
         return [unwrap_secrets(item) for item in value]
-    return value
-
-
-def strip_envelopes(value: Any) -> Any:
-    if rpc.is_rpc_secret(value):
-        return strip_envelopes(rpc.unwrap_rpc_secret(value))
-    if isinstance(value, dict):
-        return {key: strip_envelopes(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [strip_envelopes(item) for item in value]
     return value
 
 
@@ -121,13 +111,16 @@ class RecordedResource:
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
-        """Inputs with secret markers replaced by their values (for assertions that need them)."""
-        return reveal(self.inputs)
+        """Inputs with secret values shown (for assertions that need them)."""
+        return reveal(self.wire_inputs)
 
 
 def reveal(value: Any) -> Any:
+    """``value`` with every secret shown: :class:`Secret` markers and the wire's secret envelopes unwrapped."""
     if isinstance(value, Secret):
         return reveal(value.value)
+    if rpc.is_rpc_secret(value):
+        return reveal(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
         return {key: reveal(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -198,7 +191,7 @@ class _Plain:
         self.inputs = inputs
 
     def get(self, key: str, default: Any = None) -> Any:
-        return strip_envelopes(self.inputs[key]) if key in self.inputs else default
+        return reveal(self.inputs[key]) if key in self.inputs else default
 
     def __contains__(self, key: object) -> bool:
         return key in self.inputs
@@ -210,7 +203,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self, recording: Recording, region: str = "us-east-1") -> None:
         self.recording = recording
         self.region = region
-        self.pending: dict[str, dict[str, Any]] = {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         if args.token == "aws:index/getRegion:getRegion":
@@ -265,7 +257,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             # Canonical JSON: the order of a map decoded from the wire is not stable across processes.
             content = json.dumps(plain.get("data") or plain.get("stringData"), sort_keys=True, default=str)
             metadata.setdefault("name", f"{name}-{_digest(typ, name, content, length=8)}")
-            state["metadata"] = {**(inputs.get("metadata") or {}), **metadata}
+            state["metadata"] = metadata
             resource_id = metadata["name"]
         state.setdefault("id", resource_id)
         state.setdefault("arn", arn_base.format(typ.split(":")[1].split("/")[0]) + f":{resource_id}")
@@ -375,7 +367,7 @@ async def _resolve(value: Any) -> Any:
     output = pulumi.Output.from_input(value)
     resolved = await output.future()
     if await output.is_secret():
-        return Secret(strip_envelopes(resolved))
+        return Secret(reveal(_plainify(resolved)))
     return unwrap_secrets(_plainify(resolved))
 
 
@@ -388,15 +380,6 @@ def _plainify(value: Any) -> Any:
         return f"<resource {type(value).__name__}>"
     return value
 
-
-# ---------------------------------------------------------------------------------------- SDK imports
-#
-# pulumi_aws and pulumi_kubernetes register every subpackage (``pulumi_aws.ec2``, ``pulumi_kubernetes.core.v1``)
-# as a lazy module; the first attribute read (``aws.ec2.SecurityGroup``) runs the subpackage's ``__init__``, which
-# star-imports *every* resource of the service: 200-odd modules for ec2 when the components need one class. The
-# engine turns those lazy subpackages into :class:`_ThinPackage` modules that import just the submodule defining
-# the name asked for, and fall back to the full ``__init__`` for anything they cannot place. Same classes, same
-# module objects (``sys.modules`` holds each submodule once): only what is never used is never loaded.
 
 def run(
     program: Callable[[], None],

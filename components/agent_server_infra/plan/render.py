@@ -14,10 +14,6 @@ def _row(table: Table, *cells: str) -> None:
     table.add_row(*(Text(cell) for cell in cells))
 
 
-def _short_type(type_: str) -> str:
-    return type_.split(":")[-1] if type_.count(":") >= 2 else type_
-
-
 def _name_of(urn: str | None) -> str:
     return urn.split("::")[-1] if urn else ""
 
