@@ -212,7 +212,8 @@ def _checkpoint_delete_json(server: ServerConfig) -> str | None:
     return json.dumps(server.checkpoint_delete.model_dump(by_alias=True), separators=(",", ":"))
 
 
-def _supported(name: str, version: tuple[int, int, int] | None) -> bool:
+def supported(name: str, version: tuple[int, int, int] | None) -> bool:
+    """Whether a server of ``version`` reads variable ``name`` (an unknown version is assumed to)."""
     minimum = ENV[name].min_version_tuple
     return version is None or minimum is None or version >= minimum
 
@@ -281,7 +282,7 @@ def render_env(
     secret: dict[str, str] = {}
     for name, value in values.items():
         row = ENV[name]
-        if value is None or model not in row.models or not _supported(name, version):
+        if value is None or model not in row.models or not supported(name, version):
             continue
         (secret if row.secret else plain)[name] = value
     for name, value in server.extra_env.items():

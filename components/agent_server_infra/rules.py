@@ -19,7 +19,6 @@ from .config import (
 )
 from .errors import Issue, show
 from .sizing import ISOLATED_LOOP_POOL_FLOOR
-from .versions import format_version
 
 ELASTICACHE_MAX_NODES = 500
 
@@ -243,24 +242,21 @@ def _check_extra_env(server: ServerConfig) -> list[Issue]:
     ]
 
 
-_GATED: tuple[tuple[str, str, Callable[[ServerConfig], bool]], ...] = (
-    ("server.redisKeyPrefix", "REDIS_KEY_PREFIX", lambda s: _set(s, "redis_key_prefix")),
-    ("server.postgresPoolMaxSize", "LANGGRAPH_POSTGRES_POOL_MAX_SIZE", lambda s: _set(s, "postgres_pool_max_size")),
-    ("server.bgJobShutdownGracePeriodSecs", "BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS",
-     lambda s: _set(s, "bg_job_shutdown_grace_period_secs")),
-    ("server.checkpointDelete", "LS_CHECKPOINT_DELETE", lambda s: s.checkpoint_delete is not None),
-    ("server.otel.enabled", "LS_APM_OTEL_ENABLED", lambda s: s.otel.enabled),
+_GATED: tuple[tuple[str, Callable[[ServerConfig], bool]], ...] = (
+    ("REDIS_KEY_PREFIX", lambda s: _set(s, "redis_key_prefix")),
+    ("LANGGRAPH_POSTGRES_POOL_MAX_SIZE", lambda s: _set(s, "postgres_pool_max_size")),
+    ("BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS", lambda s: _set(s, "bg_job_shutdown_grace_period_secs")),
+    ("LS_CHECKPOINT_DELETE", lambda s: s.checkpoint_delete is not None),
+    ("LS_APM_OTEL_ENABLED", lambda s: s.otel.enabled),
 )
+"""Variables that need a newer server than the oldest supported, and whether a config sets them; each is
+reported at the config key it is rendered from (``env.ENV[name].source``)."""
 
 
 def _check_versions(server: ServerConfig) -> list[Issue]:
-    version = server.version
-    if version is None:
-        return []
-    issues: list[Issue] = []
-    for path, name, used in _GATED:
-        minimum = env.ENV[name].min_version_tuple
-        if minimum is not None and used(server) and version < minimum:
-            issues.append(Issue(path, f"{name} needs langgraph-api ≥ {format_version(minimum)} but "
-                                f"server.serverVersion is {server.server_version}"))
-    return issues
+    return [
+        Issue(env.ENV[name].source, f"{name} needs langgraph-api ≥ {env.ENV[name].min_version} but "
+              f"server.serverVersion is {server.server_version}")
+        for name, used in _GATED
+        if used(server) and not env.supported(name, server.version)
+    ]

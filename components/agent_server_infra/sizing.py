@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from .config import PostgresConfig, RedisConfig, ServerConfig
-from .env import ENV, default_int
+from .env import default_int, supported
 
 GIB = 1024**3
 RDS_BYTES_PER_CONNECTION = 9_531_392
@@ -326,8 +326,7 @@ def plan_connections(
     """
     pods = Pods(api_max=server.api.ceiling, queue_max=server.queue.ceiling)
     pool = server.postgres_pool_max_size
-    minimum = ENV["LANGGRAPH_POSTGRES_POOL_MAX_SIZE"].min_version_tuple
-    if server.version is not None and minimum is not None and server.version < minimum:
+    if not supported("LANGGRAPH_POSTGRES_POOL_MAX_SIZE", server.version):
         pool = default_int("LANGGRAPH_POSTGRES_POOL_MAX_SIZE")
     postgres_plan = postgres_budget(
         max_connections=postgres_capacity(postgres), pods=pods, n_jobs_per_worker=server.n_jobs_per_worker,

@@ -18,7 +18,3 @@ def parse_version(text: str) -> tuple[int, int, int]:
         raise ValueError(f"not a version number: {text!r}")
     major, minor, patch = (int(part) if part is not None else 0 for part in match.groups())
     return major, minor, patch
-
-
-def format_version(version: tuple[int, int, int]) -> str:
-    return ".".join(str(part) for part in version)
