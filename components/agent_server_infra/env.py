@@ -134,10 +134,6 @@ def managed_names() -> frozenset[str]:
     return frozenset(ENV)
 
 
-def rows_for_source(prefix: str) -> list[EnvVar]:
-    return [row for row in _ROWS if row.source == prefix or row.source.startswith(prefix + ".")]
-
-
 # --- rendering ---------------------------------------------------------------------------------------------
 
 Role = Literal["api", "queue", "control-plane"]

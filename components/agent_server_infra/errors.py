@@ -38,7 +38,7 @@ class ConfigError(ValueError):
     """Raised once, with every error of a stack config, before any resource is registered."""
 
     def __init__(self, issues: Iterable[Issue], source: str | None = None) -> None:
-        self.issues = [issue for issue in issues if issue.severity == "error"]
+        self.issues = errors(issues)
         self.source = source
         super().__init__(self.report())
 
