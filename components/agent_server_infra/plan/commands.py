@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..cli import EXIT_INVALID
+
 EXIT_NO_CHANGES = 0
 EXIT_CHANGES = 3
 """``diff`` exit codes, like ``terraform plan -detailed-exitcode``: 0 nothing changes, 3 something does (2 and 1
 stay what they are for every command: an invalid input, another error)."""
-EXIT_INVALID = 2
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

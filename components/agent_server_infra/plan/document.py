@@ -15,10 +15,9 @@ from typing import Any
 import orjson
 from pulumi.runtime import rpc
 
-from .engine import SECRET, RecordedResource, Recording, Secret
+from .engine import SECRET, STACK_TYPE, RecordedResource, Recording, Secret
 
 AGENT_SERVER = "agent-server-infra:index:AgentServer"
-STACK_TYPE = "pulumi:pulumi:Stack"
 SCHEMA_VERSION = 1
 
 

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from typing import Any
 
 COMPONENT_PREFIX = "agent-server-infra:index:"
-SECRET = "[secret]"
 
 
 def _cell(value: Any) -> str:
@@ -106,15 +105,16 @@ def mermaid_graph(document: Mapping[str, Any]) -> str:
             seen_edges.add((a, b, arrow))
             edges.append(f"    {a} {arrow} {b}")
 
+    node_of: dict[str, str] = {}
+    """The graph node of every resource: its own for a component, its type's group node otherwise."""
     for component in components:
-        node = ids(component["urn"], "c", component["name"])
+        node = node_of[component["urn"]] = ids(component["urn"], "c", component["name"])
         nodes.append(f'    {node}["{_label(_short_type(component["type"]))}<br/>{_label(component["name"])}"]')
     groups: dict[tuple[str | None, str], list[Mapping[str, Any]]] = {}
     for resource in resources:
         if resource["urn"] in component_urns:
             continue
         groups.setdefault((owner(resource), resource["type"]), []).append(resource)
-    node_of: dict[str, str] = {urn: ids(urn, "c", _name(urn)) for urn in component_urns}
     for (component_urn, type_), members in sorted(groups.items(), key=lambda item: (item[0][0] or "", item[0][1])):
         node = ids(f"{component_urn}|{type_}", "t", f"{_name(component_urn)}_{_short_type(type_)}")
         count = f" ×{len(members)}" if len(members) > 1 else ""
@@ -123,15 +123,15 @@ def mermaid_graph(document: Mapping[str, Any]) -> str:
         for member in members:
             node_of[member["urn"]] = node
         if component_urn is not None:
-            edge(ids(component_urn, "c", _name(component_urn)), node)
+            edge(node_of[component_urn], node)
     for component in components:
         parent = owner(component)
         if parent is not None:
-            edge(ids(parent, "c", _name(parent)), ids(component["urn"], "c", component["name"]))
+            edge(node_of[parent], node_of[component["urn"]])
     for resource in resources:
         mine = owner(resource) if resource["urn"] not in component_urns else resource["urn"]
         for dependency in resource.get("dependencies") or []:
-            if dependency not in by_urn or dependency not in node_of:
+            if dependency not in node_of:  # outside the plan
                 continue
             theirs = owner(by_urn[dependency]) if dependency not in component_urns else dependency
             if mine != theirs and not (dependency in component_urns and _contains(by_urn, dependency, resource)):
@@ -199,8 +199,7 @@ def _environment(deployment: Mapping[str, Any]) -> list[str]:
     names = sorted({name for role in roles for name in env[role]} | set(secrets))
     for name in names:
         if name in secrets:
-            value = secrets[name]
-            cells = [f"🔑 {_code(value)}" if value != SECRET else "🔑 `[secret]`"] * max(len(roles), 1)
+            cells = [f"🔑 {_code(secrets[name])}"] * max(len(roles), 1)
         else:
             cells = [_code(env[role].get(name, "")) for role in roles]
         lines.append(f"| `{name}` | {' | '.join(cells)} |")
