@@ -92,16 +92,20 @@ def _deployment(resource: RecordedResource, show_secrets: bool) -> dict[str, Any
     }
 
 
-def secret_paths(value: Any, path: str = "") -> list[str]:
+def secret_paths(value: Any) -> list[str]:
     """Where ``value`` holds secrets (:class:`Secret` markers or secret envelopes), as ``diff`` spells paths."""
     from .diff import join_path  # only ``--show-secrets`` needs it; ``plan`` never loads the diff otherwise
-    if isinstance(value, Secret) or rpc.is_rpc_secret(value):
-        return [path or "(value)"]
-    if isinstance(value, dict):
-        return [found for key, item in value.items() for found in secret_paths(item, join_path(path, str(key)))]
-    if isinstance(value, list | tuple):
-        return [found for index, item in enumerate(value) for found in secret_paths(item, join_path(path, index))]
-    return []
+
+    def walk(value: Any, path: str) -> list[str]:
+        if isinstance(value, Secret) or rpc.is_rpc_secret(value):
+            return [path or "(value)"]
+        if isinstance(value, dict):
+            return [found for key, item in value.items() for found in walk(item, join_path(path, str(key)))]
+        if isinstance(value, list | tuple):
+            return [found for index, item in enumerate(value) for found in walk(item, join_path(path, index))]
+        return []
+
+    return walk(value, "")
 
 
 def to_document(recording: Recording, show_secrets: bool = False) -> dict[str, Any]:
