@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -318,7 +319,7 @@ def _resource_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> Resource
 
 def diff_documents(old: Mapping[str, Any], new: Mapping[str, Any]) -> PlanDiff:
     """Everything that differs from ``old`` to ``new``, and the warnings it deserves."""
-    result = PlanDiff(old_label=_label(old), new_label=_label(new))
+    result = PlanDiff(old_label=plan_label(old), new_label=plan_label(new))
     before, after = _by_urn(old), _by_urn(new)
     result.added = [after[urn] for urn in sorted(set(after) - set(before))]
     result.removed = [before[urn] for urn in sorted(set(before) - set(after))]
@@ -348,7 +349,8 @@ def _rolls_by_name(change: ResourceChange, resource: Mapping[str, Any]) -> bool:
     return not named and any(_top(item.path) in {"data", "stringData", "binaryData"} for item in change.inputs)
 
 
-def _label(document: Mapping[str, Any]) -> str:
+def plan_label(document: Mapping[str, Any]) -> str:
+    """``project/stack`` of a plan document."""
     return f"{document.get('project', '?')}/{document.get('stack', '?')}"
 
 
@@ -600,16 +602,15 @@ def _code(value: Any) -> str:
     return _cell(f"{ticks}{pad}{text}{pad}{ticks}")
 
 
-def _provider(type_: str) -> str:
-    return type_.split(":", 1)[0]
+def provider_counts(types: Iterable[str]) -> str:
+    """``3 aws, 9 kubernetes``: how many of the resource types are each provider's, by provider name."""
+    providers = Counter(type_.split(":", 1)[0] for type_ in types)
+    return ", ".join(f"{count} {provider}" for provider, count in sorted(providers.items()))
 
 
 def _counts(resources: Iterable[Mapping[str, Any] | ResourceChange]) -> str:
-    providers: dict[str, int] = {}
-    for resource in resources:
-        type_ = resource.type if isinstance(resource, ResourceChange) else resource["type"]
-        providers[_provider(type_)] = providers.get(_provider(type_), 0) + 1
-    return ", ".join(f"{count} {provider}" for provider, count in sorted(providers.items()))
+    return provider_counts(resource.type if isinstance(resource, ResourceChange) else resource["type"]
+                           for resource in resources)
 
 
 def _summary(diff: PlanDiff) -> str:

@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from .diff import plan_label, provider_counts
+
 COMPONENT_PREFIX = "agent-server-infra:index:"
 
 
@@ -153,11 +155,10 @@ def _contains(by_urn: Mapping[str, Mapping[str, Any]], ancestor: str, resource: 
 
 def _summary(document: Mapping[str, Any]) -> list[str]:
     resources: list[Mapping[str, Any]] = document["resources"]
-    providers = Counter(resource["type"].split(":", 1)[0] for resource in resources)
     types = Counter(resource["type"] for resource in resources)
     protected = [resource for resource in resources if resource.get("protect")]
     lines = [
-        f"**{len(resources)} resources** ({', '.join(f'{count} {name}' for name, count in sorted(providers.items()))})"
+        f"**{len(resources)} resources** ({provider_counts(types.elements())})"
         f" · **{len(protected)} protected**"
         + (f" ({', '.join(resource['name'] for resource in protected)})" if protected else "")
         + f" · **{len(document['deployments'])} deployment(s)**",
@@ -221,8 +222,7 @@ def _outputs(document: Mapping[str, Any]) -> list[str]:
 
 def plan_markdown(document: Mapping[str, Any]) -> str:
     """The report, ending with a newline. Deterministic: the same document gives the same text."""
-    title = f"{document.get('project', '?')}/{document.get('stack', '?')}"
-    lines = [f"## Plan: `{title}`", "", "Planned offline under the mock engine (no cloud access).", ""]
+    lines = [f"## Plan: `{plan_label(document)}`", "", "Planned offline under the mock engine (no cloud access).", ""]
     lines += _summary(document)
     lines += ["### Components", "", "Solid: contains · dotted: feeds (a dependency across components) · 🔒 protected",
               "", "```mermaid", mermaid_graph(document), "```", ""]
