@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -27,7 +28,7 @@ def _type_name(annotation: Any) -> str:
         return f"list of {_type_name(get_args(annotation)[0])}"
     if origin is dict:
         return "map of string"
-    if get_origin(annotation) is not None and hasattr(annotation, "__metadata__"):
+    if origin is not None and hasattr(annotation, "__metadata__"):
         return _type_name(get_args(annotation)[0])
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "object"
@@ -82,20 +83,23 @@ def _model_rows(model: type[BaseModel], prefix: str, nested: list[tuple[str, typ
     return rows
 
 
+_CONFIG_TABLE = ["| key | type | default | constraints | env | description |", "|---|---|---|---|---|---|"]
+
+
 def config_reference() -> str:
     lines = [HEADER, "# Stack config reference", "",
              f"Every key lives in the `{NAMESPACE}:` namespace of `stacks/Pulumi.<stack>.yaml`. Objects are "
-             "validated with unknown keys rejected; cross-field rules (modes, version gates, budgets) are listed "
-             "in the README and enforced by `agent-server-infra check`.", ""]
+             "validated with unknown keys rejected; cross-field rules (modes, version gates, budgets) are enforced "
+             "by `agent-server-infra check` (written in `components/agent_server_infra/rules.py`, the budgets in "
+             "`sizing.py`).", ""]
     for section, model in SECTIONS.items():
         lines += [f"## `{NAMESPACE}:{section}`", "", (model.__doc__ or "").strip(), ""]
         nested: list[tuple[str, type[BaseModel]]] = []
-        lines += ["| key | type | default | constraints | env | description |", "|---|---|---|---|---|---|"]
+        lines += _CONFIG_TABLE
         lines += _model_rows(model, section, nested)
         while nested:
             path, sub = nested.pop(0)
-            lines += ["", f"### `{path}`", "", (sub.__doc__ or "").strip(), "",
-                      "| key | type | default | constraints | env | description |", "|---|---|---|---|---|---|"]
+            lines += ["", f"### `{path}`", "", (sub.__doc__ or "").strip(), "", *_CONFIG_TABLE]
             lines += _model_rows(sub, path, nested)
         lines.append("")
     lines += ["## Secrets", "", (Secrets.__doc__ or "").strip(),
@@ -138,19 +142,24 @@ GENERATED: dict[str, Any] = {
 }
 
 
-def write_docs(root: Path) -> list[Path]:
-    """Regenerate every generated doc under ``root``; returns the files whose content changed."""
-    changed: list[Path] = []
+def _stale(root: Path) -> Iterator[tuple[str, Path, str]]:
+    """Each generated doc under ``root`` whose file is missing or differs: (relative path, path, fresh text)."""
     for relative, render in GENERATED.items():
         path = root / relative
         text = render()
         if not path.exists() or path.read_text() != text:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            changed.append(path)
+            yield relative, path, text
+
+
+def write_docs(root: Path) -> list[Path]:
+    """Regenerate every generated doc under ``root``; returns the files whose content changed."""
+    changed: list[Path] = []
+    for _, path, text in _stale(root):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        changed.append(path)
     return changed
 
 
 def stale_docs(root: Path) -> list[str]:
-    return [relative for relative, render in GENERATED.items()
-            if not (root / relative).exists() or (root / relative).read_text() != render()]
+    return [relative for relative, _, _ in _stale(root)]

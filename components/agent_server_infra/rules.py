@@ -127,10 +127,10 @@ def check_redis(redis: RedisConfig, secrets: Secrets) -> list[Issue]:
             issues.append(Issue("redisUri", "secret required when redis.mode is external"))
         uri = secrets.plain("redis_uri")
         if uri is not None:
-            scheme = urlsplit(uri).scheme
-            if scheme not in {"redis", "rediss"} or not urlsplit(uri).hostname:
+            parts = urlsplit(uri)
+            if parts.scheme not in {"redis", "rediss"} or not parts.hostname:
                 issues.append(Issue("redisUri", "must be a redis:// or rediss:// URI with a host"))
-            elif scheme == "redis":
+            elif parts.scheme == "redis":
                 issues.append(Issue("redisUri", "redis:// is unencrypted; prefer rediss://", "warning"))
     elif secrets.redis_uri is not None:
         issues.append(Issue("redisUri", "only used when redis.mode is external (ElastiCache URIs are built)"))
