@@ -31,9 +31,10 @@ class ValidatedStack:
 
 
 def _path(section: str, loc: Sequence[int | str]) -> str:
+    """``server`` + ``("api", "replicas")`` → ``server.api.replicas``; the top-level secrets have no section."""
     path = section
     for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
     return path
 
 
@@ -121,7 +122,7 @@ def validate_stack(
         broken |= broken_paths
         parsed[section] = value
     secrets_value, found, _ = _validate("", Secrets, {key: raw[key] for key in SECRET_KEYS if key in raw})
-    issues.extend(Issue(issue.path.lstrip("."), issue.message) for issue in found)
+    issues.extend(found)
     secrets = secrets_value if isinstance(secrets_value, Secrets) else Secrets()
     field_issues = len(issues)
 
