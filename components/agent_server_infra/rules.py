@@ -18,7 +18,7 @@ from .config import (
     ServerConfig,
 )
 from .errors import Issue, show
-from .sizing import ISOLATED_LOOP_POOL_FLOOR
+from .sizing import isolated_loop_pool_problem
 
 ELASTICACHE_MAX_NODES = 500
 
@@ -172,15 +172,9 @@ def check_server(server: ServerConfig, secrets: Secrets, redis: RedisConfig | No
         if scale.max_replicas is not None and scale.max_replicas < scale.replicas:
             issues.append(Issue(f"server.{role}.maxReplicas", f"must be ≥ replicas {scale.replicas} "
                                 f"(got {scale.max_replicas})"))
-    if server.bg_job_isolated_loops and server.postgres_pool_max_size is not None:
-        per_worker = server.postgres_pool_max_size // server.n_jobs_per_worker
-        if per_worker < ISOLATED_LOOP_POOL_FLOOR:
-            issues.append(Issue(
-                "server.postgresPoolMaxSize",
-                f"with bgJobIsolatedLoops each worker gets postgresPoolMaxSize // nJobsPerWorker = "
-                f"{server.postgres_pool_max_size} // {server.n_jobs_per_worker} = {per_worker} connections; "
-                f"must be ≥ {ISOLATED_LOOP_POOL_FLOOR} (set it ≥ "
-                f"{ISOLATED_LOOP_POOL_FLOOR * server.n_jobs_per_worker})"))
+    if server.bg_job_isolated_loops and server.postgres_pool_max_size is not None and (
+            problem := isolated_loop_pool_problem(server.postgres_pool_max_size, server.n_jobs_per_worker)):
+        issues.append(Issue("server.postgresPoolMaxSize", problem))
     if server.checkpoint_delete is not None and server.checkpointer_backend not in (None, "default"):
         issues.append(Issue("server.checkpointDelete", "only supported with checkpointerBackend default "
                             f"(got {show(server.checkpointer_backend)})"))

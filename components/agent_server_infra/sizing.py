@@ -184,13 +184,9 @@ def postgres_budget(
             )
     else:
         pool = pool_max_size
-        if isolated_loops and pool // n_jobs_per_worker < ISOLATED_LOOP_POOL_FLOOR:
-            raise SizingError(
-                "server.postgresPoolMaxSize",
-                f"with bgJobIsolatedLoops each worker gets postgresPoolMaxSize // nJobsPerWorker = {pool} // "
-                f"{n_jobs_per_worker} = {pool // n_jobs_per_worker} connections; must be ≥ "
-                f"{ISOLATED_LOOP_POOL_FLOOR} (set postgresPoolMaxSize ≥ {floor})",
-            )
+        problem = isolated_loop_pool_problem(pool, n_jobs_per_worker) if isolated_loops else None
+        if problem is not None:
+            raise SizingError("server.postgresPoolMaxSize", problem)
     used = _postgres_used(pods, pool, n_jobs_per_worker, isolated_loops)
     queue_each = queue_connections(pool, n_jobs_per_worker, isolated_loops)
     formula = (
@@ -216,6 +212,17 @@ def postgres_budget(
             f"connection budget exceeded: {formula.replace(' ≤ ', ' > ')}; {advice}",
         )
     return budget
+
+
+def isolated_loop_pool_problem(pool: int, n_jobs_per_worker: int) -> str | None:
+    """Why a pool is too small for isolated loops (each worker thread gets ``pool // nJobsPerWorker``
+    connections of its own), or ``None`` when every worker gets at least ``ISOLATED_LOOP_POOL_FLOOR``."""
+    per_worker = pool // n_jobs_per_worker
+    if per_worker >= ISOLATED_LOOP_POOL_FLOOR:
+        return None
+    return (f"with bgJobIsolatedLoops each worker gets postgresPoolMaxSize // nJobsPerWorker = {pool} // "
+            f"{n_jobs_per_worker} = {per_worker} connections; must be ≥ {ISOLATED_LOOP_POOL_FLOOR} (set "
+            f"postgresPoolMaxSize ≥ {ISOLATED_LOOP_POOL_FLOOR * n_jobs_per_worker})")
 
 
 def _largest_fitting_pool(pods: Pods, usable: int, n_jobs: int, isolated: bool, ceiling: int) -> int:
