@@ -112,7 +112,7 @@ class Redis(pulumi.ComponentResource):
         parameter_group = aws.elasticache.ParameterGroup(
             f"{name}-params",
             family=parameter_group_family(config.engine, config.engine_version),
-            description=f"{group_id}: {'cluster mode, ' if config.mode == 'cluster' else ''}noeviction",
+            description=f"{group_id}: {'cluster mode, ' if self.cluster else ''}noeviction",
             parameters=[aws.elasticache.ParameterGroupParameterArgs(name=key, value=value)
                         for key, value in redis_parameters(config).items()],
             tags=tags,
@@ -127,13 +127,13 @@ class Redis(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         token = generated_password(f"{name}-auth-token", self, AUTH_TOKEN_LENGTH)
-        cluster_mode = config.mode == "cluster"
-        replicas = config.replicas_per_shard if cluster_mode else config.replicas
         shape: dict[str, object] = (
             {"cluster_mode": "enabled", "num_node_groups": config.shards,
-             "replicas_per_node_group": config.replicas_per_shard, "automatic_failover_enabled": True}
-            if cluster_mode else
-            {"num_cache_clusters": 1 + config.replicas, "automatic_failover_enabled": config.replicas >= 1}
+             "replicas_per_node_group": config.replicas_per_shard, "automatic_failover_enabled": True,
+             "multi_az_enabled": config.replicas_per_shard >= 1}
+            if self.cluster else
+            {"num_cache_clusters": 1 + config.replicas, "automatic_failover_enabled": config.replicas >= 1,
+             "multi_az_enabled": config.replicas >= 1}
         )
         replication_group = aws.elasticache.ReplicationGroup(
             f"{name}-group",
@@ -152,7 +152,6 @@ class Redis(pulumi.ComponentResource):
             transit_encryption_mode="required",
             auth_token=token.result,
             auth_token_update_strategy="ROTATE",
-            multi_az_enabled=replicas >= 1,
             snapshot_retention_limit=config.snapshot_retention_days,
             snapshot_window=config.snapshot_window,
             maintenance_window=config.maintenance_window,
@@ -171,7 +170,7 @@ class Redis(pulumi.ComponentResource):
         self.replication_group = replication_group
         self.security_group_id = group.id
         self.tls = True
-        self.endpoint = (replication_group.configuration_endpoint_address if cluster_mode
+        self.endpoint = (replication_group.configuration_endpoint_address if self.cluster
                          else replication_group.primary_endpoint_address)
         self.port = replication_group.port.apply(lambda port: int(port or config.port))
         self.token = pulumi.Output.secret(token.result)
