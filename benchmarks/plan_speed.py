@@ -99,12 +99,12 @@ config:
 FLEET_SIZES = (1, 10, 50)
 
 
-def write_fleet_project(directory: Path) -> dict[int, Path]:
+def write_fleet_project(directory: Path, sizes: tuple[int, ...] = FLEET_SIZES) -> dict[int, Path]:
     """A Pulumi project (``Pulumi.yaml`` + ``__main__.py``) and one stack file per fleet size."""
     (directory / "Pulumi.yaml").write_text("name: fleet\nruntime: python\n")
     (directory / "__main__.py").write_text(FLEET_PROGRAM)
     stacks: dict[int, Path] = {}
-    for servers in FLEET_SIZES:
+    for servers in sizes:
         stacks[servers] = directory / f"Pulumi.fleet-{servers}.yaml"
         stacks[servers].write_text(FLEET_STACK.format(servers=servers))
     return stacks

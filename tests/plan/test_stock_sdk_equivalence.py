@@ -34,10 +34,7 @@ def fleet_stack(directory: Path, servers: int) -> Path:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.write_fleet_project(directory)
-    path = directory / f"Pulumi.fleet-{servers}.yaml"
-    path.write_text(module.FLEET_STACK.format(servers=servers))
-    return path
+    return module.write_fleet_project(directory, sizes=(servers,))[servers]
 
 
 def stack_file(program: str, directory: Path) -> str:
