@@ -30,10 +30,9 @@ WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
 
 Mapping = dict[str, Any]
 
-# `uses: owner/repo[/path]@<40-hex sha>  # vX.Y.Z`  or  `uses: owner/repo[/path]@vX.Y.Z`
+# `uses: owner/repo[/path]@<40-hex sha>  # vX.Y.Z`: a tag can be moved, a commit cannot
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 SHA_PIN_COMMENT = re.compile(r"#\s*v\d+\.\d+\.\d+\s*$")
-VERSION_PIN = re.compile(r"^[\w.-]+/[\w./-]+@v\d+\.\d+\.\d+$")
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -183,7 +182,7 @@ def test_every_action_is_pinned(path: Path) -> None:
     for uses in all_uses(workflow):
         if uses.startswith("./"):
             continue  # a workflow or action of this repository, pinned by the commit itself
-        assert SHA_PIN.match(uses) or VERSION_PIN.match(uses), f"{path.name}: {uses} is not pinned"
+        assert SHA_PIN.match(uses), f"{path.name}: {uses} is not pinned to a commit SHA"
     # A SHA alone says nothing to a reader: every SHA pin carries the release it was tagged as.
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         match = re.search(r"uses:\s*(\S+)", line)
