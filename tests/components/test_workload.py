@@ -225,16 +225,15 @@ def test_queue_runs_the_queue_entrypoint_and_the_api_the_default(full: Any) -> N
         assert container(rec, role)["image"] == "registry.example.com/agents:1.2.3"
 
 
-@pytest.mark.parametrize(("replicas", "ceiling"), [(1, None), (2, 5), (3, 40), (100, None)])
-def test_max_surge_is_the_budgeted_surge(replicas: int, ceiling: int | None) -> None:
+@pytest.mark.parametrize(("replicas", "ceiling", "expected"), [(1, None, 1), (2, 5, 2), (3, 40, 10), (100, None, 25)])
+def test_max_surge_is_the_budgeted_surge(replicas: int, ceiling: int | None, expected: int) -> None:
+    """A quarter of the ceiling rounded up, at least one: what the connection budget counts as surge pods."""
     scale = ScaleConfig(replicas=replicas, max_replicas=ceiling)
+    assert sizing.surge(scale.ceiling) == expected
     rec, _ = run(server_config(api=scale, queue=scale))
     for role in ROLES:
         strategy = rec.one(DEPLOYMENT, f"srv-{role}").inputs["spec"]["strategy"]
-        assert strategy == {
-            "type": "RollingUpdate",
-            "rollingUpdate": {"maxSurge": sizing.surge(scale.ceiling), "maxUnavailable": 0},
-        }
+        assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": expected, "maxUnavailable": 0}}
 
 
 def test_resources_and_security_context() -> None:
