@@ -1,9 +1,11 @@
-"""Shared test data: raw stack configs."""
+"""Shared test data: raw stack configs and modified copies of the shipped stack files."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_REFERENCE = ROOT.parent / "shared" / "reference" / "agent-server-environment-variables.txt"
@@ -62,3 +64,32 @@ def full_raw(model: str = "standalone") -> dict[str, Any]:
         "mongodbUri": "mongodb://user:pw@mongo.example.com:27017/agents?replicaSet=rs0",
         "otelHeaders": "api-key=0123",
     }
+
+
+class Replace(dict[str, Any]):
+    """A config section that replaces the shipped one instead of being merged into it."""
+
+
+Changes = dict[str, Any]
+"""Per config key (``postgres``, ``server``, ...): the values to set in that section of the shipped stack file
+(a value of ``None`` removes the key), a :class:`Replace` for a whole new section, or a plain value (a secret's
+``{"secure": ...}``)."""
+
+def write_modified_stack(directory: Path, stack: str, changes: Changes) -> Path:
+    """A copy of ``stacks/Pulumi.<stack>.yaml`` with ``changes`` applied, written into ``directory``."""
+    document = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    config = document["config"]
+    for key, values in changes.items():
+        full = f"agent-server:{key}"
+        if isinstance(values, Replace) or not isinstance(values, dict) or "secure" in values:
+            config[full] = dict(values) if isinstance(values, dict) else values
+            continue
+        section = config.setdefault(full, {})
+        for name, value in values.items():
+            if value is None:
+                section.pop(name, None)
+            else:
+                section[name] = value
+    path = directory / f"Pulumi.{stack}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path

@@ -21,8 +21,8 @@ from agent_server_infra.plan.diff import (
     value_changes,
 )
 from agent_server_infra.plan.document import SCHEMA_VERSION
-from tests.helpers import ROOT
-from tests.plan.conftest import PlanDocument, Replace
+from tests.helpers import ROOT, Replace
+from tests.plan.conftest import PlanDocument
 
 
 def write(path: Path, document: dict[str, Any]) -> str:

@@ -7,14 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 
 from agent_server_infra import cli
 from agent_server_infra.plan.document import dumps, to_document
 from agent_server_infra.plan.engine import RecordedResource, Recording, Secret
 from agent_server_infra.plan.stack import plan_stack
 from tests.components import k8s_validate
-from tests.helpers import ROOT, STACKS
+from tests.helpers import ROOT, STACKS, write_modified_stack
 
 STATEFUL = ("aws:rds/instance:Instance", "aws:elasticache/replicationGroup:ReplicationGroup")
 
@@ -109,14 +108,6 @@ def test_plan_masks_secrets_unless_asked(planned: Callable[[str], Recording]) ->
     assert '"[secret]"' in masked
 
 
-def modified_stack(tmp_path: Path, stack: str, section: str, **values: object) -> Path:
-    document = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
-    document["config"][f"agent-server:{section}"].update(values)
-    path = tmp_path / f"Pulumi.{stack}.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
-
-
 def stateful_inputs(recording: Recording) -> dict[str, object]:
     data = to_document(recording, show_secrets=True)
     return {r["urn"]: r["inputs"] for r in data["resources"]
@@ -127,19 +118,15 @@ def stateful_inputs(recording: Recording) -> dict[str, object]:
 def test_pool_size_or_log_level_changes_touch_no_data_store(tmp_path: Path, change: dict[str, object],
                                                             planned: Callable[[str], Recording]) -> None:
     before = planned("dev")
-    after = plan_stack(str(modified_stack(tmp_path, "dev", "server", **change)))
+    after = plan_stack(str(write_modified_stack(tmp_path, "dev", {"server": change})))
     assert stateful_inputs(after) == stateful_inputs(before)
     assert after.outputs["plainEnv"] != before.outputs["plainEnv"]
 
 
 def test_control_plane_model_exports_a_bundle_and_runs_no_workload(tmp_path: Path) -> None:
-    document = yaml.safe_load((ROOT / "stacks" / "Pulumi.staging.yaml").read_text())
-    server = document["config"]["agent-server:server"]
-    for key in ("image", "ingress", "serviceAccountRoleArn", "namespace"):
-        server.pop(key, None)
-    server["deploymentModel"] = "control-plane"
-    path = tmp_path / "Pulumi.cp.yaml"
-    path.write_text(yaml.safe_dump(document))
+    path = write_modified_stack(tmp_path, "staging", {"server": {
+        "image": None, "ingress": None, "serviceAccountRoleArn": None, "namespace": None,
+        "deploymentModel": "control-plane"}})
     recording = plan_stack(str(path))
     assert not [r for r in recording.resources if r.type.startswith("kubernetes:")]
     bundle = recording.outputs["envBundle"]
@@ -153,5 +140,5 @@ def test_control_plane_model_exports_a_bundle_and_runs_no_workload(tmp_path: Pat
 
 
 def test_invalid_stack_fails_before_any_resource(tmp_path: Path) -> None:
-    path = modified_stack(tmp_path, "dev", "server", nJobsPerWorker=0)
+    path = write_modified_stack(tmp_path, "dev", {"server": {"nJobsPerWorker": 0}})
     assert cli.main(["plan", str(path), "--quiet"]) == 2
