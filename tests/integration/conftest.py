@@ -88,6 +88,12 @@ def postgres_server(tls_material: TlsMaterial) -> Iterator[PostgresFactory]:
 
 
 @pytest.fixture(scope="session")
+def postgres(postgres_server: PostgresFactory) -> PostgresServer:
+    """The default Postgres 15 of the session (TLS only, scram), shared by the tests that need just one."""
+    return postgres_server()
+
+
+@pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """redis-server on plain TCP with ``requirepass``."""
     server = start_redis(name="redis", password=hostile_secret())

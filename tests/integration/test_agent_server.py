@@ -28,9 +28,7 @@ from .agent_server_process import AgentServerProcess, server_version, start_agen
 from .deployments import Deployment, deploy, generated_password, render, unique_name
 from .deployments import postgres_facts as facts_for_postgres
 from .deployments import redis_facts as facts_for_redis
-from .servers import PostgresFactory, PostgresServer, RedisServer, TlsMaterial
-
-pytestmark = pytest.mark.integration
+from .servers import PostgresServer, RedisServer, TlsMaterial
 
 GRAPHS = {"echo": f"{Path(__file__).parent / 'graphs' / 'echo.py'}:graph"}
 MOUNT_PREFIX = "/agents"
@@ -69,11 +67,6 @@ class Booted:
     deployment: Deployment
     postgres: PostgresServer
     redis: RedisServer
-
-
-@pytest.fixture(scope="module")
-def postgres(postgres_server: PostgresFactory) -> PostgresServer:
-    return postgres_server()
 
 
 @pytest.fixture(scope="module")

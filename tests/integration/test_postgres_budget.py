@@ -27,8 +27,6 @@ from agent_server_infra.validate import validate_stack
 from .deployments import create_app_database, postgres_facts, raw_stack, redis_facts, render
 from .servers import HOSTILE_SECRET, PostgresFactory, PostgresServer, RedisServer
 
-pytestmark = pytest.mark.integration
-
 INSTANCE_CLASS = "db.t4g.micro"
 #: Slots RDS keeps from ordinary roles: ``superuser_reserved_connections`` (3) plus
 #: ``rds.rds_superuser_reserved_connections`` (2). Community Postgres 15 has only the first setting, so the test

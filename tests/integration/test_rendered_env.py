@@ -22,17 +22,10 @@ from redis.cluster import RedisCluster
 from agent_server_infra.env import DeploymentModel
 
 from .deployments import Deployment, RedisMode, deploy, generated_password, raw_stack
-from .servers import HOSTILE_SECRET, PostgresFactory, PostgresServer, RedisClusterServer, RedisServer, hostile_secret
-
-pytestmark = pytest.mark.integration
+from .servers import HOSTILE_SECRET, PostgresServer, RedisClusterServer, RedisServer, hostile_secret
 
 MODELS: tuple[DeploymentModel, ...] = ("standalone", "control-plane")
 REDIS_VARIANTS = ("plain", "tls")
-
-
-@pytest.fixture(scope="module")
-def postgres(postgres_server: PostgresFactory) -> PostgresServer:
-    return postgres_server()
 
 
 def _redis_kwargs(server: RedisServer | RedisClusterServer) -> dict[str, Any]:

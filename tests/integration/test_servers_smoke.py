@@ -10,8 +10,6 @@ from redis.crc import key_slot
 
 from .servers import PostgresFactory, RedisClusterServer, RedisServer, no_retry
 
-pytestmark = pytest.mark.integration
-
 HOSTILE_PASSWORD = "p@ss:/?#% wörd"
 MAX_CONNECTIONS = 23
 
