@@ -240,8 +240,10 @@ def test_ci_runs_the_ci_script_on_push_and_pull_request() -> None:
     assert {"push", "pull_request"} <= set(triggers(ci))
     (job,) = jobs(ci).values()
     assert job["runs-on"] == "ubuntu-latest"
+    assert job["container"].startswith("python:3.11-bookworm"), "the Debian 12 + Python 3.11 that .ci/run expects"
     assert [s["run"] for s in steps(job) if "run" in s] == ["bash .ci/run"]
     step_using(job, "actions/checkout")
+    assert int(step_using(job, "actions/setup-node")["with"]["node-version"]) >= 20
 
 
 # ----------------------------------------------------------------------------------------- preview.yml
