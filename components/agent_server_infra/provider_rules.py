@@ -1,0 +1,232 @@
+"""Rules the real AWS APIs enforce on the values we send, each with its source.
+
+Names have their own module (:mod:`agent_server_infra.naming`); this one holds the rest: free-text fields,
+maintenance and backup windows, storage autoscaling, and the engine versions and parameter group families RDS and
+ElastiCache accept. Config validation (:mod:`agent_server_infra.rules`) and the components both read them, and the
+conformance tier (``tests/conformance``) applies them to every recorded resource. Pure: no Pulumi import.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .versions import parse_version
+
+
+@dataclass(frozen=True)
+class TextRule:
+    """What a real API accepts in one free-text field."""
+
+    what: str
+    max_length: int
+    charset: str
+    """Regular-expression character class of the accepted characters."""
+    source: str
+    min_length: int = 0
+
+    def problems(self, value: str) -> list[str]:
+        found: list[str] = []
+        if not self.min_length <= len(value) <= self.max_length:
+            found.append(f"must be {self.min_length}-{self.max_length} characters (got {len(value)})")
+        bad = sorted({char for char in value if not re.fullmatch(self.charset, char)})
+        if bad:
+            found.append(f"has characters the API refuses: {''.join(bad)!r}")
+        return found
+
+
+def check_text(rule: TextRule, value: str) -> str:
+    """``value`` when ``rule`` accepts it; a programming error otherwise (the text is ours, not the user's)."""
+    problems = rule.problems(value)
+    assert not problems, f"{rule.what} {value!r}: {problems}"
+    return value
+
+
+_EC2_TEXT = r"[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]"
+
+SECURITY_GROUP_DESCRIPTION = TextRule(
+    "EC2 security group description", 255, _EC2_TEXT,
+    "AWS EC2 API reference, CreateSecurityGroup GroupDescription (VPC: up to 255 of a-zA-Z0-9, spaces and "
+    "._-:/()#,@[]+=&;{}!$*); terraform-provider-aws internal/service/ec2/vpc_security_group.go (description: "
+    "validation.StringLenBetween(0, 255))",
+)
+SECURITY_GROUP_RULE_DESCRIPTION = TextRule(
+    "EC2 security group rule description", 255, r"[a-zA-Z0-9. _\-:/()#,@\[\]+=;{}!$*]",
+    "AWS EC2 API reference, IpRange Description (up to 255 of a-zA-Z0-9, spaces and ._-:/()#,@[]+=&;{}!$*) and "
+    "UserIdGroupPair Description (the same without &); terraform-provider-aws internal/service/ec2/validate.go "
+    "validSecurityGroupRuleDescription",
+)
+ELASTICACHE_AUTH_TOKEN_SPECIALS = "!&#$^<>-"
+ELASTICACHE_AUTH_TOKEN = TextRule(
+    "ElastiCache AUTH token", 128, r"[A-Za-z0-9!&#$^<>\-]",
+    "AWS ElastiCache API reference, CreateReplicationGroup AuthToken (16-128 printable characters; 'the only "
+    "permitted printable special characters are !, &, #, $, ^, <, >, and -'); terraform-provider-aws "
+    "internal/service/elasticache/validate.go validReplicationGroupAuthToken (16-128, no @ \" /)",
+    min_length=16,
+)
+RDS_MASTER_PASSWORD = TextRule(
+    "RDS master password", 128, r"[!#-.0-?A-~]",
+    "AWS RDS API reference, CreateDBInstance MasterUserPassword (PostgreSQL: 8-128 printable ASCII characters "
+    "other than '/', '\"', '@' or a space)",
+    min_length=8,
+)
+
+
+# --- windows ------------------------------------------------------------------------------------------------
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEK = 7 * 24 * 60
+
+
+def _minute(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def daily_window(text: str) -> tuple[int, int]:
+    """``hh24:mi-hh24:mi`` (UTC) as (start, end) minutes of the day; an end before the start wraps midnight."""
+    start, end = text.split("-")
+    return _minute(start), _minute(end)
+
+
+def weekly_window(text: str) -> tuple[int, int]:
+    """``ddd:hh24:mi-ddd:hh24:mi`` (UTC) as (start, end) minutes of the week; an end before the start wraps."""
+    start, end = text.split("-")
+    day_a, time_a = start.split(":", 1)
+    day_b, time_b = end.split(":", 1)
+    return _DAYS.index(day_a) * 1440 + _minute(time_a), _DAYS.index(day_b) * 1440 + _minute(time_b)
+
+
+def daily_minutes(text: str) -> int:
+    start, end = daily_window(text)
+    return (end - start) % 1440
+
+
+def weekly_minutes(text: str) -> int:
+    start, end = weekly_window(text)
+    return (end - start) % _WEEK
+
+
+def _intervals(start: int, length: int, period: int) -> list[tuple[int, int]]:
+    """``[start, start + length)`` on a circle of ``period`` minutes, as one or two plain intervals."""
+    start %= period
+    end = start + length
+    return [(start, end)] if end <= period else [(start, period), (0, end - period)]
+
+
+def windows_overlap(daily: str, weekly: str) -> bool:
+    """Whether a daily window (backups, snapshots) and a weekly one (maintenance) share a minute in any week."""
+    day_start, _ = daily_window(daily)
+    week_start, _ = weekly_window(weekly)
+    week = _intervals(week_start, weekly_minutes(weekly), _WEEK)
+    length = daily_minutes(daily)
+    days = [part for day in range(7) for part in _intervals(day * 1440 + day_start, length, _WEEK)]
+    return any(a < d and c < b for a, b in week for c, d in days)
+
+
+@dataclass(frozen=True)
+class WindowRules:
+    """Minimum lengths of a store's daily (backup or snapshot) and weekly (maintenance) windows, which must not
+    overlap."""
+
+    daily_field: str
+    daily_minimum: int
+    weekly_minimum: int
+    source: str
+
+
+RDS_WINDOWS = WindowRules(
+    "backupWindow", 30, 30,
+    "AWS RDS API reference, CreateDBInstance PreferredBackupWindow (hh24:mi-hh24:mi, UTC, at least 30 minutes, "
+    "must not conflict with the preferred maintenance window) and PreferredMaintenanceWindow "
+    "(ddd:hh24:mi-ddd:hh24:mi, minimum 30-minute window)",
+)
+ELASTICACHE_WINDOWS = WindowRules(
+    "snapshotWindow", 60, 60,
+    "AWS ElastiCache API reference, CreateReplicationGroup PreferredMaintenanceWindow (the minimum maintenance "
+    "window is a 60 minute period) and SnapshotWindow (daily range, at least 60 minutes; ElastiCache refuses a "
+    "snapshot window that overlaps the maintenance window)",
+)
+
+
+# --- storage ------------------------------------------------------------------------------------------------
+
+STORAGE_CEILING_RATIO = 1.10
+STORAGE_CEILING_SOURCE = (
+    "Amazon RDS User Guide, 'Managing capacity automatically with Amazon RDS storage autoscaling': the maximum "
+    "storage threshold must be at least 10% more than the allocated storage (CreateDBInstance "
+    "MaxAllocatedStorage; the API answers InvalidParameterCombination otherwise)"
+)
+
+
+def minimum_storage_ceiling(allocated_gb: int) -> int:
+    """The smallest ``maxAllocatedStorage`` RDS accepts above ``allocated_gb``: at least 10 % more."""
+    return -(-allocated_gb * 11 // 10)  # ceil(allocated × 1.1) in integers
+
+
+# --- engine versions ------------------------------------------------------------------------------------------
+
+POSTGRES_MAJORS: tuple[int, ...] = (15, 16, 17)
+POSTGRES_VERSION_SOURCE = (
+    "Amazon RDS for PostgreSQL release calendar (supported majors 15, 16 and 17 with their minors); "
+    "CreateDBInstance EngineVersion: with AutoMinorVersionUpgrade a major version alone ('16') creates the "
+    "default minor of that major, and terraform-provider-aws aws_db_instance documents engine_version as a prefix "
+    "('If auto_minor_version_upgrade is enabled, you can provide a prefix of the version such as 8.0') with the "
+    "created version in engine_version_actual"
+)
+
+
+POSTGRES_CREATABLE_MINORS: dict[int, tuple[int, int, int]] = {15: (15, 13, 0), 16: (16, 9, 0), 17: (17, 5, 0)}
+"""The oldest minor of each major that RDS still creates instances of."""
+POSTGRES_CREATABLE_SOURCE = (
+    "AWS Health notice for RDS for PostgreSQL (May 2026): minors 15.9-15.12, 16.5-16.8 and 17.1-17.4 reach the "
+    "end of standard support on 2026-05-31, and from 2026-05-01 new instances cannot be created on them (they are "
+    "upgraded to 15.15, 16.11 and 17.7 or later); Amazon RDS for PostgreSQL release calendar"
+)
+
+
+def postgres_creatable(engine_version: str) -> bool:
+    """Whether RDS creates an instance of ``engine_version`` (a major alone resolves to RDS's default minor)."""
+    version = parse_version(engine_version)
+    return "." not in engine_version or version >= POSTGRES_CREATABLE_MINORS.get(version[0], version)
+
+
+def postgres_parameter_group_family(engine_version: str) -> str:
+    """``postgres16`` for ``16`` or ``16.8``: RDS parameter group families follow the major version."""
+    return f"postgres{parse_version(engine_version)[0]}"
+
+
+ELASTICACHE_VERSIONS: dict[str, tuple[str, ...]] = {
+    "redis": ("6.0", "6.2", "7.0", "7.1"),
+    "valkey": ("7.2", "8.0", "8.1", "8.2"),
+}
+"""Engine versions ElastiCache creates replication groups with, as ``major.minor`` (the only form it takes for
+Redis 6 and later and for Valkey)."""
+ELASTICACHE_DEFAULT_VERSION: dict[str, str] = {"redis": "7.1", "valkey": "8.0"}
+ELASTICACHE_VERSION_SOURCE = (
+    "Amazon ElastiCache User Guide, 'Supported engines and versions' (Redis OSS 6.0, 6.2, 7.0, 7.1; Valkey 7.2, "
+    "8.0, 8.1, 8.2); CreateReplicationGroup EngineVersion; terraform-provider-aws "
+    "internal/service/elasticache/engine_version.go (Redis >= 6 takes major.minor only, no patch)"
+)
+TRANSIT_ENCRYPTION_MODE_MINIMUM: dict[str, tuple[int, int, int]] = {"redis": (7, 0, 5), "valkey": (7, 2, 0)}
+TRANSIT_ENCRYPTION_MODE_SOURCE = (
+    "AWS ElastiCache API reference, CreateReplicationGroup TransitEncryptionMode ('only available for Redis OSS "
+    "7.0.5 and above' / Valkey 7.2 and above); pulumi_aws elasticache ReplicationGroup transit_encryption_mode"
+)
+
+
+def elasticache_parameter_group_family(engine: str, engine_version: str) -> str:
+    """The family of ``engine`` at ``engine_version``: ``redis6.x`` for every Redis 6, ``redis7`` for Redis 7,
+    ``valkey7``/``valkey8`` for Valkey (ElastiCache User Guide, 'Redis OSS and Valkey specific parameters')."""
+    major = parse_version(engine_version)[0]
+    if engine == "redis" and major == 6:
+        return "redis6.x"
+    return f"{engine}{major}"
+
+
+def supports_transit_encryption_mode(engine: str, engine_version: str) -> bool:
+    """Whether ``TransitEncryptionMode`` may be sent for ``engine`` at ``engine_version`` (``major.minor``).
+
+    ElastiCache creates the newest patch of a ``major.minor`` (Redis 7.0 is 7.0.7), so Redis 7.0 qualifies and
+    every Redis 6 does not."""
+    return parse_version(engine_version)[:2] >= TRANSIT_ENCRYPTION_MODE_MINIMUM[engine][:2]
