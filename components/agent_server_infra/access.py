@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .config import NetworkConfig
+from .provider_rules import SECURITY_GROUP_DESCRIPTION, SECURITY_GROUP_RULE_DESCRIPTION, check_text
 
 
 def client_security_group(
@@ -22,14 +23,18 @@ def client_security_group(
 ) -> aws.ec2.SecurityGroup:
     """A security group with ingress on ``port`` from each client security group and CIDR, and nothing else.
 
-    Rules are separate ``SecurityGroupIngressRule`` resources (one per source) so adding a client is an
-    in-place change, and the group itself has no inline rules and no egress: data stores never dial out.
+    One mechanism per direction, so a refresh never makes two of them fight over the same rules
+    (pulumi/pulumi-aws#2391: an inline ``ingress`` list beside separate rule resources revokes them on alternate
+    deploys): ingress is only separate ``SecurityGroupIngressRule`` resources (one per source, so adding a client
+    is an in-place change) and the group leaves ``ingress`` unset; egress is only the inline, empty list: data
+    stores never dial out.
     """
+    description = f"{purpose}: port {port} from the Agent Server clients only"
+    check_text(SECURITY_GROUP_DESCRIPTION, description)
     group = aws.ec2.SecurityGroup(
         f"{name}-sg",
         vpc_id=network.vpc_id,
-        description=f"{purpose}: port {port} from the Agent Server's clients only",
-        ingress=[],
+        description=description,
         egress=[],
         revoke_rules_on_delete=True,
         tags={**tags, "Name": f"{name}-sg"},
@@ -44,26 +49,18 @@ def client_security_group(
         for index, cidr in enumerate(network.client_cidrs)
     ]
     for suffix, source, peer in sources:
+        rule_description = f"{purpose} from {source}"
+        check_text(SECURITY_GROUP_RULE_DESCRIPTION, rule_description)
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-from-{suffix}",
             security_group_id=group.id,
             ip_protocol="tcp",
             from_port=port,
             to_port=port,
-            description=f"{purpose} from {source}",
+            description=rule_description,
             tags=dict(tags),
             opts=pulumi.ResourceOptions(parent=group),
             **peer,
         )
     return group
 
-
-def resource_id(name: str, limit: int) -> str:
-    """An AWS identifier from a Pulumi name: lowercase letters, digits and single hyphens, ≤ ``limit``."""
-    cleaned = "".join(ch if ch.isalnum() else "-" for ch in name.lower())
-    while "--" in cleaned:
-        cleaned = cleaned.replace("--", "-")
-    cleaned = cleaned.strip("-")
-    if not cleaned or not cleaned[0].isalpha():
-        cleaned = f"a-{cleaned}"
-    return cleaned[:limit].rstrip("-")

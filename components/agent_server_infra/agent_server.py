@@ -7,6 +7,7 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
+from . import naming
 from .config import StackConfig
 from .env import PostgresFacts, RedisFacts, RenderedEnv, Role, render_env
 from .errors import ConfigError, Issue
@@ -119,7 +120,7 @@ class AgentServer(pulumi.ComponentResource):
 
             workload = Workload(f"{name}-workload", {
                 "server": server, "env": self.plain_env, "secret_env": self.secret_env,
-                "labels": {"agent-server/instance": name},
+                "labels": {"agent-server/instance": naming.label_value(name)},
             }, pulumi.ResourceOptions(parent=self))
             self.service_name, self.url = workload.service_name, workload.url
         else:

@@ -22,6 +22,12 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from . import env
+from .provider_rules import (
+    ELASTICACHE_DEFAULT_VERSION,
+    POSTGRES_CREATABLE_MINORS,
+    POSTGRES_MAJORS,
+    postgres_creatable,
+)
 from .versions import parse_version
 
 MIN_POSTGRES_VERSION = (15, 8, 0)
@@ -132,8 +138,12 @@ class PostgresConfig(_Model):
     """`rds` creates an instance; `external` uses the `postgresUri` secret."""
     instance_class: str = Field(default="db.t4g.medium", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
     """RDS instance class; its memory sets max_connections in the budget."""
-    engine_version: Version = "16.8"
-    """Postgres engine version (≥ 15.8); the parameter group family follows its major version."""
+    engine_version: Version = "16"
+    """Postgres engine version: a major (`16`: RDS creates its default minor and upgrades minors itself) or, with
+    `autoMinorVersionUpgrade: false`, an exact minor (≥ 15.8). The parameter group family follows the major."""
+    auto_minor_version_upgrade: bool = True
+    """RDS applies minor upgrades in the maintenance window; `engineVersion` must then name the major only, or
+    the next deploy would try to move the instance back to the pinned minor (which RDS refuses)."""
     allocated_storage_gb: int = Field(default=20, ge=20, le=65536)
     """Initial storage."""
     max_allocated_storage_gb: int | None = Field(default=None, ge=20, le=65536)
@@ -167,8 +177,18 @@ class PostgresConfig(_Model):
     @field_validator("engine_version")
     @classmethod
     def _supported_engine(cls, value: str) -> str:
-        if parse_version(value) < MIN_POSTGRES_VERSION:
+        if not re.fullmatch(r"\d+(\.\d+)?", value):
+            raise ValueError(f"must be a major (16) or major.minor (16.8) Postgres version (got {value!r})")
+        major = parse_version(value)[0]
+        if major not in POSTGRES_MAJORS:
+            raise ValueError(f"must be a Postgres major RDS creates ({', '.join(map(str, POSTGRES_MAJORS))}) "
+                             f"(got {value!r})")
+        if "." in value and parse_version(value) < MIN_POSTGRES_VERSION:
             raise ValueError(f"must be ≥ 15.8, the oldest Postgres the Agent Server supports (got {value!r})")
+        if not postgres_creatable(value):
+            oldest = ".".join(map(str, POSTGRES_CREATABLE_MINORS[major][:2]))
+            raise ValueError(f"RDS no longer creates Postgres {value} (the oldest {major}.x it creates is {oldest}); "
+                             f"name the major only ({major!r}) or a newer minor (got {value!r})")
         return value
 
     @field_validator("username")
@@ -187,7 +207,8 @@ class RedisConfig(_Model):
     engine: Literal["redis", "valkey"] = "redis"
     node_type: str = Field(default="cache.t4g.small", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
     """ElastiCache node type."""
-    engine_version: Version = "7.1"
+    engine_version: str | None = Field(default=None, pattern=r"^\d+\.\d+$")
+    """`major.minor` (ElastiCache takes no patch for Redis 6+ and Valkey); unset: 7.1 for redis, 8.0 for valkey."""
     replicas: int = Field(default=0, ge=0, le=5)
     """Single mode: read replicas; ≥ 1 turns on automatic failover and multi-AZ."""
     shards: int = Field(default=3, ge=1, le=500)
@@ -211,6 +232,11 @@ class RedisConfig(_Model):
     def is_cluster(self) -> bool:
         return self.mode == "cluster" or (self.mode == "external" and self.cluster)
 
+    @property
+    def version(self) -> str:
+        """``engineVersion``, or the engine's default."""
+        return self.engine_version or ELASTICACHE_DEFAULT_VERSION[self.engine]
+
 
 class ScaleConfig(_Model):
     """Replicas and resources of one role (``api`` or ``queue``). Under a control plane, only the replica
@@ -233,11 +259,20 @@ class ScaleConfig(_Model):
 
 
 class IngressConfig(_Model):
-    """An optional Ingress in front of the API service."""
+    """An optional Ingress in front of the API service. With `className: alb` (the AWS Load Balancer Controller)
+    the Ingress carries the controller's annotations: IP targets (the Service is a ClusterIP), the scheme, the
+    health check under the mount prefix and, with `certificateArn`, HTTPS on 443 with a redirect from 80."""
 
     host: str = Field(pattern=r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-    class_name: str | None = None
+    class_name: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+    """IngressClass name (`alb`, `nginx`, ...); unset: the cluster's default class."""
     tls_secret_name: DnsLabel | None = None
+    """Secret with the certificate, for controllers that terminate TLS in the cluster (not `alb`)."""
+    scheme: Literal["internal", "internet-facing"] = "internal"
+    """`alb` only: an internal or an internet-facing load balancer."""
+    certificate_arn: str | None = Field(default=None,
+                                        pattern=r"^arn:aws[a-z\-]*:acm:[a-z0-9\-]+:\d{12}:certificate/.+$")
+    """`alb` only: ACM certificate for HTTPS (unset: the controller discovers one by host, if any)."""
 
 
 class DatadogConfig(_Model):

@@ -22,6 +22,8 @@ DeploymentModel = Literal["standalone", "control-plane"]
 BOTH: frozenset[DeploymentModel] = frozenset({"standalone", "control-plane"})
 STANDALONE: frozenset[DeploymentModel] = frozenset({"standalone"})
 CONTROL_PLANE: frozenset[DeploymentModel] = frozenset({"control-plane"})
+SERVER_PORT = 8000
+"""The port both roles listen on (``PORT``): the API's HTTP server and the queue's health and metrics server."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,10 @@ _ROWS: tuple[EnvVar, ...] = (
     EnvVar("LANGGRAPH_POSTGRES_POOL_MAX_SIZE", "server.postgresPoolMaxSize", "Postgres pool size per replica; "
            "derived from the Postgres budget when unset (never above 150).", default="150",
            min_version="0.2.12"),
+    EnvVar("PORT", "derived:workload", "Port of the API's HTTP server (the image's entrypoint passes it to "
+           "uvicorn) and of the queue's health and metrics server (`langgraph_api.queue_entrypoint`, which binds "
+           "8080 without it); the probes, the container port and the Service follow it.", default="8000",
+           models=STANDALONE),
     EnvVar("N_JOBS_PER_WORKER", "server.nJobsPerWorker", "Background jobs per queue worker; the API deployment "
            "runs with 0.", default="10"),
     EnvVar("BG_JOB_ISOLATED_LOOPS", "server.bgJobIsolatedLoops", "Run background jobs in their own event loop, "
@@ -241,6 +247,7 @@ def render_env(
         "REDIS_KEY_PREFIX": server.redis_key_prefix,
         "REDIS_MAX_CONNECTIONS": str(redis_max_connections),
         "LANGGRAPH_POSTGRES_POOL_MAX_SIZE": str(pool_max_size),
+        "PORT": str(SERVER_PORT),
         "N_JOBS_PER_WORKER": "0" if role == "api" else str(server.n_jobs_per_worker),
         "BG_JOB_ISOLATED_LOOPS": _bool(server.bg_job_isolated_loops),
         "BG_JOB_MAX_RETRIES": str(server.bg_job_max_retries),

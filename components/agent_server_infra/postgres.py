@@ -10,11 +10,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from .access import client_security_group, resource_id
+from . import naming
+from .access import client_security_group
 from .config import NetworkConfig, PostgresConfig, Secrets
 from .env import PostgresFacts, postgres_uri
+from .provider_rules import postgres_parameter_group_family
 from .sizing import postgres_capacity
-from .versions import parse_version
 
 URL_SAFE_SPECIALS = "-_.~"
 """RFC 3986 unreserved punctuation: allowed in RDS and ElastiCache passwords and never needs encoding (URIs are
@@ -32,18 +33,25 @@ class PostgresArgs(TypedDict):
     tags: NotRequired[Mapping[str, str]]
 
 
-def parameter_group_family(engine_version: str) -> str:
-    """``postgres16`` for ``16.8``: RDS parameter group families follow the major version."""
-    return f"postgres{parse_version(engine_version)[0]}"
+def final_snapshot_suffix(name: str, parent: pulumi.Resource, keepers: Mapping[str, pulumi.Input[str]],
+                          ) -> pulumi.Output[str]:
+    """8 random hex digits for a final snapshot's name, kept until one of ``keepers`` (the inputs that replace
+    the store) changes: every deletion of a store, a replacement or a stack destroyed and deployed again, leaves
+    a snapshot of a new name, where a fixed name fails the second time with SnapshotAlreadyExists."""
+    return random.RandomId(
+        name, byte_length=4, keepers=dict(keepers), opts=pulumi.ResourceOptions(parent=parent),
+    ).hex
 
 
-def generated_password(name: str, parent: pulumi.Resource, length: int) -> random.RandomPassword:
-    """A URL-safe generated secret (letters, digits and ``-_.~``) with every character class present."""
+def generated_password(name: str, parent: pulumi.Resource, length: int,
+                       specials: str = URL_SAFE_SPECIALS) -> random.RandomPassword:
+    """A URL-safe generated secret (letters, digits and ``specials``, by default ``-_.~``) with every character
+    class present."""
     return random.RandomPassword(
         name,
         length=length,
         special=True,
-        override_special=URL_SAFE_SPECIALS,
+        override_special=specials,
         min_lower=1,
         min_upper=1,
         min_numeric=1,
@@ -89,7 +97,9 @@ class Postgres(pulumi.ComponentResource):
         })
 
     def _rds(self, name: str, config: PostgresConfig, network: NetworkConfig, tags: dict[str, str]) -> None:
-        identifier = resource_id(name, 63)
+        scoped = naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
+        identifier = naming.physical(naming.RDS_INSTANCE, scoped)
+        name = naming.logical(name)
         subnets = aws.rds.SubnetGroup(
             f"{name}-subnets",
             subnet_ids=network.subnet_ids,
@@ -105,13 +115,17 @@ class Postgres(pulumi.ComponentResource):
                 name="max_connections", value=str(config.max_connections), apply_method="pending-reboot"))
         parameter_group = aws.rds.ParameterGroup(
             f"{name}-params",
-            family=parameter_group_family(config.engine_version),
+            family=postgres_parameter_group_family(config.engine_version),
             description=f"{identifier}: TLS required",
             parameters=parameters,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
         password = generated_password(f"{name}-password", self, 40)
+        snapshot_suffix = final_snapshot_suffix(f"{name}-final-snapshot", self, {
+            "identifier": identifier, "dbName": config.database_name, "username": config.username,
+            "kmsKeyId": config.kms_key_id or "",
+        })
         instance = aws.rds.Instance(
             f"{name}-db",
             identifier=identifier,
@@ -138,14 +152,15 @@ class Postgres(pulumi.ComponentResource):
             maintenance_window=config.maintenance_window,
             deletion_protection=config.deletion_protection,
             skip_final_snapshot=False,
-            final_snapshot_identifier=f"{identifier}-final",
+            final_snapshot_identifier=snapshot_suffix.apply(
+                lambda suffix: naming.physical(naming.RDS_SNAPSHOT, identifier, f"-final-{suffix}")),
             delete_automated_backups=False,
             copy_tags_to_snapshot=True,
             enabled_cloudwatch_logs_exports=list(config.log_exports),
             performance_insights_enabled=config.performance_insights,
             performance_insights_retention_period=7 if config.performance_insights else None,
             performance_insights_kms_key_id=config.kms_key_id if config.performance_insights else None,
-            auto_minor_version_upgrade=True,
+            auto_minor_version_upgrade=config.auto_minor_version_upgrade,
             allow_major_version_upgrade=False,
             apply_immediately=False,
             tags={**tags, "Name": identifier},

@@ -10,15 +10,18 @@ from urllib.parse import unquote, urlsplit
 import pulumi
 import pulumi_aws as aws
 
-from .access import client_security_group, resource_id
+from . import naming
+from .access import client_security_group
 from .config import NetworkConfig, RedisConfig, Secrets
 from .env import RedisFacts, redis_uri
-from .postgres import generated_password
+from .postgres import final_snapshot_suffix, generated_password
+from .provider_rules import elasticache_parameter_group_family, supports_transit_encryption_mode
 from .sizing import RedisUser, redis_capacity
-from .versions import parse_version
 
 AUTH_TOKEN_LENGTH = 64
-"""ElastiCache AUTH tokens are 16-128 printable characters without spaces, ``"``, ``@`` or ``/``."""
+AUTH_TOKEN_SPECIALS = "-"
+"""The one special character both URL-safe and among the few ElastiCache AUTH tokens may hold
+(:data:`agent_server_infra.provider_rules.ELASTICACHE_AUTH_TOKEN`): ``_``, ``.`` and ``~`` are refused."""
 SLOW_LOG_RETENTION_DAYS = 30
 
 
@@ -39,11 +42,6 @@ class RedisArgs(TypedDict):
     network: NotRequired[NetworkConfig | None]
     secrets: NotRequired[Secrets]
     tags: NotRequired[Mapping[str, str]]
-
-
-def parameter_group_family(engine: str, engine_version: str) -> str:
-    """``redis7`` for Redis 7.x, ``valkey8`` for Valkey 8.x: ElastiCache families follow the major version."""
-    return f"{engine}{parse_version(engine_version)[0]}"
 
 
 def redis_parameters(config: RedisConfig) -> dict[str, str]:
@@ -99,7 +97,9 @@ class Redis(pulumi.ComponentResource):
         })
 
     def _elasticache(self, name: str, config: RedisConfig, network: NetworkConfig, tags: dict[str, str]) -> None:
-        group_id = resource_id(name, 40)
+        scoped = naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
+        group_id = naming.physical(naming.ELASTICACHE_GROUP, scoped)
+        name = naming.logical(name)
         subnets = aws.elasticache.SubnetGroup(
             f"{name}-subnets",
             subnet_ids=network.subnet_ids,
@@ -111,7 +111,7 @@ class Redis(pulumi.ComponentResource):
                                       tags=tags)
         parameter_group = aws.elasticache.ParameterGroup(
             f"{name}-params",
-            family=parameter_group_family(config.engine, config.engine_version),
+            family=elasticache_parameter_group_family(config.engine, config.version),
             description=f"{group_id}: {'cluster mode, ' if self.cluster else ''}noeviction",
             parameters=[aws.elasticache.ParameterGroupParameterArgs(name=key, value=value)
                         for key, value in redis_parameters(config).items()],
@@ -120,13 +120,19 @@ class Redis(pulumi.ComponentResource):
         )
         slow_log = aws.cloudwatch.LogGroup(
             f"{name}-slow-log",
-            name=f"/aws/elasticache/{group_id}/slow-log",
+            name=naming.checked(naming.LOG_GROUP, f"/aws/elasticache/{group_id}/slow-log"),
             retention_in_days=SLOW_LOG_RETENTION_DAYS,
             kms_key_id=None,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        token = generated_password(f"{name}-auth-token", self, AUTH_TOKEN_LENGTH)
+        token = generated_password(f"{name}-auth-token", self, AUTH_TOKEN_LENGTH, AUTH_TOKEN_SPECIALS)
+        snapshot_suffix = final_snapshot_suffix(f"{name}-final-snapshot", self, {
+            "replicationGroupId": group_id, "kmsKeyId": config.kms_key_id or "", "port": str(config.port),
+        })
+        # TLS is always required; the mode that says so exists from Redis 7.0.5 (Valkey 7.2) on, and older
+        # engines (Redis 6) require TLS by transitEncryptionEnabled alone.
+        transit_mode = "required" if supports_transit_encryption_mode(config.engine, config.version) else None
         shape: dict[str, object] = (
             {"cluster_mode": "enabled", "num_node_groups": config.shards,
              "replicas_per_node_group": config.replicas_per_shard, "automatic_failover_enabled": True,
@@ -140,7 +146,7 @@ class Redis(pulumi.ComponentResource):
             replication_group_id=group_id,
             description=f"Agent Server Redis ({config.mode})",
             engine=config.engine,
-            engine_version=config.engine_version,
+            engine_version=config.version,
             node_type=config.node_type,
             port=config.port,
             parameter_group_name=parameter_group.name,
@@ -149,13 +155,14 @@ class Redis(pulumi.ComponentResource):
             at_rest_encryption_enabled=True,
             kms_key_id=config.kms_key_id,
             transit_encryption_enabled=True,
-            transit_encryption_mode="required",
+            transit_encryption_mode=transit_mode,
             auth_token=token.result,
             auth_token_update_strategy="ROTATE",
             snapshot_retention_limit=config.snapshot_retention_days,
             snapshot_window=config.snapshot_window,
             maintenance_window=config.maintenance_window,
-            final_snapshot_identifier=f"{group_id}-final",
+            final_snapshot_identifier=snapshot_suffix.apply(
+                lambda suffix: naming.physical(naming.ELASTICACHE_SNAPSHOT, group_id, f"-final-{suffix}")),
             auto_minor_version_upgrade=True,
             apply_immediately=False,
             log_delivery_configurations=[aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs(

@@ -18,6 +18,16 @@ from .config import (
     ServerConfig,
 )
 from .errors import Issue, show
+from .provider_rules import (
+    ELASTICACHE_VERSIONS,
+    ELASTICACHE_WINDOWS,
+    RDS_WINDOWS,
+    WindowRules,
+    daily_minutes,
+    minimum_storage_ceiling,
+    weekly_minutes,
+    windows_overlap,
+)
 from .sizing import isolated_loop_pool_problem
 
 ELASTICACHE_MAX_NODES = 500
@@ -47,7 +57,8 @@ def _mode_fields(model: PostgresConfig | RedisConfig, section: str, allowed: dic
 _RDS_ONLY = {"rds"}
 _POSTGRES_MODES: dict[str, set[str]] = dict.fromkeys(
     (
-        "instance_class", "engine_version", "allocated_storage_gb", "max_allocated_storage_gb", "storage_type",
+        "instance_class", "engine_version", "auto_minor_version_upgrade", "allocated_storage_gb",
+        "max_allocated_storage_gb", "storage_type",
         "multi_az", "backup_retention_days", "backup_window", "maintenance_window", "deletion_protection",
         "database_name", "username", "port", "performance_insights", "kms_key_id", "log_exports", "protect",
     ),
@@ -84,11 +95,19 @@ def check_postgres(postgres: PostgresConfig, secrets: Secrets) -> list[Issue]:
     else:
         if secrets.postgres_uri is not None:
             issues.append(Issue("postgresUri", "only used when postgres.mode is external (RDS URIs are built)"))
-        if (postgres.max_allocated_storage_gb is not None
-                and postgres.max_allocated_storage_gb < postgres.allocated_storage_gb):
+        ceiling = minimum_storage_ceiling(postgres.allocated_storage_gb)
+        if postgres.max_allocated_storage_gb is not None and postgres.max_allocated_storage_gb < ceiling:
             issues.append(Issue("postgres.maxAllocatedStorageGb",
-                                f"must be ≥ allocatedStorageGb {postgres.allocated_storage_gb} "
+                                f"must be ≥ {ceiling}, 10 % above allocatedStorageGb "
+                                f"{postgres.allocated_storage_gb}: RDS refuses a smaller autoscaling ceiling "
                                 f"(got {postgres.max_allocated_storage_gb})"))
+        if postgres.auto_minor_version_upgrade and "." in postgres.engine_version:
+            major = postgres.engine_version.split(".")[0]
+            issues.append(Issue("postgres.engineVersion",
+                                f"with autoMinorVersionUpgrade true, name the major only ({major!r}): RDS upgrades "
+                                "the minor itself and a pinned minor makes the next deploy try to downgrade (got "
+                                f"{show(postgres.engine_version)}; or set autoMinorVersionUpgrade: false)"))
+        issues.extend(_window_issues("postgres", RDS_WINDOWS, postgres.backup_window, postgres.maintenance_window))
         if postgres.deletion_protection and postgres.backup_retention_days == 0:
             issues.append(Issue("postgres.backupRetentionDays", "0 disables backups of a protected database",
                                 "warning"))
@@ -108,8 +127,29 @@ def _check_postgres_uri(uri: str) -> list[Issue]:
     return issues
 
 
+def _window_issues(section: str, rules: WindowRules, daily: str, weekly: str) -> list[Issue]:
+    """A store's daily (backup or snapshot) and weekly (maintenance) windows: long enough, never overlapping."""
+    issues: list[Issue] = []
+    for field, minutes, minimum in ((rules.daily_field, daily_minutes(daily), rules.daily_minimum),
+                                    ("maintenanceWindow", weekly_minutes(weekly), rules.weekly_minimum)):
+        if minutes < minimum:
+            value = daily if field == rules.daily_field else weekly
+            issues.append(Issue(f"{section}.{field}", f"must be at least {minimum} minutes long (got {value!r}, "
+                                f"{minutes} minutes)"))
+    if windows_overlap(daily, weekly):
+        issues.append(Issue(f"{section}.{rules.daily_field}", f"{daily!r} overlaps maintenanceWindow {weekly!r}; "
+                            "AWS refuses overlapping windows"))
+    return issues
+
+
 def check_redis(redis: RedisConfig, secrets: Secrets) -> list[Issue]:
     issues = list(_mode_fields(redis, "redis", _REDIS_MODES))
+    if redis.mode != "external":
+        known = ELASTICACHE_VERSIONS[redis.engine]
+        if redis.version not in known:
+            issues.append(Issue("redis.engineVersion", f"{redis.engine} {redis.version} is not a version "
+                                f"ElastiCache creates (known: {', '.join(known)})"))
+        issues.extend(_window_issues("redis", ELASTICACHE_WINDOWS, redis.snapshot_window, redis.maintenance_window))
     if redis.mode == "cluster":
         nodes = redis.shards * (1 + redis.replicas_per_shard)
         if nodes > ELASTICACHE_MAX_NODES:
@@ -167,6 +207,7 @@ def check_server(server: ServerConfig, secrets: Secrets, redis: RedisConfig | No
             if _set(server, field):
                 issues.append(Issue(f"server.{_alias(ServerConfig, field)}", "only applies when "
                                     "server.deploymentModel is standalone (a control plane runs the server)"))
+    issues.extend(_check_ingress(server))
     for role in ("api", "queue"):
         scale = getattr(server, role)
         if scale.max_replicas is not None and scale.max_replicas < scale.replicas:
@@ -190,6 +231,23 @@ def check_server(server: ServerConfig, secrets: Secrets, redis: RedisConfig | No
     if standalone and secrets.license_key is None and secrets.langsmith_api_key is None:
         issues.append(Issue("licenseKey", "neither licenseKey nor langsmithApiKey is set: a self-hosted server "
                             "image refuses to start without one", "warning"))
+    return issues
+
+
+def _check_ingress(server: ServerConfig) -> list[Issue]:
+    ingress = server.ingress
+    if ingress is None:
+        return []
+    issues: list[Issue] = []
+    if ingress.class_name == "alb":
+        if ingress.tls_secret_name is not None:
+            issues.append(Issue("server.ingress.tlsSecretName", "the AWS Load Balancer Controller (className alb) "
+                                "terminates TLS with ACM and ignores TLS secrets: set certificateArn instead"))
+    else:
+        for field in ("scheme", "certificate_arn"):
+            if _set(ingress, field):
+                issues.append(Issue(f"server.ingress.{_alias(type(ingress), field)}", "only applies when "
+                                    f"server.ingress.className is alb (got {show(ingress.class_name)})"))
     return issues
 
 

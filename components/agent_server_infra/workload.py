@@ -11,21 +11,22 @@ rendered.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .config import ScaleConfig, ServerConfig
+from . import naming
+from .config import IngressConfig, ScaleConfig, ServerConfig
+from .env import SERVER_PORT
 from .sizing import surge
 
 TYPE_TOKEN = "agent-server-infra:index:Workload"
 Role = Literal["api", "queue"]
 ROLES: tuple[Role, ...] = ("api", "queue")
 
-PORT = 8000
+PORT = SERVER_PORT
 PORT_NAME = "http"
 QUEUE_COMMAND = ("/storage/queue_entrypoint.sh",)
 RUN_AS = 1000
@@ -36,14 +37,15 @@ API_PRE_STOP_SLEEP_SECS = 5
 """The API keeps serving this long after it is marked terminating, while endpoints and ingresses drop it."""
 STARTUP_PERIOD_SECS = 5
 STARTUP_FAILURE_THRESHOLD = 120
-"""Up to 10 minutes for the first ``/ok?check_db=1`` (migrations run at start-up)."""
+"""Up to 10 minutes for the first ``/ok?check_db=1`` (migrations run at start-up; the queue's health server only
+listens once its start-up is done)."""
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 ZONE_KEY = "topology.kubernetes.io/zone"
 HOST_KEY = "kubernetes.io/hostname"
 APP_NAME = "agent-server"
 
-_DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_MAX_NAME = 63 - len("-queue")
+ALB_CLASS = "alb"
+ALB_ANNOTATIONS = "alb.ingress.kubernetes.io"
 
 
 class WorkloadArgs(TypedDict):
@@ -60,9 +62,36 @@ class WorkloadArgs(TypedDict):
 
 
 def probe_paths(mount_prefix: str | None) -> tuple[str, str]:
-    """``(<prefix>/ok, <prefix>/ok?check_db=1)``: the liveness/readiness path and the startup path."""
+    """``(<prefix>/ok?check_db=0, <prefix>/ok?check_db=1)``: the liveness/readiness path and the startup path.
+
+    Both roles answer ``/ok`` under the mount prefix on ``PORT``. The queue's ``/ok`` checks the database unless
+    told ``check_db=0`` (``langgraph_api/queue_entrypoint.py``; the API's default is 0): a database failover
+    must not make the kubelet kill or unready every pod, so only the startup probe checks it.
+    """
     base = f"{mount_prefix or ''}/ok"
-    return base, f"{base}?check_db=1"
+    return f"{base}?check_db=0", f"{base}?check_db=1"
+
+
+def alb_annotations(ingress: IngressConfig, mount_prefix: str | None) -> dict[str, str]:
+    """The AWS Load Balancer Controller's annotations for an ``alb`` Ingress.
+
+    ``target-type: ip`` because the Service is a ClusterIP (the controller's default, ``instance``, needs a
+    NodePort); the health check probes ``/ok`` under the mount prefix; with an ACM certificate, HTTPS on 443 and a
+    redirect from 80 (kubernetes-sigs/aws-load-balancer-controller, docs/guide/ingress/annotations.md).
+    """
+    annotations = {
+        f"{ALB_ANNOTATIONS}/target-type": "ip",
+        f"{ALB_ANNOTATIONS}/scheme": ingress.scheme,
+        f"{ALB_ANNOTATIONS}/healthcheck-path": probe_paths(mount_prefix)[0],
+        f"{ALB_ANNOTATIONS}/success-codes": "200",
+    }
+    if ingress.certificate_arn is not None:
+        annotations.update({
+            f"{ALB_ANNOTATIONS}/certificate-arn": ingress.certificate_arn,
+            f"{ALB_ANNOTATIONS}/listen-ports": '[{"HTTP": 80}, {"HTTPS": 443}]',
+            f"{ALB_ANNOTATIONS}/ssl-redirect": "443",
+        })
+    return annotations
 
 
 def termination_grace_period(server: ServerConfig) -> int:
@@ -110,11 +139,8 @@ class Workload(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         server = args["server"]
         env = args["env"]
-        if not _DNS_1035.fullmatch(name) or len(name) > _MAX_NAME:
-            raise ValueError(
-                f"Workload name {name!r} must be a DNS-1035 label of at most {_MAX_NAME} characters (lower-case "
-                f"letters, digits and '-', starting with a letter): it prefixes the Kubernetes object names"
-            )
+        # Object names (``<name>-queue``) are DNS-1035 labels; a name that is not one is cleaned and hashed.
+        name = naming.kubernetes(name, reserve=max(len(f"-{role}") for role in ROLES))
         if server.image is None:
             raise ValueError("server.image is required to create the workload (standalone deployment model)")
         missing = [role for role in ROLES if role not in env]
@@ -164,7 +190,11 @@ class Workload(pulumi.ComponentResource):
                 immutable=True,
                 opts=self._opts(),
             )
-            deployments[role] = self._deployment(role, config_map, secret, service_account)
+            # Both roles run the server's migrations at start-up, and two at once on a fresh database crash one
+            # of them (UniqueViolation on alembic_version): the queue rolls out only once the API is ready
+            # (pulumi-kubernetes waits for a Deployment's rollout before its dependents).
+            after: list[pulumi.Resource] = [deployments["api"]] if role == "queue" else []
+            deployments[role] = self._deployment(role, config_map, secret, service_account, after)
             self._disruption_budget(role)
             self._autoscaler(role)
 
@@ -226,8 +256,9 @@ class Workload(pulumi.ComponentResource):
             annotations=dict(annotations) if annotations else None,
         )
 
-    def _opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, depends_on=self._depends_on or None, **kwargs)
+    def _opts(self, after: Sequence[pulumi.Resource] = (), **kwargs: Any) -> pulumi.ResourceOptions:
+        depends_on = [*self._depends_on, *after]
+        return pulumi.ResourceOptions(parent=self, depends_on=depends_on or None, **kwargs)
 
     def _scale(self, role: Role) -> ScaleConfig:
         return self._server.api if role == "api" else self._server.queue
@@ -238,6 +269,7 @@ class Workload(pulumi.ComponentResource):
         config_map: k8s.core.v1.ConfigMap,
         secret: k8s.core.v1.Secret,
         service_account: k8s.core.v1.ServiceAccount,
+        after: Sequence[pulumi.Resource],
     ) -> k8s.apps.v1.Deployment:
         server, scale, name = self._server, self._scale(role), self._name
         selector = selector_labels(name, role)
@@ -319,7 +351,7 @@ class Workload(pulumi.ComponentResource):
                     spec=pod,
                 ),
             ),
-            opts=self._opts(),
+            opts=self._opts(after),
         )
 
     def _disruption_budget(self, role: Role) -> k8s.policy.v1.PodDisruptionBudget:
@@ -364,9 +396,10 @@ class Workload(pulumi.ComponentResource):
     def _ingress(self, service: k8s.core.v1.Service) -> k8s.networking.v1.Ingress:
         ingress = self._server.ingress
         assert ingress is not None
+        annotations = alb_annotations(ingress, self._server.mount_prefix) if ingress.class_name == ALB_CLASS else None
         return k8s.networking.v1.Ingress(
             f"{self._name}-api",
-            metadata=self._metadata(f"{self._name}-api", "api"),
+            metadata=self._metadata(f"{self._name}-api", "api", annotations),
             spec=k8s.networking.v1.IngressSpecArgs(
                 ingress_class_name=ingress.class_name,
                 tls=[k8s.networking.v1.IngressTLSArgs(hosts=[ingress.host], secret_name=ingress.tls_secret_name)]

@@ -101,7 +101,8 @@ def test_database_name_change_raises_the_replacement_warning(plan_document: Plan
     assert [risk.severity for risk in rds] == ["replace"]
     assert "`dbName` langgraph → agents forces replacement" in rds[0].message
     rds_change = next(change for change in diff.changed if change.type == RDS_INSTANCE)
-    assert rds_change.paths == ["dbName"]
+    # The final snapshot's random suffix is kept by the inputs that replace the instance: it moves with them.
+    assert rds_change.paths == ["dbName", "finalSnapshotIdentifier"]
     assert rds_change.urn in diff.replaced
     # The URI changes with the database name: reported as a changed secret, never with a value.
     secret = [change for change in diff.env if change.name == "DATABASE_URI"]
@@ -122,13 +123,13 @@ def test_engine_version_major_change_raises_the_replacement_warning(plan_documen
                                                                      tmp_path: Path,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     before = plan_document("prod")
-    after = plan_document("prod", {"postgres": {"engineVersion": "17.2"}})
+    after = plan_document("prod", {"postgres": {"engineVersion": "17"}})
     diff = diff_documents(before, after)
 
     by_type = {risk.type: risk for risk in diff.warnings}
     # The instance cannot take a major upgrade in place (allowMajorVersionUpgrade is false) ...
     assert by_type[RDS_INSTANCE].severity == "fails"
-    assert "16.8 → 17.2 is a major upgrade" in by_type[RDS_INSTANCE].message
+    assert "16 → 17 is a major upgrade" in by_type[RDS_INSTANCE].message
     # ... and the parameter group of the new family replaces the old one.
     group = by_type["aws:rds/parameterGroup:ParameterGroup"]
     assert group.severity == "replace-supporting"
@@ -142,9 +143,20 @@ def test_engine_version_major_change_raises_the_replacement_warning(plan_documen
 
 
 def test_minor_engine_version_change_is_no_warning(plan_document: PlanDocument) -> None:
-    diff = diff_documents(plan_document("dev"), plan_document("dev", {"postgres": {"engineVersion": "16.9"}}))
+    pinned = {"postgres": {"engineVersion": "16.9", "autoMinorVersionUpgrade": False}}
+    diff = diff_documents(plan_document("dev", pinned),
+                          plan_document("dev", {"postgres": {**pinned["postgres"], "engineVersion": "16.11"}}))
     assert diff.has_changes
     assert not diff.warnings
+
+
+def test_pinning_the_major_only_is_no_downgrade(plan_document: PlanDocument) -> None:
+    pinned = plan_document("dev", {"postgres": {"engineVersion": "16.9", "autoMinorVersionUpgrade": False}})
+    diff = diff_documents(pinned, plan_document("dev"))
+    rds = [risk for risk in diff.warnings if risk.type == RDS_INSTANCE]
+    assert rds == []
+    down = diff_documents(pinned, plan_document("dev", {"postgres": {"engineVersion": "15"}}))
+    assert any(risk.severity == "fails" and "downgrade" in risk.message for risk in down.warnings)
 
 
 def test_redis_cluster_mode_change_cannot_apply_in_place(plan_document: PlanDocument) -> None:

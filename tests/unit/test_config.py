@@ -122,8 +122,15 @@ def test_field_rules(raw: dict[str, Any], section: str, values: dict[str, Any], 
 
 
 def test_postgres_158_is_the_floor(raw: dict[str, Any]) -> None:
-    assert validate_stack(with_(raw, "postgres", engineVersion="15.8")).config.postgres.engine_version == "15.8"
-    assert errors_of(with_(raw, "postgres", engineVersion="15.7.9"))
+    below = errors_of(with_(raw, "postgres", engineVersion="15.7", autoMinorVersionUpgrade=False))
+    assert any("≥ 15.8" in line for line in below), below
+    assert errors_of(with_(raw, "postgres", engineVersion="15.13.1", autoMinorVersionUpgrade=False))
+    # 15.8 is the server's floor, but RDS creates no 15.x below 15.13 any more
+    retired = errors_of(with_(raw, "postgres", engineVersion="15.8", autoMinorVersionUpgrade=False))
+    assert any("RDS no longer creates Postgres 15.8" in line and "15.13" in line for line in retired), retired
+    pinned = {"engineVersion": "15.13", "autoMinorVersionUpgrade": False}
+    assert validate_stack(with_(raw, "postgres", **pinned)).config.postgres.engine_version == "15.13"
+    assert validate_stack(with_(raw, "postgres", engineVersion="15")).config.postgres.engine_version == "15"
 
 
 def test_isolated_loops_reject_tiny_per_worker_pools(raw: dict[str, Any]) -> None:

@@ -88,6 +88,8 @@ SUPPORTING_FORCES_NEW: dict[str, dict[str, str]] = {
     "aws:elasticache/parameterGroup:ParameterGroup": {"family": "", "name": "", "description": ""},
     "aws:rds/subnetGroup:SubnetGroup": {"name": "", "namePrefix": ""},
     "aws:elasticache/subnetGroup:SubnetGroup": {"name": ""},
+    # upstream schema: aws_security_group name, name_prefix, description and vpc_id are ForceNew.
+    "aws:ec2/securityGroup:SecurityGroup": {"name": "", "namePrefix": "", "description": "", "vpcId": ""},
 }
 
 Severity = Literal["delete", "replace", "fails", "protection", "replace-supporting", "caution"]
@@ -96,7 +98,7 @@ SEVERITY_TITLES: dict[Severity, str] = {
     "replace": "forces replacement of a store (a new, empty database or cache)",
     "fails": "cannot be applied in place (`pulumi up` fails or needs manual steps)",
     "protection": "switches off a safety net",
-    "replace-supporting": "replaces a parameter or subnet group of a store (the store is then modified)",
+    "replace-supporting": "replaces a parameter, subnet or security group of a store (the store is then modified)",
     "caution": "applies in place, with side effects",
 }
 SEVERITY_ORDER: tuple[Severity, ...] = ("delete", "replace", "fails", "protection", "replace-supporting", "caution")
@@ -418,6 +420,13 @@ def _version_tuple(version: Any) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", str(version or "")))
 
 
+def _downgrade(old: Any, new: Any) -> bool:
+    """Whether ``new`` is below ``old`` in the parts both name: ``16.8`` → ``16`` only stops pinning the minor
+    (a major alone is a prefix the provider matches the running version against), ``16.8`` → ``15`` goes down."""
+    before, after = _version_tuple(old), _version_tuple(new)
+    return after < before[:len(after)]
+
+
 def _show(value: Any) -> str:
     if value is None:
         return "(unset)"
@@ -464,7 +473,7 @@ def _rds_warnings(change: ResourceChange, old: Mapping[str, Any], new: Mapping[s
             yield warn("fails", f"`{key}` cannot change once set ({why})")
     if "engineVersion" in tops:
         a, b = _inputs_value(old, "engineVersion"), _inputs_value(new, "engineVersion")
-        if _version_tuple(b) < _version_tuple(a):
+        if _downgrade(a, b):
             yield warn("fails", f"`engineVersion` {_show(a)} → {_show(b)} is a downgrade: RDS cannot downgrade in "
                                 "place; only a restore into a new instance can")
         elif _major(a) != _major(b):
@@ -507,7 +516,7 @@ def _elasticache_warnings(change: ResourceChange, old: Mapping[str, Any],
                                   "redis → valkey is in place)")
     if "engineVersion" in tops:
         a, b = _inputs_value(old, "engineVersion"), _inputs_value(new, "engineVersion")
-        if _version_tuple(b) < _version_tuple(a):
+        if _downgrade(a, b):
             yield warn("replace", f"`engineVersion` {_show(a)} → {_show(b)} is a downgrade, which forces "
                                   "replacement (upstream CustomizeDiff)")
     if "transitEncryptionEnabled" in tops and _version_tuple(_inputs_value(old, "engineVersion")) < (7, 0, 5):

@@ -18,6 +18,7 @@ stock monitor's thread pool could reorder them).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import hashlib
@@ -247,6 +248,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
             # The provider marks these secret (additionalSecretOutputs); mocks must say so themselves.
             state.update(result=rpc.wrap_rpc_secret(result),
                          bcryptHash=rpc.wrap_rpc_secret(f"$2a$10${_digest(result, length=53)}"))
+        elif typ == "random:index/randomId:RandomId":
+            raw = hashlib.sha256(json.dumps([name, plain.get("keepers")], sort_keys=True).encode()).digest()
+            raw = raw[:int(plain.get("byteLength") or 8)]
+            prefix = plain.get("prefix") or ""
+            state.update(hex=prefix + raw.hex(), dec=prefix + str(int.from_bytes(raw, "big")),
+                         b64Url=prefix + base64.urlsafe_b64encode(raw).decode().rstrip("="),
+                         b64Std=prefix + base64.b64encode(raw).decode())
+            resource_id = state["b64Url"]
         if typ.startswith("aws:") and "name" not in plain:
             # Pulumi auto-names AWS resources: the logical name plus a random suffix (here a stable one).
             state["name"] = f"{name}-{_digest(typ, name, length=7)}"
