@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+import pytest
 
 from agent_server_infra.plan import engine
 from agent_server_infra.plan.document import dumps, to_document
@@ -88,3 +89,33 @@ def test_secret_outputs_are_made_plain_like_the_others() -> None:
     assert rec.outputs["secret"] == Secret(["a", "<resource ConfigMap>"])
     document = json.loads(dumps(to_document(rec, show_secrets=True)))
     assert document["outputs"]["secret"] == ["a", "<resource ConfigMap>"]
+
+
+def test_unnamed_aws_resources_get_pulumi_aws_auto_names() -> None:
+    """``<name>-<7 hex>`` with the case kept by default; RDS joins without a separator; ElastiCache lower-cases
+    a replication group id within 40 characters; an auto-name over the limit is an error, not a truncation."""
+
+    def named() -> None:
+        aws.ec2.SecurityGroup("Mixed_Case-sg", vpc_id="vpc-1")
+        aws.rds.Instance("Db", engine="postgres", instance_class="db.t4g.micro")
+        aws.elasticache.ReplicationGroup("Cache", description="x")
+        aws.ec2.SecurityGroup("explicit", name="given", vpc_id="vpc-1")
+
+    rec = engine.run(named)
+    group = rec.one("aws:ec2/securityGroup:SecurityGroup", "Mixed_Case-sg").outputs["name"]
+    assert group.startswith("Mixed_Case-sg-")
+    assert len(group) == len("Mixed_Case-sg-") + 7
+    assert int(group[-7:], 16) >= 0
+    identifier = rec.one("aws:rds/instance:Instance").outputs["identifier"]
+    assert identifier.startswith("Db")
+    assert len(identifier) == 2 + 7
+    assert rec.one("aws:rds/instance:Instance").outputs["address"].startswith(identifier + ".")
+    assert rec.one("aws:elasticache/replicationGroup:ReplicationGroup").outputs["replicationGroupId"].startswith(
+        "cache-")
+    assert rec.one("aws:ec2/securityGroup:SecurityGroup", "explicit").outputs["name"] == "given"
+
+    def too_long() -> None:
+        aws.elasticache.ReplicationGroup("c" * 33, description="x")
+
+    with pytest.raises(engine.AutoNameTooLongError, match="longer than maximum length 40"):
+        engine.run(too_long)

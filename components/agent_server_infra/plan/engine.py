@@ -219,15 +219,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state: dict[str, Any] = dict(inputs)
         resource_id = f"{name}-{_digest(typ, name)}"
         arn_base = f"arn:aws:{{}}:{self.region}:{ACCOUNT_ID}"
+        generated = auto_name(typ, name, plain) if typ.startswith("aws:") else {}
+        state.update(generated)
         if typ == "aws:rds/instance:Instance":
-            identifier = plain.get("identifier") or resource_id
+            identifier = plain.get("identifier") or generated["identifier"]
             port = plain.get("port") or 5432
             address = f"{identifier}.c{_digest(identifier, length=10)}.{self.region}.rds.amazonaws.com"
             state.update(address=address, endpoint=f"{address}:{port}", port=port, identifier=identifier,
                          arn=arn_base.format("rds") + f":db:{identifier}", resourceId=f"db-{_digest(name, length=20)}")
             resource_id = identifier
         elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
-            group = plain.get("replicationGroupId") or resource_id
+            group = plain.get("replicationGroupId") or generated["replicationGroupId"]
             suffix = f"{_digest(group, length=6)}.{self.region.replace('-', '')[:4]}.cache.amazonaws.com"
             port = plain.get("port") or 6379
             if plain.get("clusterMode") == "enabled":
@@ -256,9 +258,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
                          b64Url=prefix + base64.urlsafe_b64encode(raw).decode().rstrip("="),
                          b64Std=prefix + base64.b64encode(raw).decode())
             resource_id = state["b64Url"]
-        if typ.startswith("aws:") and "name" not in plain:
-            # Pulumi auto-names AWS resources: the logical name plus a random suffix (here a stable one).
-            state["name"] = f"{name}-{_digest(typ, name, length=7)}"
         if typ.startswith("kubernetes:"):
             metadata = dict(plain.get("metadata") or {})
             # Auto-named ConfigMaps and Secrets get a new name when their data changes (a replacement), which
@@ -271,6 +270,32 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state.setdefault("id", resource_id)
         state.setdefault("arn", arn_base.format(typ.split(":")[1].split("/")[0]) + f":{resource_id}")
         return resource_id, state
+
+
+AUTO_NAMES: dict[str, tuple[str, str, int, bool]] = {
+    "aws:rds/instance:Instance": ("identifier", "", 255, False),
+    "aws:elasticache/replicationGroup:ReplicationGroup": ("replicationGroupId", "-", 40, True),
+}
+"""Where pulumi-aws auto-names differently from its default (``name``: the logical name, ``-``, 7 random hex
+digits, at most 255 characters, case kept): property, separator, maximum length and whether it lower-cases
+(pulumi/pulumi-aws ``provider/autonaming.go`` and ``provider/resource_overrides.go``)."""
+AUTO_NAME_DEFAULT = ("name", "-", 255, False)
+
+
+class AutoNameTooLongError(ValueError):
+    """pulumi-aws refuses an auto-name over the maximum length rather than truncating it."""
+
+
+def auto_name(typ: str, name: str, inputs: _Plain) -> dict[str, str]:
+    """The name pulumi-aws would generate for an unnamed resource (here with a stable suffix), as the mocks'
+    state; nothing when the program named it."""
+    prop, separator, max_length, lower = AUTO_NAMES.get(typ, AUTO_NAME_DEFAULT)
+    if prop in inputs:
+        return {}
+    generated = f"{name.lower() if lower else name}{separator}{_digest(typ, name, length=7)}"
+    if len(generated) > max_length:
+        raise AutoNameTooLongError(f"name {name!r} plus 7 random chars is longer than maximum length {max_length}")
+    return {prop: generated}
 
 
 _PLAIN_SCALARS = (str, bool, int, float, type(None))
