@@ -188,7 +188,7 @@ class PostgresConfig(_Model):
         if not postgres_creatable(value):
             oldest = ".".join(map(str, POSTGRES_CREATABLE_MINORS[major][:2]))
             raise ValueError(f"RDS no longer creates Postgres {value} (the oldest {major}.x it creates is {oldest}); "
-                             f"name the major only ({major!r}) or a newer minor (got {value!r})")
+                             f"name the major only ({str(major)!r}) or a newer minor (got {value!r})")
         return value
 
     @field_validator("username")

@@ -120,8 +120,12 @@ K8S_DNS_LABEL = NameRule(
     "Kubernetes API, k8s.io/apimachinery/pkg/util/validation IsDNS1035Label (Service names; the strictest of "
     "the object names we set: IsDNS1123Label / IsDNS1123Subdomain accept every DNS-1035 label)",
 )
+K8S_DNS1123_LABEL = NameRule(
+    "Kubernetes DNS-1123 label (Namespace names)", 63, r"[a-z0-9]([-a-z0-9]*[a-z0-9])?",
+    "Kubernetes API, k8s.io/apimachinery/pkg/util/validation IsDNS1123Label",
+)
 K8S_SUBDOMAIN = NameRule(
-    "Kubernetes DNS-1123 subdomain (ConfigMap and Secret names)", 253,
+    "Kubernetes DNS-1123 subdomain (names of Deployments, ConfigMaps, Secrets and the other objects)", 253,
     r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*",
     "Kubernetes API, k8s.io/apimachinery/pkg/util/validation IsDNS1123Subdomain",
 )
@@ -134,7 +138,7 @@ K8S_LABEL_VALUE = NameRule(
 RULES: tuple[NameRule, ...] = (
     RDS_INSTANCE, RDS_SNAPSHOT, ELASTICACHE_GROUP, ELASTICACHE_SNAPSHOT, LOG_GROUP, RDS_SUBNET_GROUP,
     RDS_PARAMETER_GROUP, ELASTICACHE_SUBNET_GROUP, ELASTICACHE_PARAMETER_GROUP, SECURITY_GROUP, K8S_DNS_LABEL,
-    K8S_SUBDOMAIN, K8S_LABEL_VALUE,
+    K8S_DNS1123_LABEL, K8S_SUBDOMAIN, K8S_LABEL_VALUE,
 )
 
 

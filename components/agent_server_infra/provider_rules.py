@@ -198,14 +198,14 @@ def postgres_parameter_group_family(engine_version: str) -> str:
 
 ELASTICACHE_VERSIONS: dict[str, tuple[str, ...]] = {
     "redis": ("6.0", "6.2", "7.0", "7.1"),
-    "valkey": ("7.2", "8.0", "8.1", "8.2"),
+    "valkey": ("7.2", "8.0", "8.1", "8.2", "9.0"),
 }
 """Engine versions ElastiCache creates replication groups with, as ``major.minor`` (the only form it takes for
 Redis 6 and later and for Valkey)."""
 ELASTICACHE_DEFAULT_VERSION: dict[str, str] = {"redis": "7.1", "valkey": "8.0"}
 ELASTICACHE_VERSION_SOURCE = (
     "Amazon ElastiCache User Guide, 'Supported engines and versions' (Redis OSS 6.0, 6.2, 7.0, 7.1; Valkey 7.2, "
-    "8.0, 8.1, 8.2); CreateReplicationGroup EngineVersion; terraform-provider-aws "
+    "8.0, 8.1, 8.2, 9.0); CreateReplicationGroup EngineVersion; terraform-provider-aws "
     "internal/service/elasticache/engine_version.go (Redis >= 6 takes major.minor only, no patch)"
 )
 TRANSIT_ENCRYPTION_MODE_MINIMUM: dict[str, tuple[int, int, int]] = {"redis": (7, 0, 5), "valkey": (7, 2, 0)}
@@ -217,7 +217,8 @@ TRANSIT_ENCRYPTION_MODE_SOURCE = (
 
 def elasticache_parameter_group_family(engine: str, engine_version: str) -> str:
     """The family of ``engine`` at ``engine_version``: ``redis6.x`` for every Redis 6, ``redis7`` for Redis 7,
-    ``valkey7``/``valkey8`` for Valkey (ElastiCache User Guide, 'Redis OSS and Valkey specific parameters')."""
+    ``valkey7``/``valkey8``/``valkey9`` for Valkey (CreateCacheParameterGroup CacheParameterGroupFamily; ElastiCache
+    User Guide, 'Valkey 9.0 parameter changes')."""
     major = parse_version(engine_version)[0]
     if engine == "redis" and major == 6:
         return "redis6.x"
