@@ -99,11 +99,13 @@ class Postgres(pulumi.ComponentResource):
     def _rds(self, name: str, config: PostgresConfig, network: NetworkConfig, tags: dict[str, str]) -> None:
         scoped = naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
         identifier = naming.physical(naming.RDS_INSTANCE, scoped)
+        # Children's logical names (their auto-names) and the groups' descriptions, which AWS cannot change in
+        # place, follow the component's name rather than the scoped physical identifier.
         name = naming.logical(name)
         subnets = aws.rds.SubnetGroup(
             f"{name}-subnets",
             subnet_ids=network.subnet_ids,
-            description=f"Private subnets of {identifier}",
+            description=f"Private subnets of {name}",
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -116,7 +118,7 @@ class Postgres(pulumi.ComponentResource):
         parameter_group = aws.rds.ParameterGroup(
             f"{name}-params",
             family=postgres_parameter_group_family(config.engine_version),
-            description=f"{identifier}: TLS required",
+            description=f"{name}: TLS required",
             parameters=parameters,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),

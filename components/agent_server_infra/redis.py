@@ -99,11 +99,13 @@ class Redis(pulumi.ComponentResource):
     def _elasticache(self, name: str, config: RedisConfig, network: NetworkConfig, tags: dict[str, str]) -> None:
         scoped = naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
         group_id = naming.physical(naming.ELASTICACHE_GROUP, scoped)
+        # Children's logical names (their auto-names) and the groups' descriptions, which AWS cannot change in
+        # place, follow the component's name rather than the scoped physical identifier.
         name = naming.logical(name)
         subnets = aws.elasticache.SubnetGroup(
             f"{name}-subnets",
             subnet_ids=network.subnet_ids,
-            description=f"Private subnets of {group_id}",
+            description=f"Private subnets of {name}",
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -112,7 +114,7 @@ class Redis(pulumi.ComponentResource):
         parameter_group = aws.elasticache.ParameterGroup(
             f"{name}-params",
             family=elasticache_parameter_group_family(config.engine, config.version),
-            description=f"{group_id}: {'cluster mode, ' if self.cluster else ''}noeviction",
+            description=f"{name}: {'cluster mode, ' if self.cluster else ''}noeviction",
             parameters=[aws.elasticache.ParameterGroupParameterArgs(name=key, value=value)
                         for key, value in redis_parameters(config).items()],
             tags=tags,
