@@ -75,8 +75,9 @@ Changes = dict[str, Any]
 (a value of ``None`` removes the key), a :class:`Replace` for a whole new section, or a plain value (a secret's
 ``{"secure": ...}``)."""
 
-def write_modified_stack(directory: Path, stack: str, changes: Changes) -> Path:
-    """A copy of ``stacks/Pulumi.<stack>.yaml`` with ``changes`` applied, written into ``directory``."""
+def write_modified_stack(directory: Path, stack: str, changes: Changes, name: str | None = None) -> Path:
+    """A copy of ``stacks/Pulumi.<stack>.yaml`` with ``changes`` applied, written into ``directory`` as the stack
+    ``name`` (default: ``stack``)."""
     document = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
     config = document["config"]
     for key, values in changes.items():
@@ -85,11 +86,11 @@ def write_modified_stack(directory: Path, stack: str, changes: Changes) -> Path:
             config[full] = dict(values) if isinstance(values, dict) else values
             continue
         section = config.setdefault(full, {})
-        for name, value in values.items():
+        for key_name, value in values.items():
             if value is None:
-                section.pop(name, None)
+                section.pop(key_name, None)
             else:
-                section[name] = value
-    path = directory / f"Pulumi.{stack}.yaml"
+                section[key_name] = dict(value) if isinstance(value, Replace) else value
+    path = directory / f"Pulumi.{name or stack}.yaml"
     path.write_text(yaml.safe_dump(document))
     return path

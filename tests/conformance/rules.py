@@ -1,0 +1,449 @@
+"""The conformance table: what the real AWS API, terraform-provider-aws, Kubernetes and the Agent Server accept.
+
+Each :class:`Rule` names the resource type and property it reads, what it says and where that comes from; the
+rule text and source of names, free text, windows, storage and engine versions live in the package
+(:mod:`agent_server_infra.naming`, :mod:`agent_server_infra.provider_rules`), where the components and config
+validation use them too, so the tier checks the emitted arguments against the same statement of the API, not
+against a second copy. Rules that relate several resources (refresh and drift safety, probe port = ``PORT``, the
+rollout order) read the whole recording; :func:`unique_names` relates several recordings (stacks in one account).
+
+A mock engine accepts anything, so every check here reads what a recorded resource would send.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from agent_server_infra import naming, provider_rules
+from agent_server_infra.naming import NameRule
+from agent_server_infra.plan.engine import RecordedResource, Recording
+from agent_server_infra.provider_rules import TextRule
+from agent_server_infra.versions import parse_version
+
+RDS = "aws:rds/instance:Instance"
+RDS_SUBNETS = "aws:rds/subnetGroup:SubnetGroup"
+RDS_PARAMS = "aws:rds/parameterGroup:ParameterGroup"
+GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
+CACHE_SUBNETS = "aws:elasticache/subnetGroup:SubnetGroup"
+CACHE_PARAMS = "aws:elasticache/parameterGroup:ParameterGroup"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+RANDOM_ID = "random:index/randomId:RandomId"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+SERVICE = "kubernetes:core/v1:Service"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+KUBERNETES = "kubernetes:*"
+ANY = "*"
+
+QUEUE_ENTRYPOINT = (
+    "langgraph-api 0.11.1 langgraph_api/queue_entrypoint.py health_and_metrics_server: "
+    "port = int(os.getenv('PORT', '8080')); check_db = int(request.query_params.get('check_db', '1'))"
+)
+ALB_DOCS = "kubernetes-sigs/aws-load-balancer-controller docs/guide/ingress/annotations.md"
+ELASTICACHE_FAMILIES = frozenset({"redis6.x", "redis7", "valkey7", "valkey8", "valkey9"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of a real API, checked on every resource of its type (``kubernetes:*``, ``*``: any)."""
+
+    type: str
+    property: str
+    rule: str
+    source: str
+    check: Callable[[Recording, RecordedResource], Iterable[str]]
+
+    def applies(self, resource: RecordedResource) -> bool:
+        if self.type == ANY:
+            return resource.custom
+        if self.type.endswith(":*"):
+            return resource.type.startswith(self.type[:-1])
+        return resource.type == self.type
+
+
+# --- reading recorded resources ------------------------------------------------------------------------------
+
+
+def value(resource: RecordedResource, path: str) -> Any:
+    """``spec.template.metadata`` of the inputs, or of the mocks' state when the program left it unset (an
+    auto-name); secrets shown."""
+    for source in (resource.plain_inputs, _plain_state(resource)):
+        found: Any = source
+        for part in path.split("."):
+            found = found.get(part) if isinstance(found, Mapping) else None
+        if found is not None:
+            return found
+    return None
+
+
+def _plain_state(resource: RecordedResource) -> dict[str, Any]:
+    from agent_server_infra.plan.engine import reveal
+
+    return reveal(resource.wire_outputs)
+
+
+def _name_rule(type_: str, prop: str, rule: NameRule) -> Rule:
+    def check(_: Recording, resource: RecordedResource) -> Iterator[str]:
+        name = value(resource, prop)
+        if name is not None:
+            yield from (f"{prop} {name!r} {problem}" for problem in rule.problems(str(name)))
+
+    return Rule(type_, prop, f"{rule.what}: {rule.max_length} characters at most, {rule.pattern}", rule.source,
+                check)
+
+
+def _text_rule(type_: str, prop: str, rule: TextRule) -> Rule:
+    def check(_: Recording, resource: RecordedResource) -> Iterator[str]:
+        text = value(resource, prop)
+        if text is not None:
+            yield from (f"{prop} {text!r} {problem}" for problem in rule.problems(str(text)))
+
+    return Rule(type_, prop, f"{rule.what}: {rule.min_length}-{rule.max_length} of {rule.charset}", rule.source,
+                check)
+
+
+def _generated_secret(type_: str, prop: str, rule: TextRule) -> Rule:
+    """The generator of a secret only draws characters the API accepts (the value itself is random)."""
+
+    def check(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+        for password in _password_of(recording, resource, prop):
+            specials = str(password.plain_inputs.get("overrideSpecial", "")) \
+                if password.plain_inputs.get("special", True) else ""
+            alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" + specials
+            bad = [char for char in alphabet if rule.problems(char * max(rule.min_length, 1))]
+            if bad:
+                yield f"{prop} comes from {password.name}, which may draw {''.join(bad)!r}"
+            length = int(password.plain_inputs.get("length", 0))
+            if not rule.min_length <= length <= rule.max_length:
+                yield f"{prop} comes from {password.name} of length {length}"
+        secret = value(resource, prop)
+        if secret is not None:
+            yield from (f"{prop} {problem}" for problem in rule.problems(str(secret)))
+
+    return Rule(type_, prop, f"{rule.what}: generated from accepted characters only ({rule.charset})",
+                rule.source, check)
+
+
+def _password_of(recording: Recording, resource: RecordedResource, prop: str) -> list[RecordedResource]:
+    secret = value(resource, prop)
+    return [other for other in recording.by_type(PASSWORD)
+            if other.urn in resource.dependencies and value(other, "result") == secret]
+
+
+# --- per-resource rules ------------------------------------------------------------------------------------------
+
+
+def _rds_engine(_: Recording, resource: RecordedResource) -> Iterator[str]:
+    version = str(value(resource, "engineVersion"))
+    if not re.fullmatch(r"\d+(\.\d+)?", version):
+        yield f"engineVersion {version!r} is neither a major nor major.minor"
+        return
+    if parse_version(version)[0] not in provider_rules.POSTGRES_MAJORS:
+        yield f"engineVersion {version!r}: RDS creates Postgres {provider_rules.POSTGRES_MAJORS}"
+    if not provider_rules.postgres_creatable(version):
+        yield f"engineVersion {version!r} is no longer created by RDS"
+    if value(resource, "autoMinorVersionUpgrade") is not False and "." in version:
+        yield (f"engineVersion {version!r} pins a minor while autoMinorVersionUpgrade is on: after RDS upgrades "
+               "the minor, the next deploy tries to downgrade and fails")
+
+
+def _rds_storage(_: Recording, resource: RecordedResource) -> Iterator[str]:
+    allocated = int(value(resource, "allocatedStorage"))
+    storage_type = value(resource, "storageType") or "gp2"
+    low = 100 if storage_type in {"io1", "io2"} else 20
+    if not low <= allocated <= 65536:
+        yield f"allocatedStorage {allocated} outside {low}-65536 GiB for {storage_type}"
+    ceiling = value(resource, "maxAllocatedStorage")
+    if ceiling not in (None, 0) and int(ceiling) < provider_rules.minimum_storage_ceiling(allocated):
+        yield f"maxAllocatedStorage {ceiling} is not 10 % above allocatedStorage {allocated}"
+
+
+def _windows(rules: provider_rules.WindowRules) -> Callable[[Recording, RecordedResource], Iterator[str]]:
+    def check(_: Recording, resource: RecordedResource) -> Iterator[str]:
+        daily, weekly = value(resource, rules.daily_field), value(resource, "maintenanceWindow")
+        if daily is None or weekly is None:
+            yield f"{rules.daily_field} and maintenanceWindow must be set (AWS picks overlapping ones otherwise)"
+            return
+        if provider_rules.daily_minutes(daily) < rules.daily_minimum:
+            yield f"{rules.daily_field} {daily!r} shorter than {rules.daily_minimum} minutes"
+        if provider_rules.weekly_minutes(weekly) < rules.weekly_minimum:
+            yield f"maintenanceWindow {weekly!r} shorter than {rules.weekly_minimum} minutes"
+        if provider_rules.windows_overlap(daily, weekly):
+            yield f"{rules.daily_field} {daily!r} overlaps maintenanceWindow {weekly!r}"
+
+    return check
+
+
+def _depends_on(recording: Recording, resource: RecordedResource, type_: str) -> list[RecordedResource]:
+    return [other for other in recording.by_type(type_) if other.urn in resource.dependencies]
+
+
+def _rds_parameter_family(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    family = provider_rules.postgres_parameter_group_family(str(value(resource, "engineVersion")))
+    for group in _depends_on(recording, resource, RDS_PARAMS):
+        if value(group, "family") != family:
+            yield f"parameter group family {value(group, 'family')!r} does not match engine {family!r}"
+
+
+def _snapshot_unique(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    snapshot = str(value(resource, "finalSnapshotIdentifier") or "")
+    suffixes = [str(value(random_id, "hex")) for random_id in _depends_on(recording, resource, RANDOM_ID)]
+    if not any(suffix and snapshot.endswith(suffix) for suffix in suffixes):
+        yield (f"finalSnapshotIdentifier {snapshot!r} is fixed: the second deletion of this store (a replacement, "
+               "or the stack destroyed and deployed again) fails with SnapshotAlreadyExists")
+
+
+def _elasticache_engine(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    engine = str(value(resource, "engine") or "redis")
+    version = str(value(resource, "engineVersion"))
+    if version not in provider_rules.ELASTICACHE_VERSIONS.get(engine, ()):
+        yield f"engineVersion {version!r} is not a {engine} version ElastiCache creates (major.minor)"
+        return
+    family = provider_rules.elasticache_parameter_group_family(engine, version)
+    for group in _depends_on(recording, resource, CACHE_PARAMS):
+        if value(group, "family") not in ELASTICACHE_FAMILIES or value(group, "family") != family:
+            yield f"parameter group family {value(group, 'family')!r} is not {engine} {version}'s {family!r}"
+    if value(resource, "transitEncryptionMode") is not None and not \
+            provider_rules.supports_transit_encryption_mode(engine, version):
+        yield f"transitEncryptionMode is not accepted by {engine} {version}"
+    if value(resource, "authToken") is not None and value(resource, "transitEncryptionEnabled") is not True:
+        yield "authToken needs transitEncryptionEnabled"
+    for delivery in value(resource, "logDeliveryConfigurations") or []:
+        if delivery.get("logType") == "slow-log" and engine == "redis" and parse_version(version) < (6, 0, 0):
+            yield "slow-log delivery needs Redis 6.0 or later"
+
+
+def _elasticache_shape(_: Recording, resource: RecordedResource) -> Iterator[str]:
+    failover = value(resource, "automaticFailoverEnabled") is True
+    if value(resource, "multiAzEnabled") is True and not failover:
+        yield "multiAzEnabled needs automaticFailoverEnabled"
+    clusters = value(resource, "numCacheClusters")
+    if failover and clusters is not None and int(clusters) < 2:
+        yield "automaticFailoverEnabled needs numCacheClusters ≥ 2"
+    replicas = value(resource, "replicasPerNodeGroup")
+    if replicas is not None and not 0 <= int(replicas) <= 5:
+        yield f"replicasPerNodeGroup {replicas} outside 0-5"
+    if not value(resource, "description"):
+        yield "description must not be empty"
+
+
+def _refresh_safe(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    group_id = value(resource, "id")
+    for direction, rule_type in (("ingress", INGRESS_RULE), ("egress", EGRESS_RULE)):
+        separate = [rule for rule in recording.by_type(rule_type) if value(rule, "securityGroupId") == group_id]
+        if separate and direction in resource.plain_inputs:
+            yield (f"{direction} is declared inline beside {len(separate)} separate rule resource(s): after a "
+                   "refresh one mechanism revokes the other's rules")
+
+
+def _env_of(recording: Recording, container: Mapping[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for source in container.get("envFrom") or []:
+        name = (source.get("configMapRef") or {}).get("name")
+        for config_map in recording.by_type(CONFIG_MAP):
+            if value(config_map, "metadata.name") == name:
+                env.update(value(config_map, "data") or {})
+    return env
+
+
+def _containers(resource: RecordedResource) -> list[dict[str, Any]]:
+    return list(value(resource, "spec.template.spec.containers") or [])
+
+
+def _probes(container: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {kind: container[kind]["httpGet"] for kind in ("startupProbe", "readinessProbe", "livenessProbe")
+            if kind in container and "httpGet" in container[kind]}
+
+
+def _probe_port(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    for container in _containers(resource):
+        ports = {port.get("name"): port.get("containerPort") for port in container.get("ports") or []}
+        port_env = _env_of(recording, container).get("PORT")
+        for kind, probe in _probes(container).items():
+            number = ports.get(probe["port"], probe["port"])
+            number = int(number) if isinstance(number, float) else number  # numbers decode from the wire as floats
+            if port_env is None:
+                yield f"{container['name']}: {kind} probes {number} but PORT is not rendered (the queue binds 8080)"
+            elif str(number) != port_env:
+                yield f"{container['name']}: {kind} probes port {number}, the server listens on PORT={port_env}"
+
+
+def _role(resource: RecordedResource) -> str | None:
+    labels = value(resource, "metadata.labels") or {}
+    return labels.get("app.kubernetes.io/component")
+
+
+def _queue_probes(_: Recording, resource: RecordedResource) -> Iterator[str]:
+    if _role(resource) != "queue":
+        return
+    for container in _containers(resource):
+        for kind, probe in _probes(container).items():
+            query = parse_qs(urlsplit(str(probe["path"])).query)
+            if kind != "startupProbe" and query.get("check_db") != ["0"]:
+                yield (f"{kind} {probe['path']!r} checks the database (the queue's default is check_db=1): a "
+                       "database failover would kill or unready every queue pod")
+
+
+def _rollout_order(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    if _role(resource) != "queue":
+        return
+    instance = (value(resource, "metadata.labels") or {}).get("app.kubernetes.io/instance")
+    apis = [other for other in recording.by_type(DEPLOYMENT) if _role(other) == "api"
+            and (value(other, "metadata.labels") or {}).get("app.kubernetes.io/instance") == instance]
+    if apis and not any(api.urn in resource.dependencies for api in apis):
+        yield ("the queue rolls out beside the API: on a fresh database both run the migrations at once and one "
+               "crashes (UniqueViolation on alembic_version)")
+
+
+def _alb(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    if value(resource, "spec.ingressClassName") != "alb":
+        return
+    annotations = value(resource, "metadata.annotations") or {}
+    for rule in value(resource, "spec.rules") or []:
+        for path in (rule.get("http") or {}).get("paths") or []:
+            service_name = path["backend"]["service"]["name"]
+            for service in recording.by_type(SERVICE):
+                if value(service, "metadata.name") == service_name and \
+                        value(service, "spec.type") in (None, "ClusterIP") and \
+                        annotations.get("alb.ingress.kubernetes.io/target-type") != "ip":
+                    yield (f"backend {service_name} is a ClusterIP Service, which the controller's default target "
+                           "type (instance) cannot reach: target-type must be ip")
+    if any(tls.get("secretName") for tls in value(resource, "spec.tls") or []):
+        yield "spec.tls secretName is ignored by the AWS Load Balancer Controller (ACM certificates only)"
+    health = annotations.get("alb.ingress.kubernetes.io/healthcheck-path", "/")
+    prefix = str((value(resource, "spec.rules") or [{}])[0].get("http", {}).get("paths", [{}])[0].get("path", "/"))
+    if not health.startswith(prefix.rstrip("/") + "/"):
+        yield f"healthcheck-path {health!r} is outside the served path {prefix!r}"
+
+
+def _label_values(_: Recording, resource: RecordedResource) -> Iterator[str]:
+    for path in ("metadata.labels", "spec.template.metadata.labels", "spec.selector.matchLabels",
+                 "spec.selector"):
+        labels = value(resource, path)
+        if isinstance(labels, Mapping):
+            for key, label in labels.items():
+                if isinstance(label, str):
+                    yield from (f"{path}[{key}] {label!r} {problem}"
+                                for problem in naming.K8S_LABEL_VALUE.problems(label))
+
+
+KUBERNETES_NAMES: dict[str, NameRule] = {"Service": naming.K8S_DNS_LABEL, "Namespace": naming.K8S_DNS1123_LABEL}
+"""Services are DNS-1035 labels, Namespaces DNS-1123 labels, every other object a DNS-1123 subdomain."""
+
+
+def _kubernetes_name(_: Recording, resource: RecordedResource) -> Iterator[str]:
+    name = value(resource, "metadata.name")
+    rule = KUBERNETES_NAMES.get(resource.type.split(":")[-1], naming.K8S_SUBDOMAIN)
+    yield from (f"metadata.name {name!r} {problem}" for problem in rule.problems(str(name)))
+
+
+RULES: tuple[Rule, ...] = (
+    # names
+    _name_rule(RDS, "identifier", naming.RDS_INSTANCE),
+    _name_rule(RDS, "finalSnapshotIdentifier", naming.RDS_SNAPSHOT),
+    _name_rule(RDS_SUBNETS, "name", naming.RDS_SUBNET_GROUP),
+    _name_rule(RDS_PARAMS, "name", naming.RDS_PARAMETER_GROUP),
+    _name_rule(GROUP, "replicationGroupId", naming.ELASTICACHE_GROUP),
+    _name_rule(GROUP, "finalSnapshotIdentifier", naming.ELASTICACHE_SNAPSHOT),
+    _name_rule(CACHE_SUBNETS, "name", naming.ELASTICACHE_SUBNET_GROUP),
+    _name_rule(CACHE_PARAMS, "name", naming.ELASTICACHE_PARAMETER_GROUP),
+    _name_rule(SG, "name", naming.SECURITY_GROUP),
+    _name_rule(LOG_GROUP, "name", naming.LOG_GROUP),
+    Rule(KUBERNETES, "metadata.name", "Services: DNS-1035 label; Namespaces: DNS-1123 label; others: DNS-1123 "
+         "subdomain", naming.K8S_SUBDOMAIN.source, _kubernetes_name),
+    Rule(KUBERNETES, "metadata.labels / selectors", "label values: 63 characters, [A-Za-z0-9] at both ends",
+         naming.K8S_LABEL_VALUE.source, _label_values),
+    # free text and secrets
+    _text_rule(SG, "description", provider_rules.SECURITY_GROUP_DESCRIPTION),
+    _text_rule(INGRESS_RULE, "description", provider_rules.SECURITY_GROUP_RULE_DESCRIPTION),
+    _generated_secret(GROUP, "authToken", provider_rules.ELASTICACHE_AUTH_TOKEN),
+    _generated_secret(RDS, "password", provider_rules.RDS_MASTER_PASSWORD),
+    # RDS
+    Rule(RDS, "engineVersion", "a Postgres major RDS creates, or a creatable minor; a major only while "
+         "autoMinorVersionUpgrade is on (drift safety)", provider_rules.POSTGRES_VERSION_SOURCE + "; "
+         + provider_rules.POSTGRES_CREATABLE_SOURCE, _rds_engine),
+    Rule(RDS, "allocatedStorage / maxAllocatedStorage", "20-65536 GiB (100 for io1/io2); the ceiling ≥ 110 %",
+         provider_rules.STORAGE_CEILING_SOURCE, _rds_storage),
+    Rule(RDS, "backupWindow / maintenanceWindow", "≥ 30 minutes each, never overlapping",
+         provider_rules.RDS_WINDOWS.source, _windows(provider_rules.RDS_WINDOWS)),
+    Rule(RDS, "parameterGroupName", "the parameter group's family is postgres<major>",
+         "AWS RDS API reference, CreateDBInstance DBParameterGroupName (the group's family must match the engine)",
+         _rds_parameter_family),
+    Rule(RDS, "finalSnapshotIdentifier", "unique per deletion (a random suffix kept until replacement)",
+         "AWS RDS API reference, DeleteDBInstance: DBSnapshotAlreadyExists when the identifier is taken",
+         _snapshot_unique),
+    # ElastiCache
+    Rule(GROUP, "engineVersion / transitEncryptionMode / parameter group family", "a major.minor ElastiCache "
+         "creates; the family of that version; the mode only from Redis 7.0.5 / Valkey 7.2",
+         provider_rules.ELASTICACHE_VERSION_SOURCE + "; " + provider_rules.TRANSIT_ENCRYPTION_MODE_SOURCE,
+         _elasticache_engine),
+    Rule(GROUP, "snapshotWindow / maintenanceWindow", "≥ 60 minutes each, never overlapping",
+         provider_rules.ELASTICACHE_WINDOWS.source, _windows(provider_rules.ELASTICACHE_WINDOWS)),
+    Rule(GROUP, "automaticFailoverEnabled / multiAzEnabled / replicasPerNodeGroup / description",
+         "multi-AZ needs failover, failover needs 2 nodes, 0-5 replicas per shard, a description",
+         "AWS ElastiCache API reference, CreateReplicationGroup; terraform-provider-aws "
+         "internal/service/elasticache/replication_group.go (CustomizeDiff and validators)", _elasticache_shape),
+    Rule(GROUP, "finalSnapshotIdentifier", "unique per deletion (a random suffix kept until replacement)",
+         "AWS ElastiCache API reference, DeleteReplicationGroup: SnapshotAlreadyExistsFault", _snapshot_unique),
+    # security groups
+    Rule(SG, "ingress / egress", "one mechanism per direction: no inline rules beside rule resources",
+         "pulumi/pulumi-aws#2391; pulumi_aws ec2/security_group.py ('You should not use the ec2.SecurityGroup "
+         "resource with in-line rules ... in conjunction with the vpc.SecurityGroupIngressRule ...')",
+         _refresh_safe),
+    # Kubernetes workload and the Agent Server
+    Rule(DEPLOYMENT, "containers[].*Probe.httpGet.port", "the probed port is the PORT the server binds",
+         QUEUE_ENTRYPOINT, _probe_port),
+    Rule(DEPLOYMENT, "containers[].livenessProbe / readinessProbe (queue)", "check_db=0 outside the startup probe",
+         QUEUE_ENTRYPOINT, _queue_probes),
+    Rule(DEPLOYMENT, "dependencies (queue)", "the queue rolls out after the API (migrations never race)",
+         "langgraph-api 0.11.1: both roles run the migrations in their lifespan (langgraph_runtime_pg "
+         "lifespan → migrate); started at once on a fresh database one fails with UniqueViolation",
+         _rollout_order),
+    Rule(INGRESS, "metadata.annotations (alb)", "ip targets for a ClusterIP backend, no TLS secrets, the health "
+         "check under the served path", ALB_DOCS, _alb),
+)
+
+
+def violations(recording: Recording) -> list[str]:
+    """Every rule a recording breaks, as ``type name: rule: problem``."""
+    return [f"{resource.type} {resource.name}: {problem}"
+            for resource in recording.resources for rule in RULES if rule.applies(resource)
+            for problem in rule.check(recording, resource)]
+
+
+ACCOUNT_SCOPED: tuple[tuple[str, str], ...] = (
+    (RDS, "identifier"),
+    (GROUP, "replicationGroupId"),
+    (LOG_GROUP, "name"),
+)
+"""Explicit names unique per account and region. Auto-named resources are unique by their random suffix, and
+final snapshot names by theirs (:func:`_snapshot_unique`)."""
+
+
+def account_names(recording: Recording, region: str) -> Iterator[tuple[tuple[str, str, str], str]]:
+    """``((region, type, name), owner)`` for each name AWS wants unique in an account and region."""
+    for type_, prop in ACCOUNT_SCOPED:
+        for resource in recording.by_type(type_):
+            if prop in resource.plain_inputs:
+                key = (region, type_, str(resource.plain_inputs[prop]).lower())
+                yield key, f"{recording.project}/{recording.stack} {resource.name}"
+
+
+def unique_names(recordings: Iterable[tuple[Recording, str]]) -> list[str]:
+    """Names that two resources of the recordings (stacks in one account) would both claim."""
+    seen: dict[tuple[str, str, str], str] = {}
+    clashes: list[str] = []
+    for recording, region in recordings:
+        for key, owner in account_names(recording, region):
+            if key in seen:
+                clashes.append(f"{key[1]} {key[2]!r} in {key[0]}: {seen[key]} and {owner}")
+            seen.setdefault(key, owner)
+    return clashes

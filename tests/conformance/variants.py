@@ -1,0 +1,72 @@
+"""The generated matrix the conformance tier plans besides the shipped stacks and the example.
+
+Each variant is a shipped stack file with changes, planned under a stack name of its own: stack names that need
+cleaning (upper case, ``_``, ``.``) or shortening (60 characters and more, twins that share a long head), every
+ElastiCache engine and version we accept, Postgres 15/16/17 (major only and pinned), single, cluster and external
+stores, the control-plane model and each ingress class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tests.helpers import Changes, Replace
+
+SECURE = {"secure": "v1:AAAAAAAAAAAAAAAA:BBBBBBBBBBBBBBBB="}
+LONG = "a" * 60
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A shipped stack (``base``) with ``changes``, planned as stack ``stack``."""
+
+    id: str
+    base: str
+    stack: str
+    changes: Changes = field(default_factory=dict)
+
+
+def _redis(engine: str, version: str | None) -> Changes:
+    return {"redis": {"engine": engine, "engineVersion": version}}
+
+
+VARIANTS: tuple[Variant, ...] = (
+    # stack names: any valid Pulumi stack name ([A-Za-z0-9_.-]{1,100})
+    Variant("stack-upper-underscore", "prod", "Prod_EU"),
+    Variant("stack-lower-twin", "prod", "prod-eu"),
+    Variant("stack-dots", "dev", "team.alpha.dev"),
+    Variant("stack-upper", "dev", "UPPER"),
+    Variant("stack-digit-first", "dev", "2026-canary"),
+    Variant("stack-long-one", "staging", f"{LONG}-one"),
+    Variant("stack-long-two", "staging", f"{LONG}-two"),
+    Variant("stack-100", "cluster", "C" * 50 + "_" + "c" * 49),
+    # Postgres
+    Variant("postgres-15", "dev", "pg15", {"postgres": {"engineVersion": "15"}}),
+    Variant("postgres-17", "dev", "pg17", {"postgres": {"engineVersion": "17"}}),
+    Variant("postgres-17-pinned", "prod", "pg17pinned",
+            {"postgres": {"engineVersion": "17.5", "autoMinorVersionUpgrade": False}}),
+    # ElastiCache engines and versions
+    *(Variant(f"redis-{version}", "dev", f"redis{version.replace('.', '')}", _redis("redis", version))
+      for version in ("6.0", "6.2", "7.0", "7.1")),
+    Variant("valkey-default", "dev", "valkey", _redis("valkey", None)),
+    *(Variant(f"valkey-{version}", "staging", f"valkey{version.replace('.', '')}", _redis("valkey", version))
+      for version in ("7.2", "8.0", "8.1", "8.2", "9.0")),
+    Variant("valkey-cluster", "cluster", "valkey-cluster", _redis("valkey", "8.2")),
+    Variant("redis-6-cluster", "cluster", "redis6-cluster", _redis("redis", "6.2")),
+    # store shapes
+    Variant("single-no-replica-prod", "prod", "prod-single", {"redis": {"replicas": 0}}),
+    Variant("external-stores", "dev", "external", {
+        "postgres": Replace(mode="external", maxConnections=500),
+        "redis": Replace(mode="external", maxClients=10000, cluster=True),
+        "network": None, "postgresUri": SECURE, "redisUri": SECURE,
+    }),
+    Variant("control-plane", "staging", "control-plane", {"server": {
+        "image": None, "ingress": None, "serviceAccountRoleArn": None, "namespace": None,
+        "deploymentModel": "control-plane"}}),
+    # ingress classes
+    Variant("ingress-nginx", "prod", "nginx", {"server": {"ingress": Replace(
+        host="agents.example.com", className="nginx", tlsSecretName="agents-example-com-tls")}}),
+    Variant("ingress-default-class", "dev", "default-class", {"server": {"ingress": Replace(
+        host="agents.dev.example.com")}}),
+    Variant("ingress-alb-internal", "staging", "alb-internal", {"server": {"mountPrefix": "/a/b"}}),
+)
