@@ -118,6 +118,51 @@ _ROWS: tuple[EnvVar, ...] = (
 ENV: dict[str, EnvVar] = {row.name: row for row in _ROWS}
 
 
+@dataclass(frozen=True)
+class RuntimeLimit:
+    """Something a runtime does with a variable we render that is not what the variable says: the runtime's
+    limit, not the library's, shown in the env reference so nobody tunes a knob that does nothing."""
+
+    variables: tuple[str, ...]
+    limit: str
+    source: str
+
+
+MIT_RUNTIME = "langgraph-runtime-pg 0.11.1.post1 (the MIT Postgres runtime, with langgraph-api 0.11.1)"
+RUNTIME_LIMITS: tuple[RuntimeLimit, ...] = (
+    RuntimeLimit(("BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS",),
+                 "On SIGTERM the queue cancels its running runs at once and waits a hard-coded 5 s for them, "
+                 "whatever the variable says (it is parsed and never used). A cancelled run goes back to `pending` "
+                 "and another queue retries it (an attempt of `BG_JOB_MAX_RETRIES`); the pod's termination grace "
+                 "period is still derived above the variable, for runtimes that honour it.",
+                 "langgraph_runtime_pg/queue.py (SHUTDOWN_GRACE_PERIOD_SECS = 5, _shutdown_workers); "
+                 "langgraph_api/worker.py (CancelledError is retriable)"),
+    RuntimeLimit(("BG_JOB_MAX_RETRIES",),
+                 "A run whose worker died (SIGKILL, OOM, a lost node) is swept back to `pending` only once its "
+                 "heartbeat key expires: the heartbeat is a fixed 120 s (key TTL 240 s), so the run waits about "
+                 "4 minutes for another queue. The runtime's own `LG_BG_JOB_HEARTBEAT` shortens it; this library "
+                 "does not render it.",
+                 "langgraph_runtime_pg/redis_stream.py (LG_BG_JOB_HEARTBEAT), langgraph_api/config "
+                 "(BG_JOB_HEARTBEAT = 120), langgraph_runtime_pg/queue.py and ops.py (sweep)"),
+    RuntimeLimit(("REDIS_KEY_PREFIX",),
+                 "Ignored: langgraph-api reads it, but the runtime's keys do not carry it (its heartbeat keys are "
+                 "`lg:run-heartbeat:<run id>`). Deployments sharing one Redis stay apart by run id; isolate them "
+                 "by `redisDatabase` (single mode) as well where this runtime runs.",
+                 "langgraph_api/config (REDIS_KEY_PREFIX); langgraph_runtime_pg (no use of it)"),
+    RuntimeLimit(("LANGGRAPH_POSTGRES_POOL_MAX_SIZE",),
+                 "Ignored: the runtime sizes its pool with its own `PG_POOL_SIZE`; the connection budget still "
+                 "holds for runtimes that read the variable.",
+                 "langgraph_runtime_pg/database.py"),
+    RuntimeLimit(("BG_JOB_ISOLATED_LOOPS",),
+                 "`true` breaks its background runs; keep the default (false) with this runtime.",
+                 "tests/integration/test_agent_server.py (observed)"),
+    RuntimeLimit(("DATABASE_URI",),
+                 "A `%` in the URI breaks its Alembic migration (configparser interpolation): generated passwords "
+                 "are URL-safe for that reason; a user-supplied one must avoid `%`.",
+                 "langgraph_runtime_pg migrations (alembic config); tests/integration/test_agent_server.py"),
+)
+
+
 def default_int(name: str) -> int:
     """The server's default of an integer variable, for config defaults (one source of truth)."""
     value = ENV[name].default

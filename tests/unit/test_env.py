@@ -179,3 +179,11 @@ def test_full_server_config_round_trips_through_render() -> None:
     uri = render_env(stack.config.server, stack.config.secrets, facts, REDIS, pool_max_size=1,
                      redis_max_connections=1).secret["DATABASE_URI"]
     assert unquote(urlsplit(uri).password or "") == "p@ss:/?#% wörd"
+
+
+def test_runtime_limits_name_variables_the_library_renders() -> None:
+    assert env.RUNTIME_LIMITS
+    for limit in env.RUNTIME_LIMITS:
+        assert limit.variables
+        assert set(limit.variables) <= set(env.ENV), limit
+        assert limit.source
