@@ -118,12 +118,15 @@ class Workload(pulumi.ComponentResource):
     Creates (all children of this component, all in ``server.namespace``): the namespace when
     ``server.createNamespace``; a ServiceAccount (IRSA annotation when ``server.serviceAccountRoleArn`` is set, no
     token automount); one Secret with the secret environment and a ConfigMap per role with the plain one (both
-    auto-named and immutable, so a change rolls the pods); Deployments ``<name>-api`` and ``<name>-queue`` (probes
-    on ``<mountPrefix>/ok``, non-root read-only containers, zone and host spread, surge-only rolling updates with
-    ``maxSurge = sizing.surge(ceiling)`` and a termination grace period above the drain period); a ClusterIP
-    Service for the API; a PodDisruptionBudget per role; a CPU HorizontalPodAutoscaler per role whose
-    ``maxReplicas`` is above ``replicas`` (the Deployment then leaves ``replicas`` to the autoscaler); and an
-    Ingress when ``server.ingress`` is set.
+    auto-named and immutable, so a change rolls the pods); Deployments ``<name>-api`` and ``<name>-queue``, both
+    told ``PORT`` and probed there on ``<mountPrefix>/ok`` (``check_db=1`` only in the startup probe), the queue
+    rolled out only once the API is ready (their migrations never race), with non-root read-only containers, zone
+    and host spread, surge-only rolling updates with ``maxSurge = sizing.surge(ceiling)`` and a termination grace
+    period above the drain period; a ClusterIP Service for the API; a PodDisruptionBudget per role; a CPU
+    HorizontalPodAutoscaler per role whose ``maxReplicas`` is above ``replicas`` (the Deployment then leaves
+    ``replicas`` to the autoscaler); and an Ingress when ``server.ingress`` is set (with the AWS Load Balancer
+    Controller's annotations for ``className: alb``). A name that is not a DNS-1035 label is cleaned and hashed
+    (:mod:`agent_server_infra.naming`).
 
     Outputs: ``namespace``, ``service_name``, ``service_account_name``, ``url`` (in-cluster URL of the API,
     mount prefix included) and ``deployment_names`` (``{"api": ..., "queue": ...}``).
