@@ -90,24 +90,23 @@ def _plain_state(resource: RecordedResource) -> dict[str, Any]:
     return reveal(resource.wire_outputs)
 
 
-def _name_rule(type_: str, prop: str, rule: NameRule) -> Rule:
-    def check(_: Recording, resource: RecordedResource) -> Iterator[str]:
-        name = value(resource, prop)
-        if name is not None:
-            yield from (f"{prop} {name!r} {problem}" for problem in rule.problems(str(name)))
+def _value_rule(type_: str, prop: str, rule: NameRule | TextRule, text: str) -> Rule:
+    """``rule.problems`` of the value at ``prop`` (a name or a free-text field)."""
 
-    return Rule(type_, prop, f"{rule.what}: {rule.max_length} characters at most, {rule.pattern}", rule.source,
-                check)
+    def check(_: Recording, resource: RecordedResource) -> Iterator[str]:
+        found = value(resource, prop)
+        if found is not None:
+            yield from (f"{prop} {found!r} {problem}" for problem in rule.problems(str(found)))
+
+    return Rule(type_, prop, f"{rule.what}: {text}", rule.source, check)
+
+
+def _name_rule(type_: str, prop: str, rule: NameRule) -> Rule:
+    return _value_rule(type_, prop, rule, f"{rule.max_length} characters at most, {rule.pattern}")
 
 
 def _text_rule(type_: str, prop: str, rule: TextRule) -> Rule:
-    def check(_: Recording, resource: RecordedResource) -> Iterator[str]:
-        text = value(resource, prop)
-        if text is not None:
-            yield from (f"{prop} {text!r} {problem}" for problem in rule.problems(str(text)))
-
-    return Rule(type_, prop, f"{rule.what}: {rule.min_length}-{rule.max_length} of {rule.charset}", rule.source,
-                check)
+    return _value_rule(type_, prop, rule, f"{rule.min_length}-{rule.max_length} of {rule.charset}")
 
 
 def _generated_secret(type_: str, prop: str, rule: TextRule) -> Rule:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from agent_server_infra.env import DeploymentModel, PostgresFacts, RedisFacts, RenderedEnv, Role, render_env
 from agent_server_infra.postgres import URL_SAFE_SPECIALS
 from agent_server_infra.validate import ValidatedStack, validate_stack
-from tests.helpers import full_raw
+from tests.helpers import NETWORK, full_raw
 
 from .servers import PostgresDatabase, PostgresServer, RedisClusterServer, RedisServer
 
@@ -63,6 +63,29 @@ def raw_stack(
         **(server or {}),
     )
     return raw
+
+
+def server_stack(stem: str, *, mount_prefix: str, prefix: str, database: int, **server: Any) -> dict[str, Any]:
+    """A minimal standalone stack for booting the real server: no license, tracing, Datadog or OTEL (they would
+    call out of this machine), two jobs per worker, its own database and role named after ``stem``."""
+    return {
+        "network": NETWORK,
+        "postgres": {"instanceClass": "db.t4g.medium", "databaseName": unique_name(stem),
+                     "username": unique_name(stem)},
+        "redis": {"mode": "single"},
+        "server": {
+            "image": "registry.example.com/agents:0.11.1",
+            "serverVersion": "0.11.1",
+            "mountPrefix": mount_prefix,
+            "logJson": True,
+            "logColor": False,
+            "langsmithTracing": False,
+            "nJobsPerWorker": 2,
+            "redisKeyPrefix": prefix,
+            "redisDatabase": database,
+            **server,
+        },
+    }
 
 
 @dataclass(frozen=True)

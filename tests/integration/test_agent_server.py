@@ -22,10 +22,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.helpers import NETWORK
-
 from .agent_server_process import AgentServerProcess, server_version, start_agent_server
-from .deployments import Deployment, deploy, generated_password, render, unique_name
+from .deployments import Deployment, deploy, generated_password, render, server_stack
 from .deployments import postgres_facts as facts_for_postgres
 from .deployments import redis_facts as facts_for_redis
 from .servers import PostgresServer, RedisServer, TlsMaterial
@@ -41,24 +39,7 @@ TABLES = frozenset({
 
 
 def _raw() -> dict[str, Any]:
-    """A minimal standalone stack: no license, tracing, Datadog or OTEL (they would call out of this machine)."""
-    return {
-        "network": NETWORK,
-        "postgres": {"instanceClass": "db.t4g.medium", "databaseName": unique_name("agents"),
-                     "username": unique_name("agent")},
-        "redis": {"mode": "single"},
-        "server": {
-            "image": "registry.example.com/agents:0.11.1",
-            "serverVersion": "0.11.1",
-            "mountPrefix": MOUNT_PREFIX,
-            "logJson": True,
-            "logColor": False,
-            "langsmithTracing": False,
-            "nJobsPerWorker": 2,
-            "redisKeyPrefix": "it-server:",
-            "redisDatabase": 1,
-        },
-    }
+    return server_stack("agents", mount_prefix=MOUNT_PREFIX, prefix="it-server:", database=1)
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,9 @@ from psycopg import sql
 
 from agent_server_infra.env import SERVER_PORT
 from agent_server_infra.workload import probe_paths
-from tests.helpers import NETWORK
 
 from .agent_server_process import AgentServerProcess, start_agent_server, start_queue
-from .deployments import Deployment, deploy, generated_password, render, unique_name
+from .deployments import Deployment, deploy, generated_password, render, server_stack
 from .deployments import postgres_facts as facts_for_postgres
 from .deployments import redis_facts as facts_for_redis
 from .servers import PostgresServer, RedisServer, TlsMaterial, log_tail
@@ -68,25 +67,8 @@ RUN_TIMEOUT = 45.0
 
 
 def _raw() -> dict[str, Any]:
-    """A minimal standalone stack (no license, tracing, Datadog or OTEL), with its own database and role."""
-    return {
-        "network": NETWORK,
-        "postgres": {"instanceClass": "db.t4g.medium", "databaseName": unique_name("split"),
-                     "username": unique_name("split")},
-        "redis": {"mode": "single"},
-        "server": {
-            "image": "registry.example.com/agents:0.11.1",
-            "serverVersion": "0.11.1",
-            "mountPrefix": MOUNT_PREFIX,
-            "logJson": True,
-            "logColor": False,
-            "langsmithTracing": False,
-            "nJobsPerWorker": 2,
-            "bgJobShutdownGracePeriodSecs": GRACE_PERIOD,
-            "redisKeyPrefix": "it-split:",
-            "redisDatabase": 2,
-        },
-    }
+    return server_stack("split", mount_prefix=MOUNT_PREFIX, prefix="it-split:", database=2,
+                        bgJobShutdownGracePeriodSecs=GRACE_PERIOD)
 
 
 @dataclass(frozen=True)
