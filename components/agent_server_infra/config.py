@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
@@ -32,6 +33,24 @@ from .versions import parse_version
 
 MIN_POSTGRES_VERSION = (15, 8, 0)
 SECRET_PLACEHOLDER_PREFIX = "[secret:"
+
+
+@dataclass(frozen=True)
+class FromInfrastructure:
+    """Marks a config field whose value may come from the user's other infrastructure: the components take a
+    ``pulumi.Input`` for it. Until an Output resolves, validation uses ``stand_in`` (``{index}`` numbers the items
+    of a list), and the resolved value is validated by the same rules before any resource uses it. On a list's
+    items, each item may be an Output (the list itself is plain: its length decides resources); on the list as
+    well, the whole list may be one Output (validated with two stand-in items until it resolves)."""
+
+    stand_in: str
+
+
+def _infra(stand_in: str) -> FromInfrastructure:
+    return FromInfrastructure(stand_in)
+
+
+KMS_STAND_IN = "arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000000"
 
 
 class _Model(BaseModel):
@@ -114,13 +133,15 @@ Version = Annotated[str, AfterValidator(_version)]
 class NetworkConfig(_Model):
     """Where the data stores live and who may reach them (``agent-server:network``)."""
 
-    vpc_id: str = _aws_id("vpc")
+    vpc_id: Annotated[str, _infra("vpc-00000000")] = _aws_id("vpc")
     """VPC of the data stores."""
-    subnet_ids: list[Annotated[str, _aws_id("subnet")]] = Field(min_length=2)
+    subnet_ids: Annotated[list[Annotated[str, _aws_id("subnet"), _infra("subnet-{index:08x}")]],
+                          _infra("subnet-{index:08x}")] = Field(min_length=2)
     """Private subnets in at least two availability zones (DB and cache subnet groups)."""
-    client_security_group_ids: list[Annotated[str, _aws_id("sg")]] = Field(default_factory=list)
+    client_security_group_ids: list[Annotated[str, _aws_id("sg"), _infra("sg-{index:08x}")]] = Field(
+        default_factory=list)
     """Security groups allowed to connect (the cluster nodes or pods)."""
-    client_cidrs: list[Cidr] = Field(default_factory=list)
+    client_cidrs: list[Annotated[Cidr, _infra("10.{index}.0.0/16")]] = Field(default_factory=list)
     """CIDR blocks allowed to connect; never 0.0.0.0/0 or ::/0."""
 
     @field_validator("subnet_ids")
@@ -164,7 +185,7 @@ class PostgresConfig(_Model):
     port: int = Field(default=5432, ge=1150, le=65535)
     performance_insights: bool = False
     """Performance Insights (7 days retention)."""
-    kms_key_id: str | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:kms:")
+    kms_key_id: Annotated[str, _infra(KMS_STAND_IN)] | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:kms:")
     log_exports: list[Literal["postgresql", "upgrade", "iam-db-auth-error"]] = Field(
         default_factory=lambda: ["postgresql", "upgrade"]
     )
@@ -220,7 +241,7 @@ class RedisConfig(_Model):
     """Automatic snapshot retention."""
     snapshot_window: Window = "05:00-06:00"
     maintenance_window: WeeklyWindow = "sun:06:30-sun:07:30"
-    kms_key_id: str | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:kms:")
+    kms_key_id: Annotated[str, _infra(KMS_STAND_IN)] | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:kms:")
     cluster: bool = False
     """External only: whether the external Redis is a cluster."""
     max_clients: int | None = Field(default=None, ge=1, le=1_000_000)
@@ -263,14 +284,16 @@ class IngressConfig(_Model):
     the Ingress carries the controller's annotations: IP targets (the Service is a ClusterIP), the scheme, the
     health check under the mount prefix and, with `certificateArn`, HTTPS on 443 with a redirect from 80."""
 
-    host: str = Field(pattern=r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+    host: Annotated[str, _infra("stand-in.example.com")] = Field(
+        pattern=r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
     class_name: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
     """IngressClass name (`alb`, `nginx`, ...); unset: the cluster's default class."""
-    tls_secret_name: DnsLabel | None = None
+    tls_secret_name: Annotated[DnsLabel, _infra("stand-in")] | None = None
     """Secret with the certificate, for controllers that terminate TLS in the cluster (not `alb`)."""
     scheme: Literal["internal", "internet-facing"] = "internal"
     """`alb` only: an internal or an internet-facing load balancer."""
-    certificate_arn: str | None = Field(default=None,
+    certificate_arn: Annotated[str, _infra("arn:aws:acm:us-east-1:000000000000:certificate/stand-in")] | None = Field(
+        default=None,
                                         pattern=r"^arn:aws[a-z\-]*:acm:[a-z0-9\-]+:\d{12}:certificate/.+$")
     """`alb` only: ACM certificate for HTTPS (unset: the controller discovers one by host, if any)."""
 
@@ -311,7 +334,8 @@ class ServerConfig(_Model):
 
     deployment_model: env.DeploymentModel = "standalone"
     """`standalone` runs API and queue here; `control-plane` exports the env bundle for LangSmith."""
-    image: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9./_:\-@]*$")
+    image: Annotated[str, _infra("registry.invalid/stand-in:0")] | None = Field(
+        default=None, pattern=r"^[a-z0-9][a-z0-9./_:\-@]*$")
     """The server image (built with `langgraph build`), pinned by tag or digest."""
     server_version: Version | None = None
     """The langgraph-api version in the image, for version gates."""
@@ -322,9 +346,11 @@ class ServerConfig(_Model):
     api: ScaleConfig = Field(default_factory=ScaleConfig)
     queue: ScaleConfig = Field(default_factory=ScaleConfig)
     ingress: IngressConfig | None = None
-    service_account_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/.+$")
+    service_account_role_arn: Annotated[str, _infra("arn:aws:iam::000000000000:role/stand-in")] | None = Field(
+        default=None, pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/.+$")
     """IAM role for the service account (IRSA annotation)."""
-    extra_env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = Field(default_factory=dict)
+    extra_env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], Annotated[str, _infra("")]] = Field(
+        default_factory=dict)
     """More plain variables for the server; may not override a managed one."""
 
     bg_job_isolated_loops: bool = env.default_bool("BG_JOB_ISOLATED_LOOPS")
