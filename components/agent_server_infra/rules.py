@@ -191,8 +191,9 @@ def check_network(network: NetworkConfig | None, postgres: PostgresConfig | None
     return []
 
 
-def check_server(server: ServerConfig, secrets: Secrets, redis: RedisConfig | None) -> list[Issue]:
-    """The server section; the rules that depend on the Redis mode run when the redis section is valid."""
+def check_server(server: ServerConfig, secrets: Secrets | None, redis: RedisConfig | None) -> list[Issue]:
+    """The server section; the rules that depend on the Redis mode run when the redis section is valid, those on
+    the secrets when ``secrets`` is given (a Workload on its own gets none: they are not its concern)."""
     issues: list[Issue] = []
     standalone = server.deployment_model == "standalone"
     if standalone and not server.image:
@@ -219,19 +220,27 @@ def check_server(server: ServerConfig, secrets: Secrets, redis: RedisConfig | No
     if server.checkpoint_delete is not None and server.checkpointer_backend not in (None, "default"):
         issues.append(Issue("server.checkpointDelete", "only supported with checkpointerBackend default "
                             f"(got {show(server.checkpointer_backend)})"))
-    issues.extend(_check_mongo(server, secrets))
+    if secrets is not None:
+        issues.extend(_check_mongo(server, secrets))
     issues.extend(_check_telemetry(server, secrets))
     issues.extend(_check_extra_env(server))
     issues.extend(_check_versions(server))
-    if redis is not None and redis.is_cluster and server.redis_database != 0:
-        issues.append(Issue("server.redisDatabase", f"cluster mode has only database 0 (got "
-                            f"{server.redis_database}); isolate deployments with redisKeyPrefix"))
-    if redis is not None and redis.mode == "external" and server.redis_database != 0:
-        issues.append(Issue("server.redisDatabase", "put the database in the external redisUri instead"))
-    if standalone and secrets.license_key is None and secrets.langsmith_api_key is None:
+    if redis is not None:
+        issues.extend(check_server_on_redis(server, redis))
+    if standalone and secrets is not None and secrets.license_key is None and secrets.langsmith_api_key is None:
         issues.append(Issue("licenseKey", "neither licenseKey nor langsmithApiKey is set: a self-hosted server "
                             "image refuses to start without one", "warning"))
     return issues
+
+
+def check_server_on_redis(server: ServerConfig, redis: RedisConfig) -> list[Issue]:
+    """The server's Redis database number against the Redis it uses (its own or a shared one)."""
+    if redis.is_cluster and server.redis_database != 0:
+        return [Issue("server.redisDatabase", f"cluster mode has only database 0 (got {server.redis_database}); "
+                      "isolate deployments with redisKeyPrefix")]
+    if redis.mode == "external" and server.redis_database != 0:
+        return [Issue("server.redisDatabase", "put the database in the external redisUri instead")]
+    return []
 
 
 def _check_ingress(server: ServerConfig) -> list[Issue]:
@@ -267,16 +276,16 @@ def _check_mongo(server: ServerConfig, secrets: Secrets) -> list[Issue]:
     return issues
 
 
-def _check_telemetry(server: ServerConfig, secrets: Secrets) -> list[Issue]:
+def _check_telemetry(server: ServerConfig, secrets: Secrets | None) -> list[Issue]:
     issues: list[Issue] = []
     otel, datadog = server.otel, server.datadog
     if otel.enabled and not (otel.endpoint or otel.traces_endpoint):
         issues.append(Issue("server.otel.endpoint", "otel.enabled needs endpoint or tracesEndpoint (servers after "
                             "0.7.17 ignore LS_APM_OTEL_ENABLED without one)"))
-    if not otel.enabled and (otel.endpoint or otel.traces_endpoint or secrets.otel_headers):
+    if not otel.enabled and (otel.endpoint or otel.traces_endpoint or (secrets and secrets.otel_headers)):
         issues.append(Issue("server.otel.enabled", "OTEL endpoint or headers are set but otel.enabled is false",
                             "warning"))
-    if datadog.enabled and secrets.datadog_api_key is None:
+    if datadog.enabled and secrets is not None and secrets.datadog_api_key is None:
         issues.append(Issue("datadogApiKey", "secret required when server.datadog.enabled is true"))
     if datadog.enabled and otel.enabled:
         issues.append(Issue("server.datadog.enabled", "Datadog (ddtrace-run) and OpenTelemetry are both on; "

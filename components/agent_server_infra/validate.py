@@ -7,9 +7,10 @@ together as one :class:`ConfigError` before any resource is registered.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import difflib
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -27,6 +28,14 @@ class ValidatedStack:
 
     config: StackConfig
     connections: ConnectionPlan
+    warnings: list[Issue]
+
+
+@dataclass(frozen=True)
+class ValidatedSections:
+    """Some sections of a stack config that passed their rules (a component's own part of the config)."""
+
+    config: StackConfig
     warnings: list[Issue]
 
 
@@ -73,8 +82,32 @@ def _message(error: Any) -> str:
     return template.format(**ctx) + got
 
 
-def pydantic_issues(section: str, exc: ValidationError) -> list[Issue]:
-    return [Issue(_path(section, error["loc"]), _message(error)) for error in exc.errors()]
+def _known_keys(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """The keys of the object at ``loc`` (its last part excluded) under ``model``: where an unknown key was."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            continue
+        info = next((info for name, info in current.model_fields.items() if (info.alias or name) == part), None)
+        if info is None:
+            return []
+        current = next((arg for arg in (info.annotation, *get_args(info.annotation))
+                        if isinstance(arg, type) and issubclass(arg, BaseModel)), None)
+    if not (isinstance(current, type) and issubclass(current, BaseModel)):
+        return []
+    return [str(info.alias or name) for name, info in current.model_fields.items()]
+
+
+def pydantic_issues(section: str, exc: ValidationError, model: type[BaseModel] | None = None) -> list[Issue]:
+    issues: list[Issue] = []
+    for error in exc.errors():
+        message = _message(error)
+        if error["type"] == "extra_forbidden" and model is not None and error["loc"]:
+            close = difflib.get_close_matches(str(error["loc"][-1]), _known_keys(model, error["loc"]), n=1)
+            if close:
+                message += f" (did you mean {close[0]}?)"
+        issues.append(Issue(_path(section, error["loc"]), message))
+    return issues
 
 
 def _validate(section: str, model: type[BaseModel], data: Any) -> tuple[BaseModel | None, list[Issue], set[str]]:
@@ -84,7 +117,7 @@ def _validate(section: str, model: type[BaseModel], data: Any) -> tuple[BaseMode
     try:
         return model.model_validate(data), [], set()
     except ValidationError as exc:
-        issues = pydantic_issues(section, exc)
+        issues = pydantic_issues(section, exc, model)
         broken = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
     if not isinstance(data, dict):
         return None, issues, {section}
@@ -107,6 +140,27 @@ def validate_stack(
     name: str = "server",
 ) -> ValidatedStack:
     """Validate every section, every cross-field rule and the connection budget; raise one ConfigError."""
+    checked = validate_sections(raw, source)
+    config, issues = checked.config, checked.warnings
+    try:
+        connections = plan_connections(
+            config.server,
+            postgres=config.postgres,
+            redis=config.redis,
+            name=name,
+            redis_others=redis_others,
+        )
+    except SizingError as exc:
+        raise ConfigError([*issues, Issue(exc.path, exc.message)], source) from None
+    return ValidatedStack(config=config, connections=connections, warnings=issues)
+
+
+def validate_sections(raw: Mapping[str, Any], source: str | None = None,
+                      sections: Collection[str] | None = None) -> ValidatedSections:
+    """Validate every section and the cross-field rules of ``sections`` (default: all, and ``"secrets"``, the
+    rules that need a secret), without the budget: what a component checks of its own part of the config
+    (``("network", "postgres", "secrets")``); raise one ConfigError."""
+    scope = {*SECTIONS, "secrets"} if sections is None else set(sections)
     issues = [
         Issue(key, f"unknown key (known: {', '.join(KNOWN_KEYS)})")
         for key in sorted(raw) if key not in KNOWN_KEYS
@@ -126,29 +180,19 @@ def validate_stack(
     secrets = secrets_value if isinstance(secrets_value, Secrets) else Secrets()
     field_issues = len(issues)
 
-    postgres, redis, server = parsed["postgres"], parsed["redis"], parsed["server"]
+    postgres = parsed["postgres"] if "postgres" in scope else None
+    redis = parsed["redis"] if "redis" in scope else None
+    server = parsed["server"] if "server" in scope else None
     if postgres is not None:
         issues.extend(rules.check_postgres(postgres, secrets))
     if redis is not None:
         issues.extend(rules.check_redis(redis, secrets))
     if server is not None:
-        issues.extend(rules.check_server(server, secrets, redis))
-    if "network" not in broken:
+        issues.extend(rules.check_server(server, secrets if "secrets" in scope else None, parsed["redis"]))
+    if "network" not in broken and "network" in scope:
         issues.extend(rules.check_network(parsed["network"], postgres, redis))
 
     issues = issues[:field_issues] + [issue for issue in issues[field_issues:] if _outside(issue, broken)]
     if errors(issues):
         raise ConfigError(issues, source)
-    config = StackConfig(secrets=secrets, **parsed)
-    try:
-        connections = plan_connections(
-            config.server,
-            postgres=config.postgres,
-            redis=config.redis,
-            name=name,
-            redis_others=redis_others,
-        )
-    except SizingError as exc:
-        raise ConfigError([*issues, Issue(exc.path, exc.message)], source) from None
-    return ValidatedStack(config=config, connections=connections, warnings=warnings(issues))
-
+    return ValidatedSections(config=StackConfig(secrets=secrets, **parsed), warnings=warnings(issues))
