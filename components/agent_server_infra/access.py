@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -19,7 +20,7 @@ def client_security_group(
     port: int,
     purpose: str,
     parent: pulumi.Resource,
-    tags: Mapping[str, str],
+    tags: Mapping[str, Any],
 ) -> aws.ec2.SecurityGroup:
     """A security group with ingress on ``port`` from each client security group and CIDR, and nothing else.
 
@@ -40,27 +41,35 @@ def client_security_group(
         tags={**tags, "Name": f"{name}-sg"},
         opts=pulumi.ResourceOptions(parent=parent),
     )
-    sources: list[tuple[str, str, dict[str, str]]] = [
+    sources: list[tuple[str, pulumi.Input[str], dict[str, Any]]] = [
         (f"sg-{index}", group_id, {"referenced_security_group_id": group_id})
         for index, group_id in enumerate(network.client_security_group_ids)
     ]
-    sources += [
-        (f"cidr-{index}", cidr, {"cidr_ipv6" if ipaddress.ip_network(cidr).version == 6 else "cidr_ipv4": cidr})
-        for index, cidr in enumerate(network.client_cidrs)
-    ]
+    sources += [(f"cidr-{index}", cidr, cidr_peer(cidr)) for index, cidr in enumerate(network.client_cidrs)]
     for suffix, source, peer in sources:
-        rule_description = f"{purpose} from {source}"
-        check_text(SECURITY_GROUP_RULE_DESCRIPTION, rule_description)
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-from-{suffix}",
             security_group_id=group.id,
             ip_protocol="tcp",
             from_port=port,
             to_port=port,
-            description=rule_description,
+            description=pulumi.Output.from_input(source).apply(
+                lambda text: check_text(SECURITY_GROUP_RULE_DESCRIPTION, f"{purpose} from {text}")),
             tags=dict(tags),
             opts=pulumi.ResourceOptions(parent=group),
             **peer,
         )
     return group
 
+
+def _version(cidr: str) -> int:
+    return ipaddress.ip_network(cidr).version
+
+
+def cidr_peer(cidr: pulumi.Input[str]) -> dict[str, Any]:
+    """``cidr_ipv4`` or ``cidr_ipv6`` for a client CIDR; for an Output, both, one of them resolving to nothing."""
+    if isinstance(cidr, str):
+        return {"cidr_ipv6" if _version(cidr) == 6 else "cidr_ipv4": cidr}
+    output = pulumi.Output.from_input(cidr)
+    return {"cidr_ipv4": output.apply(lambda text: text if _version(text) == 4 else None),
+            "cidr_ipv6": output.apply(lambda text: text if _version(text) == 6 else None)}

@@ -1,30 +1,67 @@
 """The ``AgentServer`` component: budget, data stores, environment and workload of one Agent Server."""
 
-from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import Any, NotRequired, TypedDict
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import pulumi
 
 from . import naming
-from .config import StackConfig
+from .config import PostgresConfig, RedisConfig
 from .env import PostgresFacts, RedisFacts, RenderedEnv, Role, render_env
 from .errors import ConfigError, Issue
-from .postgres import Postgres
-from .redis import Redis, RedisClaim
-from .sizing import ConnectionPlan, SizingError, plan_connections
+from .inputs import SECRET_FIELDS, ValidatedArgs, validate_args
+from .postgres import Postgres, PostgresShare
+from .redis import Redis, RedisClaim, RedisShare, shared
+from .registry import of_this_run
+from .rules import check_server_on_redis
+from .settings import NetworkSettings, PostgresSettings, RedisSettings, ServerSettings
+from .sizing import ConnectionPlan, RedisUser, SizingError, plan_connections, redis_budget
 
+TYPE_TOKEN = "agent-server-infra:index:AgentServer"
 ROLES: tuple[Role, ...] = ("api", "queue")
 
 
-class AgentServerArgs(TypedDict):
-    """Arguments of :class:`AgentServer`. Pass ``postgres``/``redis`` to use existing stores (a shared Redis)."""
+class AgentServerArgs(TypedDict, total=False):
+    """Arguments of :class:`AgentServer`: the stack config's sections and secrets, with snake_case keys.
 
-    config: StackConfig
-    postgres: NotRequired[Postgres]
-    redis: NotRequired[Redis]
-    tags: NotRequired[Mapping[str, str]]
+    ``existing_postgres`` / ``existing_redis`` use a store another component created instead of creating one:
+    in Python the ``Postgres``/``Redis`` component itself (its prefixes and connection budget are then checked
+    across every server on it before anything is created), in any language its ``share`` output (checked when
+    it resolves). With a share, the ``postgres``/``redis`` settings describe the shared store for the budget.
+    """
+
+    network: NetworkSettings
+    """Where the data stores live and who may reach them."""
+    postgres: PostgresSettings
+    """The server's Postgres (created unless ``existing_postgres`` is given)."""
+    redis: RedisSettings
+    """The server's Redis (created unless ``existing_redis`` is given)."""
+    server: ServerSettings
+    """The workload and every server variable."""
+    license_key: pulumi.Input[str]
+    """`LANGGRAPH_CLOUD_LICENSE_KEY` (secret)."""
+    langsmith_api_key: pulumi.Input[str]
+    """`LANGSMITH_API_KEY` (secret)."""
+    datadog_api_key: pulumi.Input[str]
+    """`DD_API_KEY` (secret)."""
+    mongodb_uri: pulumi.Input[str]
+    """`LS_MONGODB_URI` for the mongo checkpointer (secret)."""
+    postgres_uri: pulumi.Input[str]
+    """External Postgres URI (secret)."""
+    redis_uri: pulumi.Input[str]
+    """External Redis URI (secret)."""
+    otel_headers: pulumi.Input[str]
+    """`OTEL_EXPORTER_OTLP_HEADERS` (secret)."""
+    # The schema Pulumi infers sees the shares (any language passes a store's ``share`` output); Python may pass
+    # the component itself, which checks prefixes and the summed budget before anything is created.
+    if TYPE_CHECKING:
+        existing_postgres: Postgres | pulumi.Input[PostgresShare]
+        existing_redis: Redis | pulumi.Input[RedisShare]
+    else:
+        existing_postgres: pulumi.Input[PostgresShare]
+        existing_redis: pulumi.Input[RedisShare]
+    tags: Mapping[str, pulumi.Input[str]]
+    """Tags of every AWS resource."""
 
 
 def prefix_conflict(mine: RedisClaim, other: RedisClaim, databases_isolate: bool) -> str | None:
@@ -46,82 +83,133 @@ def prefix_conflict(mine: RedisClaim, other: RedisClaim, databases_isolate: bool
     return None
 
 
+def _claim_issues(claim: RedisClaim, others: Sequence[RedisClaim], redis: RedisConfig) -> list[Issue]:
+    databases_isolate = redis.mode == "single"
+    return [Issue("server.redisKeyPrefix", f"{claim.name} {reason}") for other in others
+            if (reason := prefix_conflict(claim, other, databases_isolate))]
+
+
+def _kubernetes_provider(opts: pulumi.ResourceOptions | None) -> str:
+    """Which cluster a server's workload goes to: the ``kubernetes`` provider passed down, or the default."""
+    providers: Any = getattr(opts, "providers", None) or {}
+    if isinstance(providers, Mapping):
+        provider = providers.get("kubernetes")
+    else:
+        provider = next((p for p in providers if getattr(p, "package", None) == "kubernetes"), None)
+    provider = provider or getattr(opts, "provider", None)
+    return "default" if provider is None else f"provider {id(provider)}"
+
+
 class AgentServer(pulumi.ComponentResource):
     """One Agent Server: sizes its pools, provisions (or joins) Postgres and Redis, renders its environment and
     runs it on Kubernetes — or, with ``deploymentModel: control-plane``, exports the secret env bundle for a
     LangSmith-managed deployment instead of creating a workload.
 
     Several servers can share one :class:`Redis`: each registers a claim on it, prefixes must not collide and the
-    Redis budget is summed over all of them. Everything is checked before the first child is created.
+    Redis budget is summed over all of them; two servers never share a Kubernetes namespace. Everything is checked
+    before the first child is created.
     """
 
-    connections: ConnectionPlan
     budget: dict[str, Any]
+    """The connection budgets (inputs, formula, usage) of Postgres and Redis."""
     plain_env: dict[str, dict[str, str]]
+    """The plain environment per role."""
     secret_env: pulumi.Output[dict[str, str]]
-    service_name: pulumi.Output[str] | None
-    url: pulumi.Output[str] | None
-    env_bundle: pulumi.Output[dict[str, str]] | None
+    """The secret environment (URIs, keys; secret)."""
     secret_env_names: list[str]
-    postgres: Postgres
-    redis: Redis
+    """The names of the secret variables."""
+    service_name: pulumi.Output[str] | None
+    """The API's Service (standalone)."""
+    url: pulumi.Output[str] | None
+    """In-cluster URL of the API, mount prefix included (standalone)."""
+    env_bundle: pulumi.Output[dict[str, str]] | None
+    """Every variable for a LangSmith control plane (control-plane model; secret)."""
+    postgres_share: pulumi.Output[PostgresShare] | None
+    """The Postgres this server created, to share with another server (``existing_postgres``)."""
+    redis_share: pulumi.Output[RedisShare] | None
+    """The Redis this server created, to share with another server (``existing_redis``)."""
 
     def __init__(self, name: str, args: AgentServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        config = args["config"]
+        source = f"AgentServer {name}"
+        existing_postgres, existing_redis = args.get("existing_postgres"), args.get("existing_redis")
+        own_postgres, own_redis = existing_postgres is None, existing_redis is None
+        scope = ["network", "server", "secrets", *(["postgres"] if own_postgres else []),
+                 *(["redis"] if own_redis else [])]
+        sections: dict[str, Any] = {key: args.get(key) for key in ("network", "postgres", "redis", "server")}
+        if isinstance(existing_postgres, Postgres):
+            sections["postgres"] = None
+        if isinstance(existing_redis, Redis):
+            sections["redis"] = None
+        secrets = {key: args.get(key) for key in SECRET_FIELDS}
+        validated = validate_args(sections, secrets, source=source, sections=scope)
+        config = validated.config
         server = config.server
-        shared_redis = args.get("redis")
-        claims = shared_redis.claims if shared_redis is not None else []
-        redis_config = shared_redis.config if shared_redis is not None else config.redis
-        try:
-            self.connections = plan_connections(
-                server, postgres=args["postgres"].config if "postgres" in args else config.postgres,
-                redis=redis_config, name=name, redis_others=[claim.user for claim in claims],
-            )
-        except SizingError as exc:
-            raise ConfigError([Issue(exc.path, f"{name}: {exc.message}")]) from None
+        postgres_config = existing_postgres.config if isinstance(existing_postgres, Postgres) else config.postgres
+        redis_config = existing_redis.config if isinstance(existing_redis, Redis) else config.redis
+        claims = existing_redis.claims if isinstance(existing_redis, Redis) else []
+        self.connections = self._plan(name, source, validated, postgres_config, redis_config, claims)
         claim = RedisClaim(name=name, prefix=server.redis_key_prefix, database=server.redis_database,
                            user=self.connections.redis_user())
-        databases_isolate = redis_config.mode == "single"
-        conflicts = [reason for other in claims if (reason := prefix_conflict(claim, other, databases_isolate))]
+        conflicts = _claim_issues(claim, claims, redis_config)
+        if isinstance(existing_redis, Redis):
+            conflicts += check_server_on_redis(server, redis_config)
+        namespaces = of_this_run("namespaces")
+        namespace_key = (_kubernetes_provider(opts), server.namespace)
+        if server.deployment_model == "standalone" and (other := namespaces.get(namespace_key)) is not None:
+            conflicts.append(Issue("server.namespace", f"{name} uses the Kubernetes namespace {server.namespace!r} "
+                                   f"of {other}: give each server a namespace of its own"))
         if conflicts:
-            raise ConfigError([Issue("server.redisKeyPrefix", f"{name} {reason}") for reason in conflicts])
+            raise ConfigError(conflicts, source)
 
-        super().__init__("agent-server-infra:index:AgentServer", name, None, opts)
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self.name = name
+        if server.deployment_model == "standalone":
+            namespaces[namespace_key] = name
         tags = {"app.kubernetes.io/part-of": "agent-server", "agent-server/instance": name,
                 **dict(args.get("tags") or {})}
-        postgres = args.get("postgres") or Postgres(
-            f"{name}-postgres", {"config": config.postgres, "network": config.network, "secrets": config.secrets,
-                                 "tags": tags}, pulumi.ResourceOptions(parent=self))
-        redis = shared_redis or Redis(
-            f"{name}-redis", {"config": config.redis, "network": config.network, "secrets": config.secrets,
-                              "tags": tags}, pulumi.ResourceOptions(parent=self))
-        redis.claims.append(claim)
+        child = pulumi.ResourceOptions(parent=self)
+        self.postgres: Postgres | None = existing_postgres if isinstance(existing_postgres, Postgres) else (
+            Postgres._validated(f"{name}-postgres", config.postgres, config.network,
+                                validated.secrets.get("postgres_uri"), tags, child) if own_postgres else None)
+        self.redis: Redis | None = existing_redis if isinstance(existing_redis, Redis) else (
+            Redis._validated(f"{name}-redis", config.redis, config.network, validated.secrets.get("redis_uri"), tags,
+                             child) if own_redis else None)
+        if self.redis is not None:
+            self.redis.claims.append(claim)
+        postgres_facts = self.postgres.facts() if self.postgres is not None else _postgres_share_facts(
+            existing_postgres)
+        redis_facts = self.redis.facts() if self.redis is not None else _redis_share_facts(
+            existing_redis, claim, redis_config, source)
+        self.postgres_share = self.postgres.share if own_postgres and self.postgres is not None else None
+        self.redis_share = self.redis.share if own_redis and self.redis is not None else None
 
         self.budget = {"postgres": self.connections.postgres.as_dict(), "redis": self.connections.redis.as_dict()}
         pools = {"pool_max_size": self.connections.pool_max_size,
                  "redis_max_connections": self.connections.redis_max_connections}
         # Plain variables never depend on where the stores are, only on config and the cluster flag, so they are
         # rendered now (known at preview, readable in the plan); URIs and keys come from the stores' outputs.
-        shape = (PostgresFacts(), RedisFacts(cluster=redis.cluster))
+        shape = (PostgresFacts(), RedisFacts(cluster=redis_config.is_cluster))
         roles: tuple[Role, ...] = ROLES if server.deployment_model == "standalone" else ("control-plane",)
         by_role = {role: render_env(server, config.secrets, *shape, role=role, **pools) for role in roles}
         self.plain_env = {role: rendered.plain for role, rendered in by_role.items()}
         self.secret_env_names = sorted(by_role[roles[0]].secret)
 
-        def secret_part(facts: list[Any]) -> dict[str, str]:
-            rendered: RenderedEnv = render_env(server, config.secrets, facts[0], facts[1], role=roles[0], **pools)
+        secret_names = sorted(validated.secrets)
+
+        def secret_part(values: list[Any]) -> dict[str, str]:
+            resolved = config.secrets.model_copy(update={
+                field: _secret(value) for field, value in zip(secret_names, values[2:], strict=True)})
+            rendered: RenderedEnv = render_env(server, resolved, values[0], values[1], role=roles[0], **pools)
             return rendered.secret
 
-        self.secret_env = pulumi.Output.secret(pulumi.Output.all(postgres.facts(), redis.facts()).apply(secret_part))
-        self.postgres, self.redis = postgres, redis
+        self.secret_env = pulumi.Output.secret(pulumi.Output.all(
+            postgres_facts, redis_facts, *(validated.secrets[field] for field in secret_names)).apply(secret_part))
         self.service_name = self.url = self.env_bundle = None
         if server.deployment_model == "standalone":
             from .workload import Workload
 
-            workload = Workload(f"{name}-workload", {
-                "server": server, "env": self.plain_env, "secret_env": self.secret_env,
-                "labels": {"agent-server/instance": naming.label_value(name)},
-            }, pulumi.ResourceOptions(parent=self))
+            workload = Workload._validated(f"{name}-workload", server, self.plain_env, self.secret_env,
+                                           {"agent-server/instance": naming.label_value(name)}, child)
             self.service_name, self.url = workload.service_name, workload.url
         else:
             plain = self.plain_env["control-plane"]
@@ -129,5 +217,55 @@ class AgentServer(pulumi.ComponentResource):
         self.register_outputs({
             "budget": self.budget, "plain_env": self.plain_env, "secret_env": self.secret_env,
             "secret_env_names": self.secret_env_names, "service_name": self.service_name, "url": self.url,
-            "env_bundle": self.env_bundle,
+            "env_bundle": self.env_bundle, "postgres_share": self.postgres_share, "redis_share": self.redis_share,
         })
+
+    @staticmethod
+    def _plan(name: str, source: str, validated: ValidatedArgs, postgres: PostgresConfig, redis: RedisConfig,
+              claims: Sequence[RedisClaim]) -> ConnectionPlan:
+        try:
+            return plan_connections(validated.config.server, postgres=postgres, redis=redis, name=name,
+                                    redis_others=[claim.user for claim in claims])
+        except SizingError as exc:
+            raise ConfigError([Issue(exc.path, f"{name}: {exc.message}")], source) from None
+
+
+def _secret(value: Any) -> Any:
+    from pydantic import SecretStr
+
+    return None if value is None else SecretStr(str(value))
+
+
+def _postgres_share_facts(share: Any) -> pulumi.Output[PostgresFacts]:
+    """What ``render_env`` needs of a Postgres given as its ``share`` (from any language)."""
+    return pulumi.Output.secret(pulumi.Output.from_input(share).apply(lambda s: PostgresFacts(
+        host=s["address"], port=int(s["port"]), database=s["database"], user=s["username"],
+        password=s["password"])))
+
+
+def _redis_share_facts(share: Any, claim: RedisClaim, redis: RedisConfig, source: str) -> pulumi.Output[RedisFacts]:
+    """What ``render_env`` needs of a Redis given as its ``share``; once it resolves, the server's claim is
+    registered on the Redis component of this program it names (prefixes checked, budget summed)."""
+
+    def facts(s: Mapping[str, Any]) -> RedisFacts:
+        store = shared(str(s["name"]))
+        if store is not None:
+            issues = _claim_issues(claim, store.claims, store.config)
+            users: list[RedisUser] = [other.user for other in store.claims] + [claim.user]
+            try:
+                redis_budget(max_clients=store.max_clients, users=users, cluster=store.cluster)
+            except SizingError as exc:
+                issues.append(Issue(exc.path, f"{claim.name}: {exc.message}"))
+            if issues:
+                raise ConfigError(issues, source)
+            store.claims.append(claim)
+        if bool(s["cluster"]) != redis.is_cluster:
+            raise ConfigError([Issue("redis.mode", f"describes {'a cluster' if redis.is_cluster else 'no cluster'} "
+                                     f"but the shared Redis {s['name']} is {'' if s['cluster'] else 'not '}one")],
+                              source)
+        if "uri" in s:
+            return RedisFacts(uri=str(s["uri"]), cluster=bool(s["cluster"]))
+        return RedisFacts(host=str(s["endpoint"]), port=int(s["port"]), token=str(s["token"]), tls=bool(s["tls"]),
+                          cluster=bool(s["cluster"]))
+
+    return pulumi.Output.secret(pulumi.Output.from_input(share).apply(facts))

@@ -1,62 +1,53 @@
 """The ``Postgres`` component: an encrypted, private RDS Postgres instance, or an external database."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
-from typing import NotRequired, TypedDict
-from urllib.parse import unquote, urlsplit
+from typing import Any, TypedDict
+from urllib.parse import unquote
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
 from . import naming
 from .access import client_security_group
-from .config import NetworkConfig, PostgresConfig, Secrets
+from .config import NetworkConfig, PostgresConfig
 from .env import PostgresFacts, postgres_uri
+from .inputs import validate_args
 from .provider_rules import postgres_parameter_group_family
+from .settings import NetworkSettings, PostgresSettings
 from .sizing import postgres_capacity
+from .stores import final_snapshot_suffix, generated_password, secret_uri, tags_of
 
-URL_SAFE_SPECIALS = "-_.~"
-"""RFC 3986 unreserved punctuation: allowed in RDS and ElastiCache passwords and never needs encoding (URIs are
-still always encoded, since external URIs and user-supplied passwords may contain anything)."""
-
+TYPE_TOKEN = "agent-server-infra:index:Postgres"
 RDS_CA = "rds-ca-rsa2048-g1"
 
 
-class PostgresArgs(TypedDict):
-    """Arguments of :class:`Postgres`."""
+class PostgresArgs(TypedDict, total=False):
+    """Arguments of :class:`Postgres`: the stack config's ``network`` and ``postgres`` sections (snake_case
+    keys), the external database's URI and the tags of every AWS resource."""
 
-    config: PostgresConfig
-    network: NotRequired[NetworkConfig | None]
-    secrets: NotRequired[Secrets]
-    tags: NotRequired[Mapping[str, str]]
-
-
-def final_snapshot_suffix(name: str, parent: pulumi.Resource, keepers: Mapping[str, pulumi.Input[str]],
-                          ) -> pulumi.Output[str]:
-    """8 random hex digits for a final snapshot's name, kept until one of ``keepers`` (the inputs that replace
-    the store) changes: every deletion of a store, a replacement or a stack destroyed and deployed again, leaves
-    a snapshot of a new name, where a fixed name fails the second time with SnapshotAlreadyExists."""
-    return random.RandomId(
-        name, byte_length=4, keepers=dict(keepers), opts=pulumi.ResourceOptions(parent=parent),
-    ).hex
+    network: NetworkSettings
+    """Where the database lives and who may reach it (rds mode)."""
+    postgres: PostgresSettings
+    """The database: `mode` rds (default) or external, and the instance's settings."""
+    postgres_uri: pulumi.Input[str]
+    """External mode: the database's URI (secret)."""
+    tags: Mapping[str, pulumi.Input[str]]
+    """Tags of every AWS resource."""
 
 
-def generated_password(name: str, parent: pulumi.Resource, length: int,
-                       specials: str = URL_SAFE_SPECIALS) -> random.RandomPassword:
-    """A URL-safe generated secret (letters, digits and ``specials``, by default ``-_.~``) with every character
-    class present."""
-    return random.RandomPassword(
-        name,
-        length=length,
-        special=True,
-        override_special=specials,
-        min_lower=1,
-        min_upper=1,
-        min_numeric=1,
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
+class PostgresShare(TypedDict, total=False):
+    """What another server needs to use this database (``Postgres.share``, given as ``existing_postgres``)."""
+
+    name: pulumi.Input[str]
+    """The Postgres component's name."""
+    address: pulumi.Input[str]
+    port: pulumi.Input[int]
+    database: pulumi.Input[str]
+    username: pulumi.Input[str]
+    password: pulumi.Input[str]
+    """Secret."""
+    max_connections: pulumi.Input[int]
+    """The database's max_connections, which the sharing servers' budgets must fit together."""
 
 
 class Postgres(pulumi.ComponentResource):
@@ -69,34 +60,63 @@ class Postgres(pulumi.ComponentResource):
     """
 
     address: pulumi.Output[str]
+    """Host of the database."""
     port: pulumi.Output[int]
     database: pulumi.Output[str]
     username: pulumi.Output[str]
     password: pulumi.Output[str]
+    """Secret."""
     uri: pulumi.Output[str]
+    """``postgresql://user:password@host:port/database?sslmode=require`` (secret)."""
     max_connections: int
+    """The database's max_connections: the connection budget's capacity."""
     security_group_id: pulumi.Output[str] | None
-    instance: aws.rds.Instance | None
+    """The database's security group (rds mode)."""
+    share: pulumi.Output[PostgresShare]
+    """Everything another server needs to share this database (its ``existing_postgres``)."""
 
     def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("agent-server-infra:index:Postgres", name, None, opts)
-        config = args["config"]
+        validated = validate_args({"network": args.get("network"), "postgres": args.get("postgres") or {}},
+                                  {"postgres_uri": args.get("postgres_uri")}, source=f"Postgres {name}",
+                                  sections=("network", "postgres", "secrets"))
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self._build(name, validated.config.postgres, validated.config.network, validated.secrets.get("postgres_uri"),
+                    args.get("tags"))
+
+    @classmethod
+    def _validated(cls, name: str, config: PostgresConfig, network: NetworkConfig | None,
+                   uri: pulumi.Output[str] | None, tags: Mapping[str, Any] | None,
+                   opts: pulumi.ResourceOptions | None = None) -> "Postgres":
+        """A Postgres of config that ``AgentServer`` validated already (with the whole stack)."""
+        self = cls.__new__(cls)
+        pulumi.ComponentResource.__init__(self, TYPE_TOKEN, name, None, opts)
+        self._build(name, config, network, uri, tags)
+        return self
+
+    def _build(self, name: str, config: PostgresConfig, network: NetworkConfig | None,
+               uri: pulumi.Output[str] | None, tags: Mapping[str, Any] | None) -> None:
         self.config = config
+        self.name = name
         self.max_connections = postgres_capacity(config)
+        self.instance: aws.rds.Instance | None = None
+        self.security_group_id = None
         if config.mode == "external":
-            self._external(args.get("secrets") or Secrets())
+            assert uri is not None, "validation requires postgresUri in external mode"
+            self._external(uri)
         else:
-            network = args.get("network")
-            if network is None:
-                raise ValueError("Postgres in rds mode needs a network config")
-            self._rds(name, config, network, dict(args.get("tags") or {}))
+            assert network is not None, "validation requires a network in rds mode"
+            self._rds(name, config, network, tags_of(tags))
+        self.share = pulumi.Output.all(self.address, self.port, self.database, self.username, self.password).apply(
+            lambda values: PostgresShare(name=name, address=values[0], port=int(values[1]), database=values[2],
+                                         username=values[3], password=values[4],
+                                         max_connections=self.max_connections))
         self.register_outputs({
             "address": self.address, "port": self.port, "database": self.database, "username": self.username,
             "password": self.password, "uri": self.uri, "max_connections": self.max_connections,
-            "security_group_id": self.security_group_id,
+            "security_group_id": self.security_group_id, "share": self.share,
         })
 
-    def _rds(self, name: str, config: PostgresConfig, network: NetworkConfig, tags: dict[str, str]) -> None:
+    def _rds(self, name: str, config: PostgresConfig, network: NetworkConfig, tags: dict[str, Any]) -> None:
         scoped = naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
         identifier = naming.physical(naming.RDS_INSTANCE, scoped)
         # Children's logical names (their auto-names) and the groups' descriptions, which AWS cannot change in
@@ -178,19 +198,13 @@ class Postgres(pulumi.ComponentResource):
         self.password = pulumi.Output.secret(password.result)
         self.uri = pulumi.Output.secret(self.facts().apply(postgres_uri))
 
-    def _external(self, secrets: Secrets) -> None:
-        if secrets.postgres_uri is None:
-            raise ValueError("Postgres in external mode needs the agent-server:postgresUri secret")
-        text = secrets.postgres_uri.get_secret_value()
-        parts = urlsplit(text)
-        self.instance = None
-        self.security_group_id = None
-        self.address = pulumi.Output.from_input(parts.hostname or "")
-        self.port = pulumi.Output.from_input(parts.port or 5432)
-        self.database = pulumi.Output.from_input(unquote(parts.path.lstrip("/")))
-        self.username = pulumi.Output.from_input(unquote(parts.username or ""))
-        self.password = pulumi.Output.secret(unquote(parts.password or ""))
-        self.uri = pulumi.Output.secret(text)
+    def _external(self, uri: pulumi.Output[str]) -> None:
+        self.uri, part = secret_uri(uri)
+        self.address = part(lambda p: p.hostname or "")
+        self.port = part(lambda p: p.port or 5432)
+        self.database = part(lambda p: unquote(p.path.lstrip("/")))
+        self.username = part(lambda p: unquote(p.username or ""))
+        self.password = pulumi.Output.secret(part(lambda p: unquote(p.password or "")))
 
     def facts(self) -> pulumi.Output[PostgresFacts]:
         """What ``render_env`` needs to build the URI (a secret output: it carries the password)."""

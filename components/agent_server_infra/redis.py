@@ -1,23 +1,25 @@
 """The ``Redis`` component: an ElastiCache replication group (single node group or cluster mode), or external."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NotRequired, TypedDict
-from urllib.parse import unquote, urlsplit
+from typing import Any, TypedDict
+from urllib.parse import unquote
 
 import pulumi
 import pulumi_aws as aws
 
 from . import naming
 from .access import client_security_group
-from .config import NetworkConfig, RedisConfig, Secrets
+from .config import NetworkConfig, RedisConfig
 from .env import RedisFacts, redis_uri
-from .postgres import final_snapshot_suffix, generated_password
+from .inputs import validate_args
 from .provider_rules import elasticache_parameter_group_family, supports_transit_encryption_mode
+from .registry import of_this_run
+from .settings import NetworkSettings, RedisSettings
 from .sizing import RedisUser, redis_capacity
+from .stores import final_snapshot_suffix, generated_password, secret_uri, tags_of
 
+TYPE_TOKEN = "agent-server-infra:index:Redis"
 AUTH_TOKEN_LENGTH = 64
 AUTH_TOKEN_SPECIALS = "-"
 """The one special character both URL-safe and among the few ElastiCache AUTH tokens may hold
@@ -27,7 +29,7 @@ SLOW_LOG_RETENTION_DAYS = 30
 
 @dataclass(frozen=True)
 class RedisClaim:
-    """One deployment on a Redis: its key prefix, database number and connection claim."""
+    """One deployment on a Redis: its key prefix, database number, Kubernetes namespace and connection claim."""
 
     name: str
     prefix: str
@@ -35,13 +37,41 @@ class RedisClaim:
     user: RedisUser
 
 
-class RedisArgs(TypedDict):
-    """Arguments of :class:`Redis`."""
+class RedisArgs(TypedDict, total=False):
+    """Arguments of :class:`Redis`: the stack config's ``network`` and ``redis`` sections (snake_case keys), the
+    external Redis's URI and the tags of every AWS resource."""
 
-    config: RedisConfig
-    network: NotRequired[NetworkConfig | None]
-    secrets: NotRequired[Secrets]
-    tags: NotRequired[Mapping[str, str]]
+    network: NetworkSettings
+    """Where the cache lives and who may reach it (single and cluster mode)."""
+    redis: RedisSettings
+    """The cache: `mode` single (default), cluster or external, and the replication group's settings."""
+    redis_uri: pulumi.Input[str]
+    """External mode: the Redis URI (secret)."""
+    tags: Mapping[str, pulumi.Input[str]]
+    """Tags of every AWS resource."""
+
+
+class RedisShare(TypedDict, total=False):
+    """What another server needs to use this Redis (``Redis.share``, given as ``existing_redis``)."""
+
+    name: pulumi.Input[str]
+    """The Redis component's name: servers of one program register their prefixes and connections on it."""
+    endpoint: pulumi.Input[str]
+    port: pulumi.Input[int]
+    token: pulumi.Input[str]
+    """AUTH token (secret)."""
+    tls: pulumi.Input[bool]
+    cluster: pulumi.Input[bool]
+    max_clients: pulumi.Input[int]
+    """maxclients per node: the capacity of the summed Redis budget."""
+    uri: pulumi.Input[str]
+    """External mode: the URI as given (secret)."""
+
+
+def shared(name: str) -> "Redis | None":
+    """This program's Redis component ``name``, if it was created in this process (servers that get a Redis as
+    its ``share`` register on it)."""
+    return of_this_run("redis").get(name)
 
 
 def redis_parameters(config: RedisConfig) -> dict[str, str]:
@@ -66,37 +96,77 @@ class Redis(pulumi.ComponentResource):
     """
 
     endpoint: pulumi.Output[str]
+    """Primary endpoint (single mode) or configuration endpoint (cluster mode)."""
     port: pulumi.Output[int]
     token: pulumi.Output[str]
+    """AUTH token (secret)."""
     uri: pulumi.Output[str]
+    """``rediss://:token@host:port/0`` (secret)."""
     cluster: bool
+    """Whether the Redis runs in cluster mode (``REDIS_CLUSTER``)."""
     tls: bool
     max_clients: int
+    """maxclients per node: the capacity of the Redis budget, summed over every server on it."""
     security_group_id: pulumi.Output[str] | None
-    replication_group: aws.elasticache.ReplicationGroup | None
+    """The cache's security group (single and cluster mode)."""
+    share: pulumi.Output[RedisShare]
+    """Everything another server needs to share this Redis (its ``existing_redis``)."""
 
     def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("agent-server-infra:index:Redis", name, None, opts)
-        config = args["config"]
+        validated = validate_args({"network": args.get("network"), "redis": args.get("redis") or {}},
+                                  {"redis_uri": args.get("redis_uri")}, source=f"Redis {name}",
+                                  sections=("network", "redis", "secrets"))
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self._build(name, validated.config.redis, validated.config.network, validated.secrets.get("redis_uri"),
+                    args.get("tags"))
+
+    @classmethod
+    def _validated(cls, name: str, config: RedisConfig, network: NetworkConfig | None,
+                   uri: pulumi.Output[str] | None, tags: Mapping[str, Any] | None,
+                   opts: pulumi.ResourceOptions | None = None) -> "Redis":
+        """A Redis of config that ``AgentServer`` validated already (with the whole stack)."""
+        self = cls.__new__(cls)
+        pulumi.ComponentResource.__init__(self, TYPE_TOKEN, name, None, opts)
+        self._build(name, config, network, uri, tags)
+        return self
+
+    def _build(self, name: str, config: RedisConfig, network: NetworkConfig | None,
+               uri: pulumi.Output[str] | None, tags: Mapping[str, Any] | None) -> None:
         self.config = config
         self.name = name
         self.cluster = config.is_cluster
         self.max_clients = redis_capacity(config)
         self.claims: list[RedisClaim] = []
         """Deployments using this Redis, registered by ``AgentServer`` to check prefixes and the shared budget."""
+        self.replication_group: aws.elasticache.ReplicationGroup | None = None
+        self.security_group_id = None
         if config.mode == "external":
-            self._external(args.get("secrets") or Secrets())
+            assert uri is not None, "validation requires redisUri in external mode"
+            self._external(uri)
         else:
-            network = args.get("network")
-            if network is None:
-                raise ValueError("Redis in single or cluster mode needs a network config")
-            self._elasticache(name, config, network, dict(args.get("tags") or {}))
+            assert network is not None, "validation requires a network in single and cluster mode"
+            self._elasticache(name, config, network, tags_of(tags))
+        external = self.uri if config.mode == "external" else None
+        self.share = pulumi.Output.all(self.endpoint, self.port, self.token, external).apply(
+            lambda values: RedisShare(name=name, endpoint=values[0], port=int(values[1]), token=values[2],
+                                      tls=self.tls, cluster=self.cluster, max_clients=self.max_clients,
+                                      **({"uri": values[3]} if values[3] is not None else {})))
+        of_this_run("redis")[name] = self
         self.register_outputs({
-            "endpoint": self.endpoint, "port": self.port, "uri": self.uri, "cluster": self.cluster,
-            "max_clients": self.max_clients, "security_group_id": self.security_group_id,
+            "endpoint": self.endpoint, "port": self.port, "token": self.token, "uri": self.uri,
+            "cluster": self.cluster, "tls": self.tls, "max_clients": self.max_clients,
+            "security_group_id": self.security_group_id, "share": self.share,
         })
 
-    def _elasticache(self, name: str, config: RedisConfig, network: NetworkConfig, tags: dict[str, str]) -> None:
+    def budget(self) -> dict[str, Any]:
+        """The Redis budget summed over every server that registered on this Redis so far (the last server's
+        budget, as the plan prints it)."""
+        from .sizing import redis_budget
+
+        return redis_budget(max_clients=self.max_clients, users=[claim.user for claim in self.claims],
+                            cluster=self.cluster).as_dict()
+
+    def _elasticache(self, name: str, config: RedisConfig, network: NetworkConfig, tags: dict[str, Any]) -> None:
         scoped = naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
         group_id = naming.physical(naming.ELASTICACHE_GROUP, scoped)
         # Children's logical names (their auto-names) and the groups' descriptions, which AWS cannot change in
@@ -185,18 +255,14 @@ class Redis(pulumi.ComponentResource):
         self.token = pulumi.Output.secret(token.result)
         self.uri = pulumi.Output.secret(self.facts().apply(redis_uri))
 
-    def _external(self, secrets: Secrets) -> None:
-        if secrets.redis_uri is None:
-            raise ValueError("Redis in external mode needs the agent-server:redisUri secret")
-        text = secrets.redis_uri.get_secret_value()
-        parts = urlsplit(text)
-        self.replication_group = None
-        self.security_group_id = None
-        self.tls = parts.scheme == "rediss"
-        self.endpoint = pulumi.Output.from_input(parts.hostname or "")
-        self.port = pulumi.Output.from_input(parts.port or 6379)
-        self.token = pulumi.Output.secret(unquote(parts.password or ""))
-        self.uri = pulumi.Output.secret(text)
+    def _external(self, uri: pulumi.Output[str]) -> None:
+        self.uri, part = secret_uri(uri)
+        # The URI is used verbatim (its scheme decides TLS; validation warns about redis://), so ``tls`` only
+        # describes URIs built from the parts, which external mode never does.
+        self.tls = True
+        self.endpoint = part(lambda p: p.hostname or "")
+        self.port = part(lambda p: p.port or 6379)
+        self.token = pulumi.Output.secret(part(lambda p: unquote(p.password or "")))
 
     def facts(self) -> pulumi.Output[RedisFacts]:
         """What ``render_env`` needs to build the URI (a secret output: it carries the AUTH token)."""

@@ -9,10 +9,8 @@ This module never spells an environment variable name; it places what :func:`age
 rendered.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -20,6 +18,9 @@ import pulumi_kubernetes as k8s
 from . import naming
 from .config import IngressConfig, ScaleConfig, ServerConfig
 from .env import SERVER_PORT
+from .errors import ConfigError, Issue
+from .inputs import validate_args
+from .settings import ServerSettings
 from .sizing import surge
 
 TYPE_TOKEN = "agent-server-infra:index:Workload"
@@ -48,16 +49,17 @@ ALB_CLASS = "alb"
 ALB_ANNOTATIONS = "alb.ingress.kubernetes.io"
 
 
-class WorkloadArgs(TypedDict):
-    """Arguments of :class:`Workload`."""
+class WorkloadArgs(TypedDict, total=False):
+    """Arguments of :class:`Workload`: the stack config's ``server`` section (snake_case keys) and the
+    environment ``AgentServer`` renders for it."""
 
-    server: ServerConfig
-    """Validated server config: image, namespace, scale of both roles, ingress, IRSA role, mount prefix."""
-    env: Mapping[str, Mapping[str, str]]
+    server: ServerSettings
+    """Image, namespace, scale of both roles, ingress, IRSA role, mount prefix (standalone deployment model)."""
+    env: Mapping[str, Mapping[str, pulumi.Input[str]]]
     """Plain environment per role (keys ``api`` and ``queue``), as rendered by ``env.render_env``."""
-    secret_env: pulumi.Input[Mapping[str, str]]
+    secret_env: pulumi.Input[Mapping[str, pulumi.Input[str]]]
     """Secret environment shared by both roles (URIs, keys); may be unknown at preview."""
-    labels: NotRequired[Mapping[str, str]]
+    labels: Mapping[str, str]
     """Extra labels for every object (never part of a selector)."""
 
 
@@ -139,20 +141,35 @@ class Workload(pulumi.ComponentResource):
     deployment_names: pulumi.Output[dict[str, str]]
 
     def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        source = f"Workload {name}"
+        server = validate_args({"server": args.get("server") or {}}, source=source,
+                               sections=("server",)).config.server
+        if server.deployment_model != "standalone":
+            raise ConfigError([Issue("server.deploymentModel", "a Workload runs the server itself: standalone "
+                                     f"only (got {server.deployment_model!r})")], source)
         super().__init__(TYPE_TOKEN, name, None, opts)
-        server = args["server"]
-        env = args["env"]
-        # Object names (``<name>-queue``) are DNS-1035 labels; a name that is not one is cleaned and hashed.
-        name = naming.kubernetes(name, reserve=max(len(f"-{role}") for role in ROLES))
-        if server.image is None:
-            raise ValueError("server.image is required to create the workload (standalone deployment model)")
+        self._build(name, server, args.get("env") or {}, args.get("secret_env") or {}, args.get("labels"))
+
+    @classmethod
+    def _validated(cls, name: str, server: ServerConfig, env: Mapping[str, Mapping[str, Any]],
+                   secret_env: pulumi.Input[Mapping[str, pulumi.Input[str]]], labels: Mapping[str, str] | None,
+                   opts: pulumi.ResourceOptions | None = None) -> "Workload":
+        """A Workload of a server config that ``AgentServer`` validated already (with the whole stack)."""
+        self = cls.__new__(cls)
+        pulumi.ComponentResource.__init__(self, TYPE_TOKEN, name, None, opts)
+        self._build(name, server, env, secret_env, labels)
+        return self
+
+    def _build(self, name: str, server: ServerConfig, env: Mapping[str, Mapping[str, Any]],
+               secret_env: pulumi.Input[Mapping[str, pulumi.Input[str]]], labels: Mapping[str, str] | None) -> None:
         missing = [role for role in ROLES if role not in env]
         if missing:
             raise ValueError(f"env must have a plain environment for each role; missing {missing}")
-
+        # Object names (``<name>-queue``) are DNS-1035 labels; a name that is not one is cleaned and hashed.
+        name = naming.kubernetes(name, reserve=max(len(f"-{role}") for role in ROLES))
         self._name = name
         self._server = server
-        self._labels = dict(args.get("labels") or {})
+        self._labels = dict(labels or {})
         namespace_name = server.namespace
 
         namespace: k8s.core.v1.Namespace | None = None
@@ -180,7 +197,7 @@ class Workload(pulumi.ComponentResource):
             metadata=self._metadata(None),
             type="Opaque",
             immutable=True,
-            string_data=pulumi.Output.secret(args["secret_env"]),
+            string_data=pulumi.Output.secret(secret_env),
             opts=self._opts(additional_secret_outputs=["data", "stringData"]),
         )
 
@@ -251,7 +268,7 @@ class Workload(pulumi.ComponentResource):
 
     def _metadata(
         self, name: str | None, role: Role | None = None, annotations: Mapping[str, str] | None = None,
-    ) -> k8s.meta.v1.ObjectMetaArgs:
+    ) -> "k8s.meta.v1.ObjectMetaArgs":
         return k8s.meta.v1.ObjectMetaArgs(
             name=name,
             namespace=self._server.namespace,
@@ -269,11 +286,11 @@ class Workload(pulumi.ComponentResource):
     def _deployment(
         self,
         role: Role,
-        config_map: k8s.core.v1.ConfigMap,
-        secret: k8s.core.v1.Secret,
-        service_account: k8s.core.v1.ServiceAccount,
+        config_map: "k8s.core.v1.ConfigMap",
+        secret: "k8s.core.v1.Secret",
+        service_account: "k8s.core.v1.ServiceAccount",
         after: Sequence[pulumi.Resource],
-    ) -> k8s.apps.v1.Deployment:
+    ) -> "k8s.apps.v1.Deployment":
         server, scale, name = self._server, self._scale(role), self._name
         selector = selector_labels(name, role)
         live_path, startup_path = probe_paths(server.mount_prefix)
@@ -281,13 +298,13 @@ class Workload(pulumi.ComponentResource):
         if scale.cpu_limit is not None:
             limits["cpu"] = scale.cpu_limit
 
-        def http_probe(path: str, period: int, failures: int) -> k8s.core.v1.ProbeArgs:
+        def http_probe(path: str, period: int, failures: int) -> "k8s.core.v1.ProbeArgs":
             return k8s.core.v1.ProbeArgs(
                 http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=PORT_NAME),
                 period_seconds=period, timeout_seconds=5, failure_threshold=failures,
             )
 
-        def spread(key: str) -> k8s.core.v1.TopologySpreadConstraintArgs:
+        def spread(key: str) -> "k8s.core.v1.TopologySpreadConstraintArgs":
             return k8s.core.v1.TopologySpreadConstraintArgs(
                 topology_key=key, max_skew=1, when_unsatisfiable="ScheduleAnyway",
                 label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
@@ -357,7 +374,7 @@ class Workload(pulumi.ComponentResource):
             opts=self._opts(after),
         )
 
-    def _disruption_budget(self, role: Role) -> k8s.policy.v1.PodDisruptionBudget:
+    def _disruption_budget(self, role: Role) -> "k8s.policy.v1.PodDisruptionBudget":
         return k8s.policy.v1.PodDisruptionBudget(
             f"{self._name}-{role}",
             metadata=self._metadata(f"{self._name}-{role}", role),
@@ -369,7 +386,7 @@ class Workload(pulumi.ComponentResource):
             opts=self._opts(),
         )
 
-    def _autoscaler(self, role: Role) -> k8s.autoscaling.v2.HorizontalPodAutoscaler | None:
+    def _autoscaler(self, role: Role) -> "k8s.autoscaling.v2.HorizontalPodAutoscaler | None":
         scale = self._scale(role)
         if not autoscaled(scale):
             return None
@@ -396,7 +413,7 @@ class Workload(pulumi.ComponentResource):
             opts=self._opts(),
         )
 
-    def _ingress(self, service: k8s.core.v1.Service) -> k8s.networking.v1.Ingress:
+    def _ingress(self, service: "k8s.core.v1.Service") -> "k8s.networking.v1.Ingress":
         ingress = self._server.ingress
         assert ingress is not None
         annotations = alb_annotations(ingress, self._server.mount_prefix) if ingress.class_name == ALB_CLASS else None

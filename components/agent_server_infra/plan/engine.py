@@ -24,6 +24,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import runpy
 import string
 import sys
@@ -99,6 +100,8 @@ class RecordedResource:
     custom: bool = True
     registered_outputs: dict[str, Any] = field(default_factory=dict)
     """What a component passed to ``register_outputs`` (secret values as :class:`Secret`)."""
+    provider: str | None = None
+    """The provider reference the SDK sent (``<provider urn>::<id>``); ``None`` for the default provider."""
 
     @functools.cached_property
     def inputs(self) -> dict[str, Any]:
@@ -240,9 +243,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state.update(port=port, arn=arn_base.format("elasticache") + f":replicationgroup:{group}",
                          replicationGroupId=group)
             resource_id = group
-        elif typ == "aws:ec2/securityGroup:SecurityGroup":
-            resource_id = f"sg-{_digest(typ, name, length=17)}"
-            state.update(arn=arn_base.format("ec2") + f":security-group/{resource_id}")
+        elif typ in EC2_ID_PREFIXES:
+            resource_id = f"{EC2_ID_PREFIXES[typ]}-{_digest(typ, name, length=17)}"
+            kind = typ.split(":")[-1]
+            state.update(arn=arn_base.format("ec2") + f":{re.sub(r'(?<!^)(?=[A-Z])', '-', kind).lower()}/"
+                                                     f"{resource_id}")
         elif typ == "random:index/randomPassword:RandomPassword":
             length = int(plain.get("length") or 32)
             special = plain.get("overrideSpecial", "") if plain.get("special", True) else ""
@@ -272,6 +277,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return resource_id, state
 
 
+EC2_ID_PREFIXES: dict[str, str] = {
+    "aws:ec2/securityGroup:SecurityGroup": "sg", "aws:ec2/vpc:Vpc": "vpc", "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/internetGateway:InternetGateway": "igw", "aws:ec2/natGateway:NatGateway": "nat",
+    "aws:ec2/routeTable:RouteTable": "rtb", "aws:ec2/eip:Eip": "eipalloc",
+}
+"""EC2 ids as AWS makes them (``vpc-`` and 17 hex digits), so programs that pass them on validate as they would."""
 AUTO_NAMES: dict[str, tuple[str, str, int, bool]] = {
     "aws:rds/instance:Instance": ("identifier", "", 255, False),
     "aws:elasticache/replicationGroup:ReplicationGroup": ("replicationGroupId", "-", 40, True),
@@ -380,7 +391,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             urn=urn, type=request.type, name=request.name, parent=request.parent or None,
             wire_inputs=inputs, wire_outputs=state,
             dependencies=sorted(set(request.dependencies)), protect=bool(request.protect),
-            custom=bool(request.custom),
+            custom=bool(request.custom), provider=request.provider or None,
         )
         self.recording_mocks.recording.resources.append(resource)
         self.recorded[urn] = resource

@@ -1,0 +1,56 @@
+"""What the two data-store components share: generated secrets, final snapshot names, external URIs, tags."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
+
+import pulumi
+import pulumi_random as random
+
+URL_SAFE_SPECIALS = "-_.~"
+"""RFC 3986 unreserved punctuation: allowed in RDS passwords and never needs encoding (URIs are still always
+encoded, since external URIs and user-supplied passwords may contain anything)."""
+
+
+def generated_password(name: str, parent: pulumi.Resource, length: int,
+                       specials: str = URL_SAFE_SPECIALS) -> random.RandomPassword:
+    """A generated secret of letters, digits and ``specials`` (by default ``-_.~``) with every character class
+    present."""
+    return random.RandomPassword(
+        name,
+        length=length,
+        special=True,
+        override_special=specials,
+        min_lower=1,
+        min_upper=1,
+        min_numeric=1,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def final_snapshot_suffix(name: str, parent: pulumi.Resource, keepers: Mapping[str, pulumi.Input[str]],
+                          ) -> pulumi.Output[str]:
+    """8 random hex digits for a final snapshot's name, kept until one of ``keepers`` (the inputs that replace
+    the store) changes: every deletion of a store, a replacement or a stack destroyed and deployed again, leaves
+    a snapshot of a new name, where a fixed name fails the second time with SnapshotAlreadyExists."""
+    return random.RandomId(
+        name, byte_length=4, keepers=dict(keepers), opts=pulumi.ResourceOptions(parent=parent),
+    ).hex
+
+
+def secret_uri(uri: pulumi.Input[str]) -> tuple[pulumi.Output[str], Callable[[Callable[[SplitResult], Any]],
+                                                                          pulumi.Output[Any]]]:
+    """An external store's URI as a secret Output, and a reader of its parts (each a secret Output too: the
+    parts hold the password; each read parses the URI again, as a parsed URI is no value an Output carries)."""
+    secret = pulumi.Output.secret(pulumi.Output.from_input(uri))
+
+    def part(read: Callable[[SplitResult], Any]) -> pulumi.Output[Any]:
+        return pulumi.Output.secret(secret.apply(lambda text: read(urlsplit(text))))
+
+    return secret, part
+
+
+def tags_of(tags: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(tags or {})
