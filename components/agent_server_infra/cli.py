@@ -22,11 +22,13 @@ EXIT_INVALID = 2
 
 def load_and_validate(stack: str) -> tuple[Path, ValidatedStack]:
     from .loaders import load_stack_file, resolve_stack_file
-    from .validate import validate_stack
+    from .validate import ValidatedStack, validate_stack
 
     path = resolve_stack_file(stack)
-    raw, _ = load_stack_file(path)
-    return path, validate_stack(raw, str(path))
+    raw, others = load_stack_file(path)
+    validated = validate_stack(raw, str(path))
+    return path, ValidatedStack(config=validated.config, connections=validated.connections,
+                                warnings=[*others.warnings, *validated.warnings])
 
 
 def summary(path: Path, stack: ValidatedStack) -> str:

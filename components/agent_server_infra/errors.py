@@ -28,7 +28,8 @@ class Issue:
     severity: Severity = "error"
 
     def render(self, source: str | None = None) -> str:
-        key = f"{NAMESPACE}:{self.path}" if self.path else NAMESPACE
+        key = (self.path if ":" in self.path.split(".")[0] else f"{NAMESPACE}:{self.path}") if self.path \
+            else NAMESPACE  # a full key of another namespace is shown as it is
         prefix = f"{source}: " if source else ""
         tag = "warning: " if self.severity == "warning" else ""
         return f"{prefix}{tag}{key}: {self.message}"

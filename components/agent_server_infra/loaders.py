@@ -7,6 +7,7 @@ are encrypted, so they become opaque placeholders; inside a Pulumi program the e
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,6 @@ import yaml
 
 from .config import SECRET_KEYS, placeholder
 from .errors import NAMESPACE, ConfigError, Issue
-
-STACKS_DIR = "stacks"
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -28,18 +27,27 @@ def find_project_root(start: Path | None = None) -> Path:
     raise FileNotFoundError(f"no Pulumi.yaml in {here} or its parents")
 
 
+def stack_config_dir(project: Path) -> Path:
+    """Where the project's stack files are, as Pulumi finds them: ``stackConfigDir`` of ``Pulumi.yaml`` (relative
+    to it), else beside ``Pulumi.yaml``."""
+    document = yaml.safe_load((project / "Pulumi.yaml").read_text()) or {}
+    configured = document.get("stackConfigDir") if isinstance(document, dict) else None
+    return project / str(configured) if configured else project
+
+
 def resolve_stack_file(stack: str, root: Path | None = None) -> Path:
-    """A stack name (``dev``) resolved to ``stacks/Pulumi.dev.yaml``, or a path to a stack file."""
+    """A stack name (``dev``) resolved to ``Pulumi.dev.yaml`` in the project's stack config directory, or a path
+    to a stack file."""
     path = Path(stack)
     if path.suffix in {".yaml", ".yml"} or path.exists():
         if not path.is_file():
             raise FileNotFoundError(f"no stack file at {stack}")
         return path
-    project = find_project_root(root)
-    candidate = project / STACKS_DIR / f"Pulumi.{stack}.yaml"
+    directory = stack_config_dir(find_project_root(root))
+    candidate = directory / f"Pulumi.{stack}.yaml"
     if not candidate.is_file():
         known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml")
-                       for p in (project / STACKS_DIR).glob("Pulumi.*.yaml"))
+                       for p in directory.glob("Pulumi.*.yaml"))
         raise FileNotFoundError(f"no stack {stack!r}: {candidate} does not exist (known: {', '.join(known)})")
     return candidate
 
@@ -52,21 +60,44 @@ def _has_secure(value: Any) -> bool:
     return False
 
 
-def raw_from_mapping(config: dict[str, Any], source: str) -> tuple[dict[str, Any], dict[str, Any]]:
+class StackFile(dict[str, Any]):
+    """What a stack file's ``config:`` holds besides our keys: the other namespaces' config (secure values as
+    placeholders, their keys in :attr:`secret_keys`) and warnings about it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secret_keys: list[str] = []
+        self.warnings: list[Issue] = []
+
+
+def _is_secure(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def raw_from_mapping(config: dict[str, Any], source: str) -> tuple[dict[str, Any], StackFile]:
     """Split a stack file's ``config:`` block into our raw keys and everything else (provider config).
 
-    Secure values of secret keys become placeholders; a secure value anywhere else, or a secret key given in
-    plain text, is an error (secrets nested in objects come back in plain text from ``require_object``).
+    Secure values of secret keys become placeholders; a secure value anywhere else of ours, or a secret key given
+    in plain text, is an error (secrets nested in objects come back in plain text from ``require_object``). A
+    secure value of another namespace becomes a placeholder too (the engine hands the program a secret), and a
+    namespace that looks like a typo of ours is a warning.
     """
     ours: dict[str, Any] = {}
-    others: dict[str, Any] = {}
+    others = StackFile()
     issues: list[Issue] = []
     for full_key, value in config.items():
         namespace, _, key = str(full_key).partition(":")
         if namespace != NAMESPACE or not key:
-            others[str(full_key)] = value
+            if _is_secure(value):
+                others[str(full_key)] = placeholder(str(full_key))
+                others.secret_keys.append(str(full_key))
+            else:
+                others[str(full_key)] = value
+            if namespace != NAMESPACE and difflib.get_close_matches(namespace, [NAMESPACE], n=1, cutoff=0.8):
+                others.warnings.append(Issue(str(full_key), f"is not read: namespace {namespace!r} is not "
+                                         f"{NAMESPACE!r} (did you mean {NAMESPACE}:{key}?)", "warning"))
             continue
-        is_secure = isinstance(value, dict) and set(value) == {"secure"}
+        is_secure = _is_secure(value)
         if key in SECRET_KEYS:
             if not is_secure:
                 issues.append(Issue(key, "is a secret: set it with `pulumi config set --secret` (got plain text)"))
@@ -82,7 +113,7 @@ def raw_from_mapping(config: dict[str, Any], source: str) -> tuple[dict[str, Any
     return ours, others
 
 
-def load_stack_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def load_stack_file(path: Path) -> tuple[dict[str, Any], StackFile]:
     """Read ``stacks/Pulumi.<stack>.yaml``: (our raw config, the other namespaces' config)."""
     try:
         document = yaml.safe_load(path.read_text()) or {}

@@ -265,11 +265,28 @@ def derive_redis_max_connections(*, max_clients: int, pods: int, others: Sequenc
     return derived
 
 
+REDIS_TERMS_SHOWN = 4
+"""Deployments a Redis formula names one by one; beyond that the largest are named and the rest summed, so the
+message of a Redis shared by 200 servers stays one line (the budget's inputs keep every deployment)."""
+
+
+def _redis_terms(users: Sequence[RedisUser]) -> str:
+    def term(user: RedisUser) -> str:
+        return f"{user.name} {user.pods} pods × {user.max_connections}"
+
+    if len(users) <= REDIS_TERMS_SHOWN:
+        return " + ".join(term(user) for user in users)
+    largest = sorted(users, key=lambda user: user.pods * user.max_connections, reverse=True)
+    shown, rest = largest[:REDIS_TERMS_SHOWN - 1], largest[REDIS_TERMS_SHOWN - 1:]
+    rest_used = sum(user.pods * user.max_connections for user in rest)
+    return " + ".join(term(user) for user in shown) + f" + {len(rest)} more deployments {rest_used}"
+
+
 def redis_budget(*, max_clients: int, users: Sequence[RedisUser], cluster: bool) -> Budget:
     """Budget Redis clients per node across every deployment sharing one Redis."""
     usable = redis_usable(max_clients)
     used = sum(user.pods * user.max_connections for user in users)
-    terms = " + ".join(f"{user.name} {user.pods} pods × {user.max_connections}" for user in users)
+    terms = _redis_terms(users)
     formula = f"{terms} = {used} ≤ usable {usable} = ⌊{max_clients} maxclients × {REDIS_USABLE_RATIO:.2f}⌋"
     budget = Budget(
         store="redis", capacity=max_clients, usable=usable, used=used,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,17 @@ def stack_name(path: Path) -> str:
 def stack_config(path: Path) -> tuple[dict[str, Any], list[str], str]:
     """The engine config of a stack file (full keys), its secret keys, and its AWS region.
 
-    Validates first so an invalid stack fails with every error before the program runs.
+    Validates our keys first (when the file has any: a program of the user's own may read only its own), so an
+    invalid stack fails with every error before the program runs; warnings go to stderr.
     """
     raw, others = load_stack_file(path)
-    validate_stack(raw, str(path))
+    warnings = list(others.warnings)
+    if raw:
+        warnings += validate_stack(raw, str(path)).warnings
+    for warning in warnings:
+        print(warning.render(str(path)), file=sys.stderr)
     config: dict[str, Any] = {**others, **{f"{NAMESPACE}:{key}": value for key, value in raw.items()}}
-    secret_keys = [f"{NAMESPACE}:{key}" for key in SECRET_KEYS if key in raw]
+    secret_keys = [f"{NAMESPACE}:{key}" for key in SECRET_KEYS if key in raw] + others.secret_keys
     region = str(others.get("aws:region") or "us-east-1")
     return config, secret_keys, region
 
