@@ -13,7 +13,7 @@ floor     a process that only imports ``pulumi``, the ``pulumi_aws`` ``rds``, ``
           and ec2) for comparison.
 plan      ``agent-server-infra plan prod --quiet --json /dev/null``: the shipped prod stack, 30 resources.
 fleet N   ``agent-server-infra plan`` of a generated project whose program builds N AgentServers on one shared
-          ElastiCache ``Redis`` (``AgentServerArgs.redis``). Each server has its own ``redisKeyPrefix`` and
+          ElastiCache ``Redis`` (``AgentServerArgs.existing_redis``). Each server has its own ``redisKeyPrefix`` and
           namespace, an explicit ``redisMaxConnections`` (100: 50 servers × 6 pods × 100 = 30000 clients fit the
           shared node's 58500) and an **external** Postgres (a database server per team, given by its own
           ``postgresUri``), so the fleet measures servers and the shared Redis, not 50 RDS instances, and each
@@ -58,22 +58,18 @@ FLEET_PROGRAM = '''\
 
 import pulumi
 
-from agent_server_infra.agent_server import AgentServer
+from agent_server_infra import AgentServer, Redis
+from agent_server_infra.inputs import args_from_config
 from agent_server_infra.loaders import load_pulumi_config
-from agent_server_infra.redis import Redis
-from agent_server_infra.validate import validate_stack
 
-raw = load_pulumi_config()
-base = validate_stack(raw, "base config").config
-redis = Redis("shared-redis", {"config": base.redis, "network": base.network})
+args = args_from_config(load_pulumi_config())
+redis = Redis("shared-redis", {"network": args["network"], "redis": args["redis"]})
 for index in range(int(pulumi.Config("fleet").require("servers"))):
     team = f"team-{index:02d}"
-    server = {**raw["server"], "redisKeyPrefix": f"{team}:", "namespace": team}
-    uri = f"postgresql://agents:pw-{index}@pg-{index}.db.example.com:5432/agents"
-    others = [claim.user for claim in redis.claims]
-    validated = validate_stack({**raw, "server": server, "postgresUri": uri}, f"team {team}",
-                               redis_others=others, name=team)
-    pulumi.export(f"{team}-url", AgentServer(team, {"config": validated.config, "redis": redis}).url)
+    server = {**args["server"], "redis_key_prefix": f"{team}:", "namespace": team}
+    uri = pulumi.Output.secret(f"postgresql://agents:pw-{index}@pg-{index}.db.example.com:5432/agents")
+    team_args = {**args, "server": server, "postgres_uri": uri, "existing_redis": redis}
+    pulumi.export(f"{team}-url", AgentServer(team, team_args).url)  # type: ignore[arg-type]
 '''
 
 FLEET_STACK = """\

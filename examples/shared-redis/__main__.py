@@ -6,24 +6,26 @@ Redis is created once and handed to every server, which registers its prefix and
 colliding prefix or an overfull Redis fails the program before anything is created.
 """
 
+from typing import cast
+
 import pulumi
 
-from agent_server_infra.agent_server import AgentServer
+from agent_server_infra import AgentServer, AgentServerArgs, Redis
+from agent_server_infra.inputs import args_from_config
 from agent_server_infra.loaders import load_pulumi_config
-from agent_server_infra.redis import Redis
-from agent_server_infra.validate import validate_stack
 
-raw = load_pulumi_config()
-base = validate_stack(raw, "base config").config
-redis = Redis("shared", {"config": base.redis, "network": base.network})
+args = args_from_config(load_pulumi_config())
+redis = Redis("shared", {"network": args["network"], "redis": args["redis"]})
 
 for team in pulumi.Config("shared-redis").require_object("teams"):
     name = team["name"]
-    server_config = {**raw["server"], "redisKeyPrefix": team["prefix"], "namespace": f"agents-{name}"}
-    others = [claim.user for claim in redis.claims]
-    team_stack = validate_stack({**raw, "server": server_config}, f"team {name}", redis_others=others, name=name)
-    server = AgentServer(name, {"config": team_stack.config, "redis": redis})
+    server = AgentServer(name, cast(AgentServerArgs, {
+        **args,
+        "server": {**args["server"], "redis_key_prefix": team["prefix"], "namespace": f"agents-{name}"},
+        "existing_redis": redis,
+    }))
     pulumi.export(f"{name}Url", server.url)
     pulumi.export(f"{name}Budget", server.budget)
 
 pulumi.export("redisEndpoint", redis.endpoint)
+pulumi.export("redisBudget", pulumi.Output.from_input(redis.budget()))

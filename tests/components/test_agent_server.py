@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pytest
 
-from agent_server_infra.agent_server import AgentServer
-from agent_server_infra.config import StackConfig
-from agent_server_infra.errors import ConfigError
+from agent_server_infra import AgentServer, AgentServerArgs, ConfigError, RedisArgs
+from agent_server_infra.inputs import args_from_config
 from agent_server_infra.plan import engine
 from agent_server_infra.plan.engine import Secret
 from agent_server_infra.redis import Redis
-from agent_server_infra.validate import validate_stack
 from tests.helpers import NETWORK
 
 
-def config(raw: dict[str, Any], **server: Any) -> StackConfig:
+def server_args(raw: dict[str, Any], **server: Any) -> AgentServerArgs:
+    """The AgentServer args of a raw stack config with ``server`` changes (stack-config keys)."""
     changed = copy.deepcopy(raw)
     changed["server"].update(server)
-    return validate_stack(changed).config
+    return cast(AgentServerArgs, args_from_config(changed))
+
+
+def redis_args(raw: dict[str, Any]) -> RedisArgs:
+    args = args_from_config(raw)
+    return cast(RedisArgs, {key: args[key] for key in ("network", "redis", "redis_uri") if key in args})
 
 
 def two_servers(raw: dict[str, Any], first: dict[str, Any], second: dict[str, Any],
@@ -29,10 +33,9 @@ def two_servers(raw: dict[str, Any], first: dict[str, Any], second: dict[str, An
     raw = {**raw, "redis": redis or raw["redis"]}
 
     def program() -> None:
-        base = config(raw)
-        shared = Redis("shared", {"config": base.redis, "network": base.network})
-        a = AgentServer("team-a", {"config": config(raw, **first), "redis": shared})
-        b = AgentServer("team-b", {"config": config(raw, **second), "redis": shared})
+        shared = Redis("shared", redis_args(raw))
+        a = AgentServer("team-a", {**server_args(raw, namespace="team-a", **first), "existing_redis": shared})
+        b = AgentServer("team-b", {**server_args(raw, namespace="team-b", **second), "existing_redis": shared})
         pulumi.export("a", a.budget)
         pulumi.export("b", b.budget)
 
@@ -84,18 +87,24 @@ def test_distinct_databases_do_not_isolate_in_cluster_mode(raw: dict[str, Any]) 
 
 
 def test_distinct_databases_do_not_isolate_on_an_external_redis(raw: dict[str, Any]) -> None:
-    """An external Redis is used with the database of its URI, so redisDatabase separates nothing there."""
-    external = validate_stack({**raw, "redis": {"mode": "external", "maxClients": 10000},
-                               "redisUri": "rediss://:tok@cache.internal:6379/0"}).config
+    """An external Redis is used with the database of its URI: redisDatabase is refused on a shared one too, so
+    only prefixes can separate its servers."""
+    external = {**raw, "redis": {"mode": "external", "maxClients": 10000},
+                "redisUri": "rediss://:tok@cache.internal:6379/0"}
 
-    def program() -> None:
-        shared = Redis("shared", {"config": external.redis, "secrets": external.secrets})
-        AgentServer("team-a", {"config": config(raw, redisKeyPrefix="", redisDatabase=1), "redis": shared})
-        AgentServer("team-b", {"config": config(raw, redisKeyPrefix="", redisDatabase=2), "redis": shared})
+    def servers(database: int) -> None:
+        shared = Redis("shared", redis_args(external))
+        AgentServer("team-a", {**server_args(raw, redisKeyPrefix="", namespace="a"), "existing_redis": shared})
+        AgentServer("team-b", {**server_args(raw, redisKeyPrefix="", redisDatabase=database, namespace="b"),
+                               "existing_redis": shared})
 
     with pytest.raises(ConfigError) as caught:
-        engine.run(program)
+        engine.run(lambda: servers(0))
     assert "team-b has the same redisKeyPrefix '' as team-a" in caught.value.report()
+    with pytest.raises(ConfigError) as caught:
+        engine.run(lambda: servers(2))
+    assert "AgentServer team-b: agent-server:server.redisDatabase: put the database in the external redisUri" in \
+        caught.value.report()
 
 
 def test_a_shared_redis_that_is_full_is_a_config_error(raw: dict[str, Any]) -> None:
@@ -114,10 +123,9 @@ def test_derived_redis_pool_leaves_room_for_the_others(raw: dict[str, Any]) -> N
 
 def test_nothing_is_registered_when_the_check_fails(raw: dict[str, Any]) -> None:
     def program() -> None:
-        base = config(raw)
-        shared = Redis("shared", {"config": base.redis, "network": base.network})
-        AgentServer("one", {"config": config(raw, redisKeyPrefix="p:"), "redis": shared})
-        AgentServer("two", {"config": config(raw, redisKeyPrefix="p:"), "redis": shared})
+        shared = Redis("shared", redis_args(raw))
+        AgentServer("one", {**server_args(raw, redisKeyPrefix="p:", namespace="one"), "existing_redis": shared})
+        AgentServer("two", {**server_args(raw, redisKeyPrefix="p:", namespace="two"), "existing_redis": shared})
 
     recording = engine.Recording(project="p", stack="s")
     with pytest.raises(ConfigError):
@@ -132,7 +140,7 @@ def test_control_plane_bundle_is_secret_and_uses_custom_names(raw: dict[str, Any
     cp["server"] = {"deploymentModel": "control-plane", "serverVersion": "0.11.1", "redisKeyPrefix": "cp:"}
 
     def program() -> None:
-        server = AgentServer("cp", {"config": validate_stack(cp).config})
+        server = AgentServer("cp", cast(AgentServerArgs, args_from_config(cp)))
         assert server.service_name is None
         assert server.env_bundle is not None
         pulumi.export("bundle", server.env_bundle)
@@ -147,6 +155,6 @@ def test_control_plane_bundle_is_secret_and_uses_custom_names(raw: dict[str, Any
 
 
 def test_network_is_shared_with_both_stores(raw: dict[str, Any]) -> None:
-    rec = engine.run(lambda: AgentServer("solo", {"config": config(raw)}) and None)
+    rec = engine.run(lambda: AgentServer("solo", server_args(raw)) and None)
     for group in rec.by_type("aws:ec2/securityGroup:SecurityGroup"):
         assert group.inputs["vpcId"] == NETWORK["vpcId"]

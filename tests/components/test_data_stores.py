@@ -10,7 +10,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from agent_server_infra.config import NetworkConfig, PostgresConfig, RedisConfig, Secrets
+from agent_server_infra.config import NetworkConfig, PostgresConfig, RedisConfig
+from agent_server_infra.inputs import settings_of
 from agent_server_infra.plan import engine
 from agent_server_infra.plan.engine import Recording, Secret
 from agent_server_infra.postgres import Postgres
@@ -19,7 +20,7 @@ from tests.helpers import NETWORK
 
 RDS = "aws:rds/instance:Instance"
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
-NETWORK_CONFIG = NetworkConfig.model_validate({**NETWORK, "clientCidrs": ["10.20.0.0/16", "fd00::/8"]})
+NETWORK_SETTINGS = settings_of(NetworkConfig, {**NETWORK, "clientCidrs": ["10.20.0.0/16", "fd00::/8"]})
 
 
 def record(build: Any) -> Recording:
@@ -32,13 +33,14 @@ def record(build: Any) -> Recording:
 
 
 def pg(**values: Any) -> Recording:
-    config = PostgresConfig.model_validate(values)
-    return record(lambda: Postgres("db", {"config": config, "network": NETWORK_CONFIG}))
+    """A Postgres of the given settings (stack-config keys)."""
+    settings = settings_of(PostgresConfig, values)
+    return record(lambda: Postgres("db", {"postgres": settings, "network": NETWORK_SETTINGS}))
 
 
 def redis(**values: Any) -> Recording:
-    config = RedisConfig.model_validate(values)
-    return record(lambda: Redis("cache", {"config": config, "network": NETWORK_CONFIG}))
+    """A Redis of the given settings (stack-config keys)."""
+    return record(lambda: Redis("cache", {"redis": settings_of(RedisConfig, values), "network": NETWORK_SETTINGS}))
 
 
 def snake(name: str) -> str:
@@ -210,8 +212,8 @@ def test_redis_token_never_plain() -> None:
 
 def test_redis_and_postgres_never_depend_on_each_other() -> None:
     def program() -> None:
-        Postgres("db", {"config": PostgresConfig(), "network": NETWORK_CONFIG})
-        Redis("cache", {"config": RedisConfig(), "network": NETWORK_CONFIG})
+        Postgres("db", {"network": NETWORK_SETTINGS})
+        Redis("cache", {"network": NETWORK_SETTINGS})
 
     rec = engine.run(program)
     pg_urns = {r.urn for r in rec.resources if r.name.startswith("db")}
@@ -224,13 +226,14 @@ def test_redis_and_postgres_never_depend_on_each_other() -> None:
 
 
 def test_external_mode_creates_nothing() -> None:
-    secrets = Secrets.model_validate({"postgresUri": "postgresql://app:p%40ss@db.example.com:6432/agents?sslmode=require",
-                                      "redisUri": "rediss://:tok@cache.example.com:6380/2"})
+    postgres_uri = "postgresql://app:p%40ss@db.example.com:6432/agents?sslmode=require"
+    redis_uri = "rediss://:tok@cache.example.com:6380/2"
 
     def program() -> None:
-        postgres = Postgres("db", {"config": PostgresConfig(mode="external", max_connections=300), "secrets": secrets})
-        cache = Redis("cache", {"config": RedisConfig(mode="external", max_clients=10000, cluster=False),
-                                "secrets": secrets})
+        postgres = Postgres("db", {"postgres": {"mode": "external", "max_connections": 300},
+                                   "postgres_uri": pulumi.Output.secret(postgres_uri)})
+        cache = Redis("cache", {"redis": {"mode": "external", "max_clients": 10000, "cluster": False},
+                                "redis_uri": redis_uri})
         pulumi.export("pg", postgres.uri)
         pulumi.export("pw", postgres.password)
         pulumi.export("redis", cache.uri)
@@ -241,4 +244,5 @@ def test_external_mode_creates_nothing() -> None:
     assert rec.outputs["pg"] == Secret("postgresql://app:p%40ss@db.example.com:6432/agents?sslmode=require")
     assert rec.outputs["pw"] == Secret("p@ss")
     assert rec.outputs["redis"] == Secret("rediss://:tok@cache.example.com:6380/2")
-    assert rec.outputs["host"] == "db.example.com"
+    # the parts of a secret URI stay secret: the URI may be an Output of another resource, read only when it resolves
+    assert rec.outputs["host"] == Secret("db.example.com")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import kubernetes_validate
 import pulumi
@@ -13,6 +13,7 @@ import pytest
 from agent_server_infra import env, sizing
 from agent_server_infra.config import IngressConfig, ScaleConfig, Secrets, ServerConfig
 from agent_server_infra.plan import engine
+from agent_server_infra.settings import ServerSettings
 from agent_server_infra.validate import validate_stack
 from agent_server_infra.workload import Workload, WorkloadArgs
 from tests.components import k8s_validate
@@ -59,7 +60,7 @@ def run(
 
     def program() -> None:
         args: WorkloadArgs = {
-            "server": server,
+            "server": cast(ServerSettings, server.model_dump(exclude_unset=True)),
             "env": {role: rendered[role].plain for role in ROLES},
             "secret_env": pulumi.Output.secret(shared),
         }
@@ -93,7 +94,8 @@ def full() -> tuple[engine.Recording, dict[str, env.RenderedEnv]]:
     """Every seed variable set (telemetry, mongo, checkpoint delete, ...), autoscaled roles, an ingress."""
     stack = validate_stack(full_raw())
     server = stack.config.server.model_copy(update={
-        "ingress": IngressConfig(host="agents.example.com", class_name="alb", tls_secret_name="agents-tls"),
+        "ingress": IngressConfig(host="agents.example.com", class_name="alb",
+                                 certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/abc"),
         "service_account_role_arn": ROLE_ARN,
     })
     return run(server, stack.config.secrets, labels={"team": "agents"})
@@ -405,7 +407,8 @@ def test_bad_arguments_are_rejected() -> None:
     plain = {role: rendered[role].plain for role in ROLES}
 
     def build(name: str, server: ServerConfig, env_map: Mapping[str, Mapping[str, str]]) -> None:
-        Workload(name, {"server": server, "env": env_map, "secret_env": {}})
+        Workload(name, {"server": cast(ServerSettings, server.model_dump(exclude_unset=True)), "env": env_map,
+                        "secret_env": {}})
 
     with pytest.raises(ValueError, match="image"):
         engine.run(lambda: build("srv", server_config(image=None), plain))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from agent_server_infra.env import DeploymentModel, PostgresFacts, RedisFacts, RenderedEnv, Role, render_env
-from agent_server_infra.postgres import URL_SAFE_SPECIALS
+from agent_server_infra.stores import URL_SAFE_SPECIALS
 from agent_server_infra.validate import ValidatedStack, validate_stack
 from tests.helpers import NETWORK, full_raw
 
