@@ -158,3 +158,60 @@ def test_network_is_shared_with_both_stores(raw: dict[str, Any]) -> None:
     rec = engine.run(lambda: AgentServer("solo", server_args(raw)) and None)
     for group in rec.by_type("aws:ec2/securityGroup:SecurityGroup"):
         assert group.inputs["vpcId"] == NETWORK["vpcId"]
+
+
+def test_two_servers_in_one_namespace_are_refused_unless_the_clusters_differ(raw: dict[str, Any]) -> None:
+    def same_cluster() -> None:
+        shared = Redis("shared", redis_args(raw))
+        AgentServer("team-a", {**server_args(raw, redisKeyPrefix="a:"), "existing_redis": shared})
+        AgentServer("team-b", {**server_args(raw, redisKeyPrefix="b:"), "existing_redis": shared})
+
+    with pytest.raises(ConfigError) as caught:
+        engine.run(same_cluster)
+    assert ("AgentServer team-b: agent-server:server.namespace: team-b uses the Kubernetes namespace "
+            "'agent-server' of team-a") in caught.value.report()
+
+    def two_clusters() -> None:
+        import pulumi_kubernetes as k8s
+
+        shared = Redis("shared", redis_args(raw))
+        for team, kubeconfig in (("team-a", "{}"), ("team-b", "{ }")):
+            cluster = k8s.Provider(f"{team}-cluster", kubeconfig=kubeconfig)
+            AgentServer(team, {**server_args(raw, redisKeyPrefix=f"{team}:"), "existing_redis": shared},
+                        pulumi.ResourceOptions(providers={"kubernetes": cluster}))
+
+    recording = engine.run(two_clusters)
+    assert len(recording.by_type("kubernetes:core/v1:Namespace")) == 2
+
+
+def test_a_shared_redis_reports_the_budget_of_every_server_on_it(raw: dict[str, Any]) -> None:
+    def program() -> None:
+        shared = Redis("shared", redis_args(raw))
+        for team in ("a", "b", "c"):
+            AgentServer(team, {**server_args(raw, redisKeyPrefix=f"{team}:", namespace=team,
+                                             redisMaxConnections=500), "existing_redis": shared})
+        pulumi.export("budget", shared.budget())
+
+    budget = engine.run(program).outputs["budget"]
+    assert budget["inputs"]["deployments"] == 3
+    assert budget["used"] == sum(budget["inputs"][f"{team}.pods"] * 500 for team in ("a", "b", "c"))
+
+
+def test_a_redis_shared_through_its_share_output_checks_prefixes_when_it_resolves(raw: dict[str, Any]) -> None:
+    """What a TypeScript or YAML program does (``existingRedis: redis.share``): the claim is registered when the
+    share resolves, on this program's Redis of that name."""
+
+    def program(second_prefix: str) -> None:
+        shared = Redis("shared", redis_args(raw))
+        AgentServer("team-a", {**server_args(raw, redisKeyPrefix="a:", namespace="a"),
+                               "existing_redis": shared.share})
+        b = AgentServer("team-b", {**server_args(raw, redisKeyPrefix=second_prefix, namespace="b"),
+                                   "existing_redis": shared.share})
+        pulumi.export("claims", pulumi.Output.all(b.secret_env).apply(lambda _: [c.name for c in shared.claims]))
+
+    recording = engine.run(lambda: program("b:"))
+    assert sorted(engine.reveal(recording.outputs["claims"])) == ["team-a", "team-b"]
+    assert not recording.by_type("aws:elasticache/replicationGroup:ReplicationGroup")[1:], "one Redis"
+    with pytest.raises(ValueError, match=r"AgentServer team-b: agent-server:server.redisKeyPrefix: team-b "
+                                         r"redisKeyPrefix 'a:b:' and team-a's 'a:' overlap"):
+        engine.run(lambda: program("a:b:"))

@@ -144,3 +144,33 @@ def test_children_honour_the_callers_providers() -> None:
         expected = eks if resource.type.startswith("kubernetes:") else eu
         assert resource.provider is not None
         assert resource.provider.startswith(expected), (resource.type, resource.name, resource.provider)
+
+
+def test_every_secret_input_may_be_an_output_and_lands_in_the_secret() -> None:
+    secrets = {"langsmith_api_key": "lsv2-from-vault", "datadog_api_key": "dd-from-vault",
+               "mongodb_uri": "mongodb://u:p@mongo.internal:27017/agents", "otel_headers": "api-key=from-vault"}
+    args = args_with_outputs()
+    args["server"] = {**args["server"], "checkpointer_backend": "mongo", "datadog": {"enabled": True},
+                      "otel": {"enabled": True, "endpoint": "https://otlp.example.com"},
+                      "ingress": {"host": out(VALUES["host"]), "class_name": "nginx",
+                                  "tls_secret_name": out("agents-tls")}}
+    args.update({key: pulumi.Output.secret(out(value)) for key, value in secrets.items()})
+    recording = build(args)
+    data = of(recording, "kubernetes:core/v1:Secret").plain_inputs["stringData"]
+    assert data["LANGSMITH_API_KEY"] == secrets["langsmith_api_key"]
+    assert data["DD_API_KEY"] == secrets["datadog_api_key"]
+    assert data["LS_MONGODB_URI"] == secrets["mongodb_uri"]
+    assert data["OTEL_EXPORTER_OTLP_HEADERS"] == secrets["otel_headers"]
+    ingress = of(recording, "kubernetes:networking.k8s.io/v1:Ingress").plain_inputs
+    assert ingress["spec"]["tls"] == [{"hosts": [VALUES["host"]], "secretName": "agents-tls"}]
+    for resource in recording.resources:
+        if resource.type != "kubernetes:core/v1:Secret":
+            assert not any(value in str(resource.inputs) for value in secrets.values()), resource.name
+
+
+def test_an_external_redis_uri_output_reaches_the_server() -> None:
+    args = args_with_outputs()
+    args["redis"] = {"mode": "external", "max_clients": 10_000}
+    args["redis_uri"] = pulumi.Output.secret(out("rediss://:tok@cache.internal:6380/4"))
+    data = of(build(args), "kubernetes:core/v1:Secret").plain_inputs["stringData"]
+    assert data["REDIS_URI"] == "rediss://:tok@cache.internal:6380/4"
