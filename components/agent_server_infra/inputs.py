@@ -239,6 +239,18 @@ def validate_args(
     return ValidatedArgs(config=config, warnings=stack.warnings, secrets=secret_outputs)
 
 
+ComponentT = typing.TypeVar("ComponentT", bound=pulumi.ComponentResource)
+
+
+def prevalidated(cls: type[ComponentT], type_token: str, name: str,
+                 opts: pulumi.ResourceOptions | None) -> ComponentT:
+    """A component registered without validating args: ``AgentServer`` builds its children from the config it
+    validated with the whole stack (each child's own ``__init__`` would check its part again)."""
+    component = cls.__new__(cls)
+    pulumi.ComponentResource.__init__(component, type_token, name, None, opts)
+    return component
+
+
 def _secret_field(alias: str) -> str:
     return next(name for name, info in Secrets.model_fields.items() if (info.alias or name) == alias)
 

@@ -11,7 +11,7 @@ from . import naming
 from .access import client_security_group
 from .config import NetworkConfig, PostgresConfig
 from .env import PostgresFacts, postgres_uri
-from .inputs import validate_args
+from .inputs import prevalidated, validate_args
 from .provider_rules import postgres_parameter_group_family
 from .settings import NetworkSettings, PostgresSettings
 from .sizing import postgres_capacity
@@ -88,8 +88,7 @@ class Postgres(pulumi.ComponentResource):
                    uri: pulumi.Output[str] | None, tags: Mapping[str, Any] | None,
                    opts: pulumi.ResourceOptions | None = None) -> "Postgres":
         """A Postgres of config that ``AgentServer`` validated already (with the whole stack)."""
-        self = cls.__new__(cls)
-        pulumi.ComponentResource.__init__(self, TYPE_TOKEN, name, None, opts)
+        self = prevalidated(cls, TYPE_TOKEN, name, opts)
         self._build(name, config, network, uri, tags)
         return self
 

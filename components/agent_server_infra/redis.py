@@ -12,7 +12,7 @@ from . import naming
 from .access import client_security_group
 from .config import NetworkConfig, RedisConfig
 from .env import RedisFacts, redis_uri
-from .inputs import validate_args
+from .inputs import prevalidated, validate_args
 from .provider_rules import elasticache_parameter_group_family, supports_transit_encryption_mode
 from .registry import of_this_run
 from .settings import NetworkSettings, RedisSettings
@@ -125,8 +125,7 @@ class Redis(pulumi.ComponentResource):
                    uri: pulumi.Output[str] | None, tags: Mapping[str, Any] | None,
                    opts: pulumi.ResourceOptions | None = None) -> "Redis":
         """A Redis of config that ``AgentServer`` validated already (with the whole stack)."""
-        self = cls.__new__(cls)
-        pulumi.ComponentResource.__init__(self, TYPE_TOKEN, name, None, opts)
+        self = prevalidated(cls, TYPE_TOKEN, name, opts)
         self._build(name, config, network, uri, tags)
         return self
 

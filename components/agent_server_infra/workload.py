@@ -19,7 +19,7 @@ from . import naming
 from .config import IngressConfig, ScaleConfig, ServerConfig
 from .env import SERVER_PORT
 from .errors import ConfigError, Issue
-from .inputs import validate_args
+from .inputs import prevalidated, validate_args
 from .settings import ServerSettings
 from .sizing import surge
 
@@ -155,8 +155,7 @@ class Workload(pulumi.ComponentResource):
                    secret_env: pulumi.Input[Mapping[str, pulumi.Input[str]]], labels: Mapping[str, str] | None,
                    opts: pulumi.ResourceOptions | None = None) -> "Workload":
         """A Workload of a server config that ``AgentServer`` validated already (with the whole stack)."""
-        self = cls.__new__(cls)
-        pulumi.ComponentResource.__init__(self, TYPE_TOKEN, name, None, opts)
+        self = prevalidated(cls, TYPE_TOKEN, name, opts)
         self._build(name, server, env, secret_env, labels)
         return self
 
