@@ -15,9 +15,7 @@ from .errors import ConfigError
 if TYPE_CHECKING:  # the config models (pydantic) load only for the commands that use them: not for `diff`
     from .validate import ValidatedStack
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_INVALID = 2
+from .exits import EXIT_ERROR, EXIT_INVALID, EXIT_OK
 
 
 def load_and_validate(stack: str) -> tuple[Path, ValidatedStack]:

@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from . import env
+from . import env_table as env
 from .provider_rules import (
     ELASTICACHE_DEFAULT_VERSION,
     POSTGRES_CREATABLE_MINORS,

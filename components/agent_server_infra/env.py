@@ -1,9 +1,7 @@
-"""The table of every Agent Server environment variable this library sets.
+"""The server's environment for one role: validated config plus data-store facts, split into plain and secret.
 
-This is the only module that spells an environment variable name. Each row says where the value comes from
-(a config key, a secret key or a data store), the server's own default, the first ``langgraph-api`` version that
-reads it, whether it is a secret (rendered into a Kubernetes Secret, never a ConfigMap) and which deployment
-models render it.
+The variables, their sources, defaults and minimum versions are the table of
+:mod:`agent_server_infra.env_table` (re-exported here); :func:`render_env` fills it.
 """
 
 from __future__ import annotations
@@ -13,177 +11,32 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
-from .versions import parse_version
+from .env_table import (
+    BOTH,
+    CONTROL_PLANE,
+    ENV,
+    MIT_RUNTIME,
+    RUNTIME_LIMITS,
+    SERVER_PORT,
+    STANDALONE,
+    DeploymentModel,
+    EnvVar,
+    RuntimeLimit,
+    default_bool,
+    default_int,
+    default_str,
+    managed_names,
+    supported,
+)
 
 if TYPE_CHECKING:
     from .config import Secrets, ServerConfig
 
-DeploymentModel = Literal["standalone", "control-plane"]
-BOTH: frozenset[DeploymentModel] = frozenset({"standalone", "control-plane"})
-STANDALONE: frozenset[DeploymentModel] = frozenset({"standalone"})
-CONTROL_PLANE: frozenset[DeploymentModel] = frozenset({"control-plane"})
-SERVER_PORT = 8000
-"""The port both roles listen on (``PORT``): the API's HTTP server and the queue's health and metrics server."""
-
-
-@dataclass(frozen=True)
-class EnvVar:
-    """One environment variable of the Agent Server and where this library gets its value."""
-
-    name: str
-    source: str
-    """Config key (``server.nJobsPerWorker``), secret key (``secret:langsmithApiKey``) or ``derived:…``."""
-    doc: str
-    default: str | None = None
-    """The server's own default when the variable is absent (``None``: no default)."""
-    min_version: str | None = None
-    secret: bool = False
-    models: frozenset[DeploymentModel] = BOTH
-
-    @property
-    def min_version_tuple(self) -> tuple[int, int, int] | None:
-        return parse_version(self.min_version) if self.min_version else None
-
-
-_ROWS: tuple[EnvVar, ...] = (
-    EnvVar("DATABASE_URI", "derived:postgres", "Postgres URI the server reads when started directly "
-           "(`postgresql://user:pw@host:port/db?sslmode=require`, user and password URL-encoded).",
-           secret=True, models=STANDALONE),
-    EnvVar("POSTGRES_URI_CUSTOM", "derived:postgres", "Postgres URI handed to a LangSmith control plane; once "
-           "set it must stay set for the deployment's lifetime.", secret=True, models=CONTROL_PLANE),
-    EnvVar("REDIS_URI", "derived:redis", "Redis URI the server reads when started directly "
-           "(`rediss://:token@host:port/db`).", secret=True, models=STANDALONE),
-    EnvVar("REDIS_URI_CUSTOM", "derived:redis", "Redis URI handed to a LangSmith control plane.",
-           secret=True, models=CONTROL_PLANE),
-    EnvVar("REDIS_CLUSTER", "derived:redis.mode", "`true` when Redis runs in cluster mode (the URI is then the "
-           "configuration endpoint).", default="false"),
-    EnvVar("REDIS_KEY_PREFIX", "server.redisKeyPrefix", "Prefix of every Redis key, so deployments can share "
-           "one Redis.", default="", min_version="0.1.9"),
-    EnvVar("REDIS_MAX_CONNECTIONS", "server.redisMaxConnections", "Redis connection pool size per replica; "
-           "derived from the Redis budget when unset.", default="2000"),
-    EnvVar("LANGGRAPH_POSTGRES_POOL_MAX_SIZE", "server.postgresPoolMaxSize", "Postgres pool size per replica; "
-           "derived from the Postgres budget when unset (never above 150).", default="150",
-           min_version="0.2.12"),
-    EnvVar("PORT", "derived:workload", "Port of the API's HTTP server (the image's entrypoint passes it to "
-           "uvicorn) and of the queue's health and metrics server (`langgraph_api.queue_entrypoint`, which binds "
-           "8080 without it); the probes, the container port and the Service follow it.", default="8000",
-           models=STANDALONE),
-    EnvVar("N_JOBS_PER_WORKER", "server.nJobsPerWorker", "Background jobs per queue worker; the API deployment "
-           "runs with 0.", default="10"),
-    EnvVar("BG_JOB_ISOLATED_LOOPS", "server.bgJobIsolatedLoops", "Run background jobs in their own event loop, "
-           "each with a pool of poolMaxSize // nJobsPerWorker.", default="false"),
-    EnvVar("BG_JOB_MAX_RETRIES", "server.bgJobMaxRetries", "Retries of a background run after a retriable "
-           "failure.", default="3"),
-    EnvVar("BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS", "server.bgJobShutdownGracePeriodSecs", "Seconds the queue waits "
-           "for running jobs on shutdown (0-3600); the pod's termination grace period is derived above it.",
-           default="180", min_version="0.2.16"),
-    EnvVar("BG_JOB_TIMEOUT_SECS", "server.bgJobTimeoutSecs", "Timeout of a background run in seconds.",
-           default="86400"),
-    EnvVar("CORS_ALLOW_ORIGINS", "server.corsAllowOrigins", "Allowed CORS origins, comma-joined.", default="*"),
-    EnvVar("DD_API_KEY", "secret:datadogApiKey", "Datadog API key; wraps the server in ddtrace-run.",
-           secret=True),
-    EnvVar("DD_SITE", "server.datadog.site", "Datadog site.", default="datadoghq.com"),
-    EnvVar("DD_ENV", "server.datadog.env", "Datadog environment tag."),
-    EnvVar("DD_SERVICE", "server.datadog.service", "Datadog service name."),
-    EnvVar("LS_CHECKPOINT_DELETE", "server.checkpointDelete", "Deferred checkpoint deletion settings, compact "
-           "JSON.", min_version="0.8.1"),
-    EnvVar("LS_DEFAULT_CHECKPOINTER_BACKEND", "server.checkpointerBackend", "Checkpointer backend: default, "
-           "mongo or custom.", default="default"),
-    EnvVar("LS_MONGODB_URI", "secret:mongodbUri", "MongoDB URI for the mongo checkpointer, with the database "
-           "in the path.", secret=True),
-    EnvVar("LANGSMITH_API_KEY", "secret:langsmithApiKey", "LangSmith API key (tracing and licensing).",
-           secret=True),
-    EnvVar("LANGGRAPH_CLOUD_LICENSE_KEY", "secret:licenseKey", "Agent Server license key for self-hosted "
-           "images.", secret=True),
-    EnvVar("LANGSMITH_ENDPOINT", "server.langsmithEndpoint", "Self-hosted LangSmith URL for traces."),
-    EnvVar("LANGSMITH_TRACING", "server.langsmithTracing", "Trace runs to LangSmith.", default="true"),
-    EnvVar("LOG_COLOR", "server.logColor", "ANSI colours in console logs.", default="true"),
-    EnvVar("LOG_LEVEL", "server.logLevel", "Log level.", default="INFO"),
-    EnvVar("LOG_JSON", "server.logJson", "Structured JSON logs.", default="false"),
-    EnvVar("MOUNT_PREFIX", "server.mountPrefix", "Path prefix the server is served under; probes and the "
-           "ingress path follow it."),
-    EnvVar("LS_APM_OTEL_ENABLED", "server.otel.enabled", "OpenTelemetry APM tracing; needs an endpoint.",
-           default="false", min_version="0.5.32"),
-    EnvVar("OTEL_EXPORTER_OTLP_ENDPOINT", "server.otel.endpoint", "OTLP endpoint.", min_version="0.5.32"),
-    EnvVar("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "server.otel.tracesEndpoint", "OTLP traces endpoint.",
-           min_version="0.5.32"),
-    EnvVar("OTEL_SERVICE_NAME", "server.otel.serviceName", "OpenTelemetry service name.",
-           min_version="0.5.32"),
-    EnvVar("OTEL_EXPORTER_OTLP_HEADERS", "secret:otelHeaders", "OTLP exporter headers (usually an API key).",
-           secret=True, min_version="0.5.32"),
-    EnvVar("RESUMABLE_STREAM_TTL_SECONDS", "server.resumableStreamTtlSeconds", "TTL of resumable stream data "
-           "in Redis.", default="120"),
-)
-
-ENV: dict[str, EnvVar] = {row.name: row for row in _ROWS}
-
-
-@dataclass(frozen=True)
-class RuntimeLimit:
-    """Something a runtime does with a variable we render that is not what the variable says: the runtime's
-    limit, not the library's, shown in the env reference so nobody tunes a knob that does nothing."""
-
-    variables: tuple[str, ...]
-    limit: str
-    source: str
-
-
-MIT_RUNTIME = "langgraph-runtime-pg 0.11.1.post1 (the MIT Postgres runtime, with langgraph-api 0.11.1)"
-RUNTIME_LIMITS: tuple[RuntimeLimit, ...] = (
-    RuntimeLimit(("BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS",),
-                 "On SIGTERM the queue cancels its running runs at once and waits a hard-coded 5 s for them, "
-                 "whatever the variable says (it is parsed and never used). A cancelled run goes back to `pending` "
-                 "and another queue retries it (an attempt of `BG_JOB_MAX_RETRIES`); the pod's termination grace "
-                 "period is still derived above the variable, for runtimes that honour it.",
-                 "langgraph_runtime_pg/queue.py (SHUTDOWN_GRACE_PERIOD_SECS = 5, _shutdown_workers); "
-                 "langgraph_api/worker.py (CancelledError is retriable)"),
-    RuntimeLimit(("BG_JOB_MAX_RETRIES",),
-                 "A run whose worker died (SIGKILL, OOM, a lost node) is swept back to `pending` only once its "
-                 "heartbeat key expires: the heartbeat is a fixed 120 s (key TTL 240 s), so the run waits about "
-                 "4 minutes for another queue. The runtime's own `LG_BG_JOB_HEARTBEAT` shortens it; this library "
-                 "does not render it.",
-                 "langgraph_runtime_pg/redis_stream.py (LG_BG_JOB_HEARTBEAT), langgraph_api/config "
-                 "(BG_JOB_HEARTBEAT = 120), langgraph_runtime_pg/queue.py and ops.py (sweep)"),
-    RuntimeLimit(("REDIS_KEY_PREFIX",),
-                 "Ignored: langgraph-api reads it, but the runtime's keys do not carry it (its heartbeat keys are "
-                 "`lg:run-heartbeat:<run id>`). Deployments sharing one Redis stay apart by run id; isolate them "
-                 "by `redisDatabase` (single mode) as well where this runtime runs.",
-                 "langgraph_api/config (REDIS_KEY_PREFIX); langgraph_runtime_pg (no use of it)"),
-    RuntimeLimit(("LANGGRAPH_POSTGRES_POOL_MAX_SIZE",),
-                 "Ignored: the runtime sizes its pool with its own `PG_POOL_SIZE`; the connection budget still "
-                 "holds for runtimes that read the variable.",
-                 "langgraph_runtime_pg/database.py"),
-    RuntimeLimit(("BG_JOB_ISOLATED_LOOPS",),
-                 "`true` breaks its background runs; keep the default (false) with this runtime.",
-                 "tests/integration/test_agent_server.py (observed)"),
-    RuntimeLimit(("DATABASE_URI",),
-                 "A `%` in the URI breaks its Alembic migration (configparser interpolation): generated passwords "
-                 "are URL-safe for that reason; a user-supplied one must avoid `%`.",
-                 "langgraph_runtime_pg migrations (alembic config); tests/integration/test_agent_server.py"),
-)
-
-
-def default_int(name: str) -> int:
-    """The server's default of an integer variable, for config defaults (one source of truth)."""
-    value = ENV[name].default
-    assert value is not None, name
-    return int(value)
-
-
-def default_bool(name: str) -> bool:
-    return ENV[name].default == "true"
-
-
-def default_str(name: str) -> str:
-    value = ENV[name].default
-    assert value is not None, name
-    return value
-
-
-def managed_names() -> frozenset[str]:
-    """Every variable the library sets; ``extraEnv`` may not override these."""
-    return frozenset(ENV)
-
+__all__ = [
+    "BOTH", "CONTROL_PLANE", "ENV", "MIT_RUNTIME", "RUNTIME_LIMITS", "SERVER_PORT", "STANDALONE", "DeploymentModel",
+    "EnvVar", "PostgresFacts", "RedisFacts", "RenderedEnv", "Role", "RuntimeLimit", "default_bool", "default_int",
+    "default_str", "managed_names", "postgres_uri", "redis_uri", "render_env", "supported",
+]
 
 # --- rendering ---------------------------------------------------------------------------------------------
 
@@ -257,12 +110,6 @@ def _checkpoint_delete_json(server: ServerConfig) -> str | None:
     if server.checkpoint_delete is None:
         return None
     return json.dumps(server.checkpoint_delete.model_dump(by_alias=True), separators=(",", ":"))
-
-
-def supported(name: str, version: tuple[int, int, int] | None) -> bool:
-    """Whether a server of ``version`` reads variable ``name`` (an unknown version is assumed to)."""
-    minimum = ENV[name].min_version_tuple
-    return version is None or minimum is None or version >= minimum
 
 
 def render_env(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
-from . import env
+from . import env_table as env
 from .config import (
     NetworkConfig,
     PostgresConfig,

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from .config import PostgresConfig, RedisConfig, ServerConfig
-from .env import default_int, supported
+from .env_table import default_int, supported
 
 GIB = 1024**3
 RDS_BYTES_PER_CONNECTION = 9_531_392

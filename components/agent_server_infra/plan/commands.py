@@ -12,12 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..cli import EXIT_INVALID
-
-EXIT_NO_CHANGES = 0
-EXIT_CHANGES = 3
-"""``diff`` exit codes, like ``terraform plan -detailed-exitcode``: 0 nothing changes, 3 something does (2 and 1
-stay what they are for every command: an invalid input, another error)."""
+from ..exits import EXIT_CHANGES, EXIT_INVALID, EXIT_NO_CHANGES
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -42,7 +37,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from .diff import PlanFileError, diff_documents, diff_markdown, load_plan
+    from .diff import PlanFileError, diff_documents, load_plan
+    from .diff_markdown import diff_markdown
 
     try:
         old, new = load_plan(args.old), load_plan(args.new)
