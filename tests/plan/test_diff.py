@@ -17,9 +17,9 @@ from agent_server_infra.plan.diff import (
     REPLICATION_GROUP,
     PlanDiff,
     diff_documents,
-    diff_markdown,
     value_changes,
 )
+from agent_server_infra.plan.diff_markdown import diff_markdown
 from agent_server_infra.plan.document import SCHEMA_VERSION
 from tests.helpers import ROOT, Replace
 from tests.plan.conftest import PlanDocument

@@ -282,3 +282,33 @@ def test_translate_output_properties_matches_the_sdk_on_its_branches(output: Any
         return shape(function(output, str.upper, typ, by_metadata))
 
     assert translate(speedups._translate_output_properties) == translate(speedups._stock_translate_output_properties)
+
+
+def test_an_unverified_sdk_version_runs_the_stock_sdk_with_the_same_plan(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The shortcuts are verified for a recorded range of SDK versions; outside it, plan says so once and runs
+    the SDK as shipped, with byte-identical output."""
+    from agent_server_infra import cli
+
+    monkeypatch.delenv(speedups.SHORTCUTS_ENV, raising=False)
+    monkeypatch.chdir(ROOT)
+    assert speedups.use_shortcuts(), "the locked SDK is a verified one"
+    verified = tmp_path / "verified.json"
+    assert cli.main(["plan", "prod", "--quiet", "--show-secrets", "--json", str(verified)]) == 0
+    capsys.readouterr()
+
+    monkeypatch.setattr(speedups, "sdk_version", lambda: (3, 999, 0))
+    monkeypatch.setattr(speedups, "_NOTICE", [])
+    calls: list[bool] = []
+    real_offline = speedups.offline_runtime
+    monkeypatch.setattr(engine, "offline_runtime", lambda: calls.append(True) or real_offline())
+    gated = [tmp_path / "gated-1.json", tmp_path / "gated-2.json"]
+    for path in gated:
+        assert cli.main(["plan", "prod", "--quiet", "--show-secrets", "--json", str(path)]) == 0
+    notices = capsys.readouterr().err.count("pulumi 3.999.0 is outside the SDK versions")
+    assert notices == 1, "said once per process"
+    assert calls == [], "no shortcut ran"
+    for path in gated:
+        assert path.read_bytes() == verified.read_bytes()
+    monkeypatch.setenv(speedups.SHORTCUTS_ENV, "1")
+    assert speedups.use_shortcuts(), "forced on, to verify a new SDK version"

@@ -44,7 +44,14 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import Stack, run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from .speedups import _NOT_PLAIN_DECODED, _Decoded, _deserialize_properties, offline_runtime, thin_sdk_packages
+from .speedups import (
+    _NOT_PLAIN_DECODED,
+    _Decoded,
+    _deserialize_properties,
+    offline_runtime,
+    thin_sdk_packages,
+    use_shortcuts,
+)
 
 SECRET = "[secret]"
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -442,9 +449,11 @@ def run(
     Structured config values are passed as JSON text, as the Pulumi engine does. Returns the recording with
     every resource and the resolved stack outputs (secret outputs as :class:`Secret`). Pass ``recording`` to
     keep what was registered even when the program raises. ``stock_sdk`` runs the SDK as shipped, without
-    :func:`speedups.offline_runtime`: slower, and the reference the shortcuts are checked against.
+    :func:`speedups.offline_runtime`: slower, and the reference the shortcuts are checked against; an SDK version
+    the shortcuts were not verified on runs so too (:func:`speedups.use_shortcuts`).
     """
     thin_sdk_packages()
+    stock_sdk = stock_sdk or not use_shortcuts()
     recording = recording if recording is not None else Recording(project=project, stack=stack)
     mocks = RecordingMocks(recording, region=region)
     set_all_config(_to_config(config or {}), secret_keys or [])

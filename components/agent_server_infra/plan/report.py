@@ -17,7 +17,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from .diff import plan_label, provider_counts
+from .diff import plan_label
+from .diff_markdown import provider_counts
 
 COMPONENT_PREFIX = "agent-server-infra:index:"
 

@@ -43,6 +43,42 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.sync_await import _ensure_event_loop
 
+VERIFIED_SDK: tuple[tuple[int, int, int], tuple[int, int, int]] = ((3, 272, 0), (3, 273, 0))
+"""The ``pulumi`` SDK versions ``tests/plan/test_stock_sdk_equivalence.py`` has verified :func:`offline_runtime`
+on, as ``[lowest, first not verified)``. Pulumi releases weekly and the shortcuts replace private functions, so
+another version runs the SDK as shipped. Move the range deliberately: run the suite against the new version with
+the shortcuts forced on (``SHORTCUTS_ENV=1``, the command in the README), then widen it."""
+SHORTCUTS_ENV = "AGENT_SERVER_INFRA_SDK_SHORTCUTS"
+"""``1`` forces the shortcuts on any SDK version (to verify one), ``0`` switches them off."""
+_NOTICE: list[str] = []
+
+
+def sdk_version() -> tuple[int, int, int]:
+    """The installed ``pulumi`` SDK's release number."""
+    from importlib import metadata
+
+    major, minor, patch = ([int(part) for part in re.findall(r"\d+", metadata.version("pulumi"))] + [0, 0, 0])[:3]
+    return major, minor, patch
+
+
+def use_shortcuts() -> bool:
+    """Whether a mock run may use :func:`offline_runtime`: on a verified SDK (or when forced); otherwise the
+    first refusal of a process says so on stderr, once."""
+    forced = os.environ.get(SHORTCUTS_ENV)
+    if forced in ("0", "1"):
+        return forced == "1"
+    version = sdk_version()
+    low, high = VERIFIED_SDK
+    if low <= version < high:
+        return True
+    if not _NOTICE:
+        shown = ".".join(map(str, version))
+        _NOTICE.append(shown)
+        print(f"agent-server-infra: pulumi {shown} is outside the SDK versions the plan's shortcuts are verified on "
+              f"({'.'.join(map(str, low))} to before {'.'.join(map(str, high))}): running the SDK as shipped "
+              f"(same plan, slower)", file=sys.stderr)
+    return False
+
 
 class _Decoded:
     """The properties of a monitor response, handed to the SDK already decoded.
