@@ -11,11 +11,10 @@ from . import naming
 from .access import client_security_group
 from .config import NetworkConfig, PostgresConfig
 from .env import PostgresFacts, postgres_uri
-from .inputs import prevalidated, validate_args
 from .provider_rules import postgres_parameter_group_family
 from .settings import NetworkSettings, PostgresSettings
 from .sizing import postgres_capacity
-from .stores import final_snapshot_suffix, generated_password, secret_uri, tags_of
+from .stores import DataStore, final_snapshot_suffix, generated_password, secret_uri, tags_of
 
 TYPE_TOKEN = "agent-server-infra:index:Postgres"
 RDS_CA = "rds-ca-rsa2048-g1"
@@ -50,7 +49,7 @@ class PostgresShare(TypedDict, total=False):
     """The database's max_connections, which the sharing servers' budgets must fit together."""
 
 
-class Postgres(pulumi.ComponentResource):
+class Postgres(DataStore):
     """Postgres for the Agent Server.
 
     ``rds`` mode creates a DB subnet group, a security group that admits 5432 from the configured clients
@@ -75,22 +74,12 @@ class Postgres(pulumi.ComponentResource):
     share: pulumi.Output[PostgresShare]
     """Everything another server needs to share this database (its ``existing_postgres``)."""
 
-    def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        validated = validate_args({"network": args.get("network"), "postgres": args.get("postgres") or {}},
-                                  {"postgres_uri": args.get("postgres_uri")}, source=f"Postgres {name}",
-                                  sections=("network", "postgres", "secrets"))
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._build(name, validated.config.postgres, validated.config.network, validated.secrets.get("postgres_uri"),
-                    args.get("tags"))
+    section = "postgres"
+    uri_secret = "postgres_uri"
+    type_token = TYPE_TOKEN
 
-    @classmethod
-    def _validated(cls, name: str, config: PostgresConfig, network: NetworkConfig | None,
-                   uri: pulumi.Output[str] | None, tags: Mapping[str, Any] | None,
-                   opts: pulumi.ResourceOptions | None = None) -> "Postgres":
-        """A Postgres of config that ``AgentServer`` validated already (with the whole stack)."""
-        self = prevalidated(cls, TYPE_TOKEN, name, opts)
-        self._build(name, config, network, uri, tags)
-        return self
+    def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        self._from_args(name, args, opts)
 
     def _build(self, name: str, config: PostgresConfig, network: NetworkConfig | None,
                uri: pulumi.Output[str] | None, tags: Mapping[str, Any] | None) -> None:

@@ -12,12 +12,11 @@ from . import naming
 from .access import client_security_group
 from .config import NetworkConfig, RedisConfig
 from .env import RedisFacts, redis_uri
-from .inputs import prevalidated, validate_args
 from .provider_rules import elasticache_parameter_group_family, supports_transit_encryption_mode
 from .registry import of_this_run
 from .settings import NetworkSettings, RedisSettings
 from .sizing import RedisUser, redis_capacity
-from .stores import final_snapshot_suffix, generated_password, secret_uri, tags_of
+from .stores import DataStore, final_snapshot_suffix, generated_password, secret_uri, tags_of
 
 TYPE_TOKEN = "agent-server-infra:index:Redis"
 AUTH_TOKEN_LENGTH = 64
@@ -86,7 +85,7 @@ def redis_parameters(config: RedisConfig) -> dict[str, str]:
     return parameters
 
 
-class Redis(pulumi.ComponentResource):
+class Redis(DataStore):
     """Redis for the Agent Server, shareable by several servers with distinct key prefixes.
 
     ``single``: one node group with 0-5 replicas (automatic failover and multi-AZ from one replica on);
@@ -112,22 +111,12 @@ class Redis(pulumi.ComponentResource):
     share: pulumi.Output[RedisShare]
     """Everything another server needs to share this Redis (its ``existing_redis``)."""
 
-    def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        validated = validate_args({"network": args.get("network"), "redis": args.get("redis") or {}},
-                                  {"redis_uri": args.get("redis_uri")}, source=f"Redis {name}",
-                                  sections=("network", "redis", "secrets"))
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._build(name, validated.config.redis, validated.config.network, validated.secrets.get("redis_uri"),
-                    args.get("tags"))
+    section = "redis"
+    uri_secret = "redis_uri"
+    type_token = TYPE_TOKEN
 
-    @classmethod
-    def _validated(cls, name: str, config: RedisConfig, network: NetworkConfig | None,
-                   uri: pulumi.Output[str] | None, tags: Mapping[str, Any] | None,
-                   opts: pulumi.ResourceOptions | None = None) -> "Redis":
-        """A Redis of config that ``AgentServer`` validated already (with the whole stack)."""
-        self = prevalidated(cls, TYPE_TOKEN, name, opts)
-        self._build(name, config, network, uri, tags)
-        return self
+    def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        self._from_args(name, args, opts)
 
     def _build(self, name: str, config: RedisConfig, network: NetworkConfig | None,
                uri: pulumi.Output[str] | None, tags: Mapping[str, Any] | None) -> None:

@@ -81,14 +81,23 @@ _REDIS_MODES: dict[str, set[str]] = {
 }
 
 
+def _external_needs(section: str, capacity_key: str, capacity: int | None, server_setting: str, uri_key: str,
+                    has_uri: bool) -> list[Issue]:
+    """An external store needs its capacity (for the budget) and its URI (a secret)."""
+    issues: list[Issue] = []
+    if capacity is None:
+        issues.append(Issue(f"{section}.{capacity_key}", f"required when {section}.mode is external (the connection "
+                            f"budget needs the server's {server_setting})"))
+    if not has_uri:
+        issues.append(Issue(uri_key, f"secret required when {section}.mode is external"))
+    return issues
+
+
 def check_postgres(postgres: PostgresConfig, secrets: Secrets) -> list[Issue]:
     issues = list(_mode_fields(postgres, "postgres", _POSTGRES_MODES))
     if postgres.mode == "external":
-        if postgres.max_connections is None:
-            issues.append(Issue("postgres.maxConnections", "required when postgres.mode is external (the "
-                                "connection budget needs the server's max_connections)"))
-        if secrets.postgres_uri is None:
-            issues.append(Issue("postgresUri", "secret required when postgres.mode is external"))
+        issues.extend(_external_needs("postgres", "maxConnections", postgres.max_connections, "max_connections",
+                                      "postgresUri", secrets.postgres_uri is not None))
         uri = secrets.plain("postgres_uri")
         if uri is not None:
             issues.extend(_check_postgres_uri(uri))
@@ -160,11 +169,8 @@ def check_redis(redis: RedisConfig, secrets: Secrets) -> list[Issue]:
             issues.append(Issue("redis.replicasPerShard", "0 replicas: losing a node loses its shard's keys",
                                 "warning"))
     if redis.mode == "external":
-        if redis.max_clients is None:
-            issues.append(Issue("redis.maxClients", "required when redis.mode is external (the connection "
-                                "budget needs the server's maxclients)"))
-        if secrets.redis_uri is None:
-            issues.append(Issue("redisUri", "secret required when redis.mode is external"))
+        issues.extend(_external_needs("redis", "maxClients", redis.max_clients, "maxclients", "redisUri",
+                                      secrets.redis_uri is not None))
         uri = secrets.plain("redis_uri")
         if uri is not None:
             parts = urlsplit(uri)

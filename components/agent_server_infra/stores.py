@@ -1,4 +1,5 @@
-"""What the two data-store components share: generated secrets, final snapshot names, external URIs, tags."""
+"""What the two data-store components share: validation of their own args, generated secrets, final snapshot
+names, external URIs, tags."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from urllib.parse import SplitResult, urlsplit
 
 import pulumi
 import pulumi_random as random
+
+from .inputs import prevalidated, validate_args
 
 URL_SAFE_SPECIALS = "-_.~"
 """RFC 3986 unreserved punctuation: allowed in RDS passwords and never needs encoding (URIs are still always
@@ -54,3 +57,35 @@ def secret_uri(uri: pulumi.Input[str]) -> tuple[pulumi.Output[str], Callable[[Ca
 
 def tags_of(tags: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(tags or {})
+
+
+class DataStore(pulumi.ComponentResource):
+    """A data store component (``Postgres``, ``Redis``): built from its own args, validated on their own (the
+    network, its section and its external URI), or from config ``AgentServer`` validated with the whole stack.
+
+    Subclasses name their section, URI secret and type token and implement ``_build``.
+    """
+
+    section = ""
+    uri_secret = ""
+    type_token = ""
+
+    def _from_args(self, name: str, args: Mapping[str, Any], opts: pulumi.ResourceOptions | None) -> None:
+        validated = validate_args({"network": args.get("network"), self.section: args.get(self.section) or {}},
+                                  {self.uri_secret: args.get(self.uri_secret)}, source=f"{type(self).__name__} {name}",
+                                  sections=("network", self.section, "secrets"))
+        pulumi.ComponentResource.__init__(self, self.type_token, name, None, opts)
+        self._build(name, getattr(validated.config, self.section), validated.config.network,
+                    validated.secrets.get(self.uri_secret), args.get("tags"))
+
+    @classmethod
+    def _validated(cls, name: str, config: Any, network: Any, uri: pulumi.Output[str] | None,
+                   tags: Mapping[str, Any] | None, opts: pulumi.ResourceOptions | None = None) -> Any:
+        """A store of config that ``AgentServer`` validated already (with the whole stack)."""
+        store = prevalidated(cls, cls.type_token, name, opts)
+        store._build(name, config, network, uri, tags)
+        return store
+
+    def _build(self, name: str, config: Any, network: Any, uri: pulumi.Output[str] | None,
+               tags: Mapping[str, Any] | None) -> None:
+        raise NotImplementedError
