@@ -13,6 +13,7 @@ import pytest
 from agent_server_infra import env, sizing
 from agent_server_infra.config import IngressConfig, ScaleConfig, Secrets, ServerConfig
 from agent_server_infra.plan import engine
+from agent_server_infra.plan.manifests import MASK
 from agent_server_infra.settings import ServerSettings
 from agent_server_infra.validate import validate_stack
 from agent_server_infra.workload import Workload, WorkloadArgs
@@ -446,7 +447,7 @@ def test_secret_values_are_masked_in_manifests(full: Any) -> None:
     rec, rendered = full
     data = k8s_validate.manifest(rec.one(SECRET))["stringData"]
     assert set(data) == set(rendered["queue"].secret)
-    assert set(data.values()) == {k8s_validate.MASK}
+    assert set(data.values()) == {MASK}
 
 
 def test_validator_rejects_a_broken_manifest() -> None:

@@ -25,6 +25,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     document = to_document(recording, show_secrets=args.show_secrets)
     if args.json:
         Path(args.json).write_text(dumps(document), encoding="utf-8")
+    if args.manifests:
+        from .manifests import write_manifests
+
+        write_manifests(recording.resources, Path(args.manifests), show_secrets=args.show_secrets)
     if args.markdown:
         from .report import plan_markdown
 
@@ -60,6 +64,8 @@ def register(sub: Any) -> None:  # argparse's _SubParsersAction is private
     plan.add_argument("stack", help="stack name (stacks/Pulumi.<name>.yaml) or path to a stack file")
     plan.add_argument("--json", metavar="PATH", help="write the plan as a stable, sorted JSON document")
     plan.add_argument("--markdown", metavar="PATH", help="write a PR-ready markdown report")
+    plan.add_argument("--manifests", metavar="DIR", help="write every Kubernetes object as plain YAML (secrets "
+                      "masked unless --show-secrets), for kubectl diff, kubeconform and the like")
     plan.add_argument("--show-secrets", action="store_true", help="show secret values instead of [secret]")
     plan.add_argument("--quiet", "-q", action="store_true", help="print no tables")
     plan.set_defaults(run=cmd_plan, fast_exit=True)
