@@ -185,6 +185,15 @@ class PostgresConfig(_Model):
     port: int = Field(default=5432, ge=1150, le=65535)
     performance_insights: bool = False
     """Performance Insights (7 days retention)."""
+    log_min_duration_statement_ms: int | None = Field(default=None, ge=-1, le=2_147_483_647)
+    """Slow-query log: statements running at least this long are logged (`log_min_duration_statement`, exported
+    with the `postgresql` log); unset leaves RDS's default (off)."""
+    monitoring_interval_seconds: Literal[0, 1, 5, 10, 15, 30, 60] = 0
+    """RDS enhanced monitoring interval (0: off); on, the component creates the monitoring role unless
+    `monitoringRoleArn` names one."""
+    monitoring_role_arn: Annotated[str, _infra("arn:aws:iam::000000000000:role/stand-in")] | None = Field(
+        default=None, pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/.+$")
+    """An existing enhanced-monitoring role (trusting monitoring.rds.amazonaws.com)."""
     kms_key_id: Annotated[str, _infra(KMS_STAND_IN)] | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:kms:")
     log_exports: list[Literal["postgresql", "upgrade", "iam-db-auth-error"]] = Field(
         default_factory=lambda: ["postgresql", "upgrade"]
@@ -242,6 +251,10 @@ class RedisConfig(_Model):
     snapshot_window: Window = "05:00-06:00"
     maintenance_window: WeeklyWindow = "sun:06:30-sun:07:30"
     kms_key_id: Annotated[str, _infra(KMS_STAND_IN)] | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:kms:")
+    """At-rest encryption key of the cache and of its slow-log group (the key policy must let
+    `logs.<region>.amazonaws.com` use it: kms:Encrypt*, Decrypt*, ReEncrypt*, GenerateDataKey*, Describe*)."""
+    slow_log_retention_days: int = 30
+    """Days CloudWatch Logs keeps the slow log (a retention CloudWatch offers)."""
     cluster: bool = False
     """External only: whether the external Redis is a cluster."""
     max_clients: int | None = Field(default=None, ge=1, le=1_000_000)
@@ -346,6 +359,10 @@ class ServerConfig(_Model):
     api: ScaleConfig = Field(default_factory=ScaleConfig)
     queue: ScaleConfig = Field(default_factory=ScaleConfig)
     ingress: IngressConfig | None = None
+    run_as_user: int = Field(default=1000, ge=1, le=2_147_483_647)
+    """UID of the containers (the image expects 1000); never 0: the pods run as non-root."""
+    run_as_group: int = Field(default=1000, ge=1, le=2_147_483_647)
+    """GID of the containers and of the pod's volumes (`fsGroup`)."""
     service_account_role_arn: Annotated[str, _infra("arn:aws:iam::000000000000:role/stand-in")] | None = Field(
         default=None, pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/.+$")
     """IAM role for the service account (IRSA annotation)."""

@@ -115,6 +115,11 @@ SECURITY_GROUP = NameRule(
     "._-:/()#,@[]+=&;{}!$*; cannot start with sg-)",
     forbidden_prefixes=("sg-",),
 )
+IAM_ROLE = NameRule(
+    "IAM role name", 64, r"[\w+=,.@-]+",
+    "AWS IAM API reference, CreateRole RoleName (1-64 of upper- and lower-case letters, digits and +=,.@_-; unique "
+    "per account, in every region)",
+)
 K8S_DNS_LABEL = NameRule(
     "Kubernetes DNS-1035 label (Deployment, Service and ServiceAccount names)", 63, r"[a-z]([-a-z0-9]*[a-z0-9])?",
     "Kubernetes API, k8s.io/apimachinery/pkg/util/validation IsDNS1035Label (Service names; the strictest of "
@@ -137,7 +142,7 @@ K8S_LABEL_VALUE = NameRule(
 
 RULES: tuple[NameRule, ...] = (
     RDS_INSTANCE, RDS_SNAPSHOT, ELASTICACHE_GROUP, ELASTICACHE_SNAPSHOT, LOG_GROUP, RDS_SUBNET_GROUP,
-    RDS_PARAMETER_GROUP, ELASTICACHE_SUBNET_GROUP, ELASTICACHE_PARAMETER_GROUP, SECURITY_GROUP, K8S_DNS_LABEL,
+    RDS_PARAMETER_GROUP, ELASTICACHE_SUBNET_GROUP, ELASTICACHE_PARAMETER_GROUP, SECURITY_GROUP, IAM_ROLE, K8S_DNS_LABEL,
     K8S_DNS1123_LABEL, K8S_SUBDOMAIN, K8S_LABEL_VALUE,
 )
 

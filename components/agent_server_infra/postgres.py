@@ -1,5 +1,6 @@
 """The ``Postgres`` component: an encrypted, private RDS Postgres instance, or an external database."""
 
+import json
 from collections.abc import Mapping
 from typing import Any, TypedDict
 from urllib.parse import unquote
@@ -123,6 +124,9 @@ class Postgres(DataStore):
         if config.max_connections is not None:
             parameters.append(aws.rds.ParameterGroupParameterArgs(
                 name="max_connections", value=str(config.max_connections), apply_method="pending-reboot"))
+        if config.log_min_duration_statement_ms is not None:
+            parameters.append(aws.rds.ParameterGroupParameterArgs(
+                name="log_min_duration_statement", value=str(config.log_min_duration_statement_ms)))
         parameter_group = aws.rds.ParameterGroup(
             f"{name}-params",
             family=postgres_parameter_group_family(config.engine_version),
@@ -131,6 +135,7 @@ class Postgres(DataStore):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        monitoring_role = self._monitoring_role(name, scoped, config, tags)
         password = generated_password(f"{name}-password", self, 40)
         snapshot_suffix = final_snapshot_suffix(f"{name}-final-snapshot", self, {
             "identifier": identifier, "dbName": config.database_name, "username": config.username,
@@ -167,6 +172,8 @@ class Postgres(DataStore):
             delete_automated_backups=False,
             copy_tags_to_snapshot=True,
             enabled_cloudwatch_logs_exports=list(config.log_exports),
+            monitoring_interval=config.monitoring_interval_seconds,
+            monitoring_role_arn=monitoring_role,
             performance_insights_enabled=config.performance_insights,
             performance_insights_retention_period=7 if config.performance_insights else None,
             performance_insights_kms_key_id=config.kms_key_id if config.performance_insights else None,
@@ -185,6 +192,35 @@ class Postgres(DataStore):
         self.username = pulumi.Output.from_input(config.username)
         self.password = pulumi.Output.secret(password.result)
         self.uri = pulumi.Output.secret(self.facts().apply(postgres_uri))
+
+    def _monitoring_role(self, name: str, scoped: str, config: PostgresConfig,
+                         tags: dict[str, Any]) -> pulumi.Input[str] | None:
+        """The enhanced-monitoring role: the one config names, or one this component creates (trusting
+        monitoring.rds.amazonaws.com, with AWS's AmazonRDSEnhancedMonitoringRole policy); none when off."""
+        if config.monitoring_interval_seconds == 0:
+            return None
+        if config.monitoring_role_arn is not None:
+            return config.monitoring_role_arn
+        role = aws.iam.Role(
+            f"{name}-monitoring",
+            name=naming.physical(naming.IAM_ROLE, scoped, "-rds-monitoring"),
+            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "sts:AssumeRole",
+                "Principal": {"Service": "monitoring.rds.amazonaws.com"},
+            }]}),
+            description=f"RDS enhanced monitoring of {name}",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        aws.iam.RolePolicyAttachment(
+            f"{name}-monitoring",
+            role=role.name,
+            policy_arn=pulumi.Output.concat("arn:", partition,
+                                            ":iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"),
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+        return role.arn
 
     def _external(self, uri: pulumi.Output[str]) -> None:
         self.uri, part = secret_uri(uri)

@@ -149,6 +149,17 @@ ELASTICACHE_WINDOWS = WindowRules(
 )
 
 
+# --- logs -----------------------------------------------------------------------------------------------------
+
+LOG_RETENTION_DAYS: tuple[int, ...] = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                                       2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_SOURCE = (
+    "AWS CloudWatch Logs API reference, PutRetentionPolicy retentionInDays (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, "
+    "180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653); terraform-provider-aws "
+    "internal/service/logs/group.go retention_in_days validation"
+)
+
+
 # --- storage ------------------------------------------------------------------------------------------------
 
 STORAGE_CEILING_RATIO = 1.10

@@ -23,7 +23,6 @@ AUTH_TOKEN_LENGTH = 64
 AUTH_TOKEN_SPECIALS = "-"
 """The one special character both URL-safe and among the few ElastiCache AUTH tokens may hold
 (:data:`agent_server_infra.provider_rules.ELASTICACHE_AUTH_TOKEN`): ``_``, ``.`` and ``~`` are refused."""
-SLOW_LOG_RETENTION_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -181,8 +180,8 @@ class Redis(DataStore):
         slow_log = aws.cloudwatch.LogGroup(
             f"{name}-slow-log",
             name=naming.checked(naming.LOG_GROUP, f"/aws/elasticache/{group_id}/slow-log"),
-            retention_in_days=SLOW_LOG_RETENTION_DAYS,
-            kms_key_id=None,
+            retention_in_days=config.slow_log_retention_days,
+            kms_key_id=config.kms_key_id,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -21,6 +21,7 @@ from .errors import Issue, show
 from .provider_rules import (
     ELASTICACHE_VERSIONS,
     ELASTICACHE_WINDOWS,
+    LOG_RETENTION_DAYS,
     RDS_WINDOWS,
     WindowRules,
     daily_minutes,
@@ -61,6 +62,7 @@ _POSTGRES_MODES: dict[str, set[str]] = dict.fromkeys(
         "max_allocated_storage_gb", "storage_type",
         "multi_az", "backup_retention_days", "backup_window", "maintenance_window", "deletion_protection",
         "database_name", "username", "port", "performance_insights", "kms_key_id", "log_exports", "protect",
+        "log_min_duration_statement_ms", "monitoring_interval_seconds", "monitoring_role_arn",
     ),
     _RDS_ONLY,
 )
@@ -69,7 +71,7 @@ _REDIS_MODES: dict[str, set[str]] = {
     **dict.fromkeys(
         (
             "engine", "node_type", "engine_version", "port", "snapshot_retention_days", "snapshot_window",
-            "maintenance_window", "kms_key_id", "protect",
+            "maintenance_window", "kms_key_id", "protect", "slow_log_retention_days",
         ),
         _MANAGED_REDIS,
     ),
@@ -117,6 +119,9 @@ def check_postgres(postgres: PostgresConfig, secrets: Secrets) -> list[Issue]:
                                 "the minor itself and a pinned minor makes the next deploy try to downgrade (got "
                                 f"{show(postgres.engine_version)}; or set autoMinorVersionUpgrade: false)"))
         issues.extend(_window_issues("postgres", RDS_WINDOWS, postgres.backup_window, postgres.maintenance_window))
+        if postgres.monitoring_role_arn is not None and postgres.monitoring_interval_seconds == 0:
+            issues.append(Issue("postgres.monitoringRoleArn", "only used with monitoringIntervalSeconds above 0 "
+                                "(enhanced monitoring is off)"))
         if postgres.deletion_protection and postgres.backup_retention_days == 0:
             issues.append(Issue("postgres.backupRetentionDays", "0 disables backups of a protected database",
                                 "warning"))
@@ -159,6 +164,9 @@ def check_redis(redis: RedisConfig, secrets: Secrets) -> list[Issue]:
             issues.append(Issue("redis.engineVersion", f"{redis.engine} {redis.version} is not a version "
                                 f"ElastiCache creates (known: {', '.join(known)})"))
         issues.extend(_window_issues("redis", ELASTICACHE_WINDOWS, redis.snapshot_window, redis.maintenance_window))
+        if redis.slow_log_retention_days not in LOG_RETENTION_DAYS:
+            issues.append(Issue("redis.slowLogRetentionDays", f"must be a retention CloudWatch Logs offers "
+                                f"({', '.join(map(str, LOG_RETENTION_DAYS))}; got {redis.slow_log_retention_days})"))
     if redis.mode == "cluster":
         nodes = redis.shards * (1 + redis.replicas_per_shard)
         if nodes > ELASTICACHE_MAX_NODES:
@@ -210,7 +218,8 @@ def check_server(server: ServerConfig, secrets: Secrets | None, redis: RedisConf
         issues.append(Issue("server.image", "the :latest tag makes rollouts unrepeatable", "warning"))
     if not standalone:
         # api/queue stay meaningful: they are the replica ceilings the control plane runs, for the budget.
-        for field in ("image", "ingress", "service_account_role_arn", "namespace", "create_namespace"):
+        for field in ("image", "ingress", "service_account_role_arn", "namespace", "create_namespace", "run_as_user",
+                      "run_as_group"):
             if _set(server, field):
                 issues.append(Issue(f"server.{_alias(ServerConfig, field)}", "only applies when "
                                     "server.deploymentModel is standalone (a control plane runs the server)"))

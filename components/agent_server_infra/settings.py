@@ -110,6 +110,10 @@ class ServerSettings(TypedDict, total=False):
     """Stack config: `agent-server:server.queue`."""
     ingress: IngressSettings
     """Stack config: `agent-server:server.ingress`."""
+    run_as_user: int
+    """UID of the containers (the image expects 1000); never 0: the pods run as non-root. Stack config: `agent-server:server.runAsUser`."""
+    run_as_group: int
+    """GID of the containers and of the pod's volumes (`fsGroup`). Stack config: `agent-server:server.runAsGroup`."""
     service_account_role_arn: pulumi.Input[str]
     """IAM role for the service account (IRSA annotation). Stack config: `agent-server:server.serviceAccountRoleArn`."""
     extra_env: Mapping[str, pulumi.Input[str]]
@@ -184,7 +188,9 @@ class RedisSettings(TypedDict, total=False):
     maintenance_window: str
     """Stack config: `agent-server:redis.maintenanceWindow`."""
     kms_key_id: pulumi.Input[str]
-    """Stack config: `agent-server:redis.kmsKeyId`."""
+    """At-rest encryption key of the cache and of its slow-log group (the key policy must let `logs.<region>.amazonaws.com` use it: kms:Encrypt*, Decrypt*, ReEncrypt*, GenerateDataKey*, Describe*). Stack config: `agent-server:redis.kmsKeyId`."""
+    slow_log_retention_days: int
+    """Days CloudWatch Logs keeps the slow log (a retention CloudWatch offers). Stack config: `agent-server:redis.slowLogRetentionDays`."""
     cluster: bool
     """External only: whether the external Redis is a cluster. Stack config: `agent-server:redis.cluster`."""
     max_clients: int
@@ -228,6 +234,12 @@ class PostgresSettings(TypedDict, total=False):
     """Stack config: `agent-server:postgres.port`."""
     performance_insights: bool
     """Performance Insights (7 days retention). Stack config: `agent-server:postgres.performanceInsights`."""
+    log_min_duration_statement_ms: int
+    """Slow-query log: statements running at least this long are logged (`log_min_duration_statement`, exported with the `postgresql` log); unset leaves RDS's default (off). Stack config: `agent-server:postgres.logMinDurationStatementMs`."""
+    monitoring_interval_seconds: str
+    """RDS enhanced monitoring interval (0: off); on, the component creates the monitoring role unless `monitoringRoleArn` names one. Stack config: `agent-server:postgres.monitoringIntervalSeconds`."""
+    monitoring_role_arn: pulumi.Input[str]
+    """An existing enhanced-monitoring role (trusting monitoring.rds.amazonaws.com). Stack config: `agent-server:postgres.monitoringRoleArn`."""
     kms_key_id: pulumi.Input[str]
     """Stack config: `agent-server:postgres.kmsKeyId`."""
     log_exports: Sequence[str]

@@ -30,7 +30,6 @@ ROLES: tuple[Role, ...] = ("api", "queue")
 PORT = SERVER_PORT
 PORT_NAME = "http"
 QUEUE_COMMAND = ("/storage/queue_entrypoint.sh",)
-RUN_AS = 1000
 TERMINATION_MARGIN_SECS = 30
 """Seconds the pod's termination grace period adds on top of the queue's drain period, so the kubelet never
 SIGKILLs a worker that is still inside ``bgJobShutdownGracePeriodSecs``."""
@@ -344,7 +343,8 @@ class Workload(pulumi.ComponentResource):
             enable_service_links=False,
             termination_grace_period_seconds=termination_grace_period(server),
             security_context=k8s.core.v1.PodSecurityContextArgs(
-                run_as_non_root=True, run_as_user=RUN_AS, run_as_group=RUN_AS, fs_group=RUN_AS,
+                run_as_non_root=True, run_as_user=server.run_as_user, run_as_group=server.run_as_group,
+                fs_group=server.run_as_group,
                 seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
             ),
             topology_spread_constraints=[spread(ZONE_KEY), spread(HOST_KEY)],

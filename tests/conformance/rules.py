@@ -200,6 +200,23 @@ def _snapshot_unique(recording: Recording, resource: RecordedResource) -> Iterat
                "or the stack destroyed and deployed again) fails with SnapshotAlreadyExists")
 
 
+MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
+
+
+def _rds_monitoring(_: Recording, resource: RecordedResource) -> Iterator[str]:
+    interval = int(value(resource, "monitoringInterval") or 0)
+    if interval not in MONITORING_INTERVALS:
+        yield f"monitoringInterval {interval} is not one of {MONITORING_INTERVALS}"
+    if interval and not value(resource, "monitoringRoleArn"):
+        yield "monitoringInterval above 0 needs monitoringRoleArn"
+
+
+def _log_retention(_: Recording, resource: RecordedResource) -> Iterator[str]:
+    days = value(resource, "retentionInDays")
+    if days is not None and int(days) not in provider_rules.LOG_RETENTION_DAYS:
+        yield f"retentionInDays {days} is not a retention CloudWatch Logs offers"
+
+
 def _elasticache_engine(recording: Recording, resource: RecordedResource) -> Iterator[str]:
     engine = str(value(resource, "engine") or "redis")
     version = str(value(resource, "engineVersion"))
@@ -356,6 +373,7 @@ RULES: tuple[Rule, ...] = (
     _name_rule(CACHE_PARAMS, "name", naming.ELASTICACHE_PARAMETER_GROUP),
     _name_rule(SG, "name", naming.SECURITY_GROUP),
     _name_rule(LOG_GROUP, "name", naming.LOG_GROUP),
+    _name_rule("aws:iam/role:Role", "name", naming.IAM_ROLE),
     Rule(KUBERNETES, "metadata.name", "Services: DNS-1035 label; Namespaces: DNS-1123 label; others: DNS-1123 "
          "subdomain", naming.K8S_SUBDOMAIN.source, _kubernetes_name),
     Rule(KUBERNETES, "metadata.labels / selectors", "label values: 63 characters, [A-Za-z0-9] at both ends",
@@ -373,6 +391,11 @@ RULES: tuple[Rule, ...] = (
          provider_rules.STORAGE_CEILING_SOURCE, _rds_storage),
     Rule(RDS, "backupWindow / maintenanceWindow", "≥ 30 minutes each, never overlapping",
          provider_rules.RDS_WINDOWS.source, _windows(provider_rules.RDS_WINDOWS)),
+    Rule(RDS, "monitoringInterval / monitoringRoleArn", "0, 1, 5, 10, 15, 30 or 60; above 0 with a role",
+         "AWS RDS API reference, CreateDBInstance MonitoringInterval (valid values 0, 1, 5, 10, 15, 30, 60; "
+         "MonitoringRoleArn is required when it is above 0)", _rds_monitoring),
+    Rule(LOG_GROUP, "retentionInDays", "a retention CloudWatch Logs offers", provider_rules.LOG_RETENTION_SOURCE,
+         _log_retention),
     Rule(RDS, "parameterGroupName", "the parameter group's family is postgres<major>",
          "AWS RDS API reference, CreateDBInstance DBParameterGroupName (the group's family must match the engine)",
          _rds_parameter_family),
@@ -420,6 +443,7 @@ def violations(recording: Recording) -> list[str]:
 
 ACCOUNT_SCOPED: tuple[tuple[str, str], ...] = (
     (RDS, "identifier"),
+    ("aws:iam/role:Role", "name"),
     (GROUP, "replicationGroupId"),
     (LOG_GROUP, "name"),
 )
