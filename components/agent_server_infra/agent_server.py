@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
+from urllib.parse import urlsplit
 
 import pulumi
 
@@ -209,7 +210,11 @@ class AgentServer(pulumi.ComponentResource):
             from .workload import Workload
 
             workload = Workload._validated(f"{name}-workload", server, self.plain_env, self.secret_env,
-                                           {"agent-server/instance": naming.label_value(name)}, child)
+                                           {"agent-server/instance": naming.label_value(name)},
+                                           (_store_port(postgres_config.port, postgres_config.mode == "external",
+                                                        args.get("postgres_uri"), 5432),
+                                            _store_port(redis_config.port, redis_config.mode == "external",
+                                                        args.get("redis_uri"), 6379)), child)
             self.service_name, self.url = workload.service_name, workload.url
         else:
             plain = self.plain_env["control-plane"]
@@ -228,6 +233,14 @@ class AgentServer(pulumi.ComponentResource):
                                     redis_others=[claim.user for claim in claims])
         except SizingError as exc:
             raise ConfigError([Issue(exc.path, f"{name}: {exc.message}")], source) from None
+
+
+def _store_port(configured: int, external: bool, uri: Any, default: int) -> int:
+    """The port the server reaches a store on, for its egress NetworkPolicy: the configured one, or an external
+    store's URI port when the URI is plain text (an Output URI: the engine's default port)."""
+    if not external:
+        return configured
+    return (urlsplit(uri).port or default) if isinstance(uri, str) else default
 
 
 def _secret(value: Any) -> Any:

@@ -94,6 +94,14 @@ def _cidr(value: str) -> str:
     return value
 
 
+def _any_cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"must be a CIDR block such as 10.0.0.0/16 ({exc})") from None
+    return value
+
+
 def _https_url(value: str) -> str:
     if not re.fullmatch(r"https://[A-Za-z0-9.\-]+(:\d{1,5})?(/[^\s]*)?", value):
         raise ValueError(f"must be an https:// URL (got {value!r})")
@@ -124,6 +132,8 @@ def _version(value: str) -> str:
 
 
 Cidr = Annotated[str, AfterValidator(_cidr)]
+AnyCidr = Annotated[str, AfterValidator(_any_cidr)]
+"""A CIDR block, 0.0.0.0/0 included (for egress, never for who may reach the data stores)."""
 HttpsUrl = Annotated[str, AfterValidator(_https_url)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Origin = Annotated[str, AfterValidator(_origin)]
@@ -311,6 +321,22 @@ class IngressConfig(_Model):
     """`alb` only: ACM certificate for HTTPS (unset: the controller discovers one by host, if any)."""
 
 
+class NetworkPolicyConfig(_Model):
+    """Kubernetes NetworkPolicies for the server's pods: everything denied, then only what the server needs.
+    Clusters whose CNI does not enforce NetworkPolicy (plain VPC CNI without its network policy agent, for one)
+    ignore them: nothing breaks, nothing is enforced."""
+
+    enabled: bool = True
+    ingress_namespaces: list[DnsLabel] = Field(default_factory=lambda: ["ingress-nginx", "kube-system"])
+    """Namespaces whose pods may reach the API (the ingress controller's); the server's own namespace always may."""
+    ingress_cidrs: list[Annotated[AnyCidr, _infra("10.{index}.0.0/16")]] = Field(default_factory=list)
+    """Addresses that may reach the API directly: the VPC's CIDR for an ALB with IP targets."""
+    store_cidrs: list[Annotated[Cidr, _infra("10.{index}.0.0/16")]] = Field(default_factory=list)
+    """Where Postgres and Redis are (their subnets); empty: any address, on the stores' ports only."""
+    https_cidrs: list[Annotated[AnyCidr, _infra("10.{index}.0.0/16")]] = Field(default_factory=lambda: ["0.0.0.0/0"])
+    """Where HTTPS (443) may go: LangSmith, the license beacon, model providers; default anywhere."""
+
+
 class DatadogConfig(_Model):
     """Datadog tracing (``DD_*``); the API key is the secret ``agent-server:datadogApiKey``."""
 
@@ -359,6 +385,8 @@ class ServerConfig(_Model):
     api: ScaleConfig = Field(default_factory=ScaleConfig)
     queue: ScaleConfig = Field(default_factory=ScaleConfig)
     ingress: IngressConfig | None = None
+    network_policy: NetworkPolicyConfig = Field(default_factory=NetworkPolicyConfig)
+    """NetworkPolicies for the pods (on by default)."""
     run_as_user: int = Field(default=1000, ge=1, le=2_147_483_647)
     """UID of the containers (the image expects 1000); never 0: the pods run as non-root."""
     run_as_group: int = Field(default=1000, ge=1, le=2_147_483_647)

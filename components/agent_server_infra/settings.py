@@ -13,7 +13,7 @@ from typing import Required, TypedDict
 
 import pulumi
 
-__all__ = ["CheckpointDeleteSettings", "DatadogSettings", "IngressSettings", "NetworkSettings", "OtelSettings", "PostgresSettings", "RedisSettings", "ScaleSettings", "ServerSettings"]
+__all__ = ["CheckpointDeleteSettings", "DatadogSettings", "IngressSettings", "NetworkPolicySettings", "NetworkSettings", "OtelSettings", "PostgresSettings", "RedisSettings", "ScaleSettings", "ServerSettings"]
 
 
 class OtelSettings(TypedDict, total=False):
@@ -55,6 +55,21 @@ class DatadogSettings(TypedDict, total=False):
     """Stack config: `agent-server:server.datadog.env`."""
     service: str
     """Stack config: `agent-server:server.datadog.service`."""
+
+
+class NetworkPolicySettings(TypedDict, total=False):
+    """Kubernetes NetworkPolicies for the server's pods: everything denied, then only what the server needs. Clusters whose CNI does not enforce NetworkPolicy (plain VPC CNI without its network policy agent, for one) ignore them: nothing breaks, nothing is enforced."""
+
+    enabled: bool
+    """Stack config: `agent-server:server.networkPolicy.enabled`."""
+    ingress_namespaces: Sequence[str]
+    """Namespaces whose pods may reach the API (the ingress controller's); the server's own namespace always may. Stack config: `agent-server:server.networkPolicy.ingressNamespaces`."""
+    ingress_cidrs: Sequence[pulumi.Input[str]]
+    """Addresses that may reach the API directly: the VPC's CIDR for an ALB with IP targets. Stack config: `agent-server:server.networkPolicy.ingressCidrs`."""
+    store_cidrs: Sequence[pulumi.Input[str]]
+    """Where Postgres and Redis are (their subnets); empty: any address, on the stores' ports only. Stack config: `agent-server:server.networkPolicy.storeCidrs`."""
+    https_cidrs: Sequence[pulumi.Input[str]]
+    """Where HTTPS (443) may go: LangSmith, the license beacon, model providers; default anywhere. Stack config: `agent-server:server.networkPolicy.httpsCidrs`."""
 
 
 class IngressSettings(TypedDict, total=False):
@@ -110,6 +125,8 @@ class ServerSettings(TypedDict, total=False):
     """Stack config: `agent-server:server.queue`."""
     ingress: IngressSettings
     """Stack config: `agent-server:server.ingress`."""
+    network_policy: NetworkPolicySettings
+    """NetworkPolicies for the pods (on by default). Stack config: `agent-server:server.networkPolicy`."""
     run_as_user: int
     """UID of the containers (the image expects 1000); never 0: the pods run as non-root. Stack config: `agent-server:server.runAsUser`."""
     run_as_group: int

@@ -44,6 +44,13 @@ ZONE_KEY = "topology.kubernetes.io/zone"
 HOST_KEY = "kubernetes.io/hostname"
 APP_NAME = "agent-server"
 
+DEFAULT_STORE_PORTS = (5432, 6379)
+DNS_PORT = 53
+HTTPS_PORT = 443
+KUBE_DNS = ({"kubernetes.io/metadata.name": "kube-system"}, {"k8s-app": "kube-dns"})
+"""Where cluster DNS runs: CoreDNS in kube-system, labelled k8s-app=kube-dns (EKS, kubeadm and most others)."""
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+"""Set by Kubernetes on every namespace (1.21+): a namespace selected by its name."""
 ALB_CLASS = "alb"
 ALB_ANNOTATIONS = "alb.ingress.kubernetes.io"
 
@@ -60,6 +67,9 @@ class WorkloadArgs(TypedDict, total=False):
     """Secret environment shared by both roles (URIs, keys); may be unknown at preview."""
     labels: Mapping[str, str]
     """Extra labels for every object (never part of a selector)."""
+    store_ports: Sequence[int]
+    """Ports of Postgres and Redis, the egress the NetworkPolicy allows besides DNS and HTTPS (default 5432,
+    6379)."""
 
 
 def probe_paths(mount_prefix: str | None) -> tuple[str, str]:
@@ -147,19 +157,21 @@ class Workload(pulumi.ComponentResource):
             raise ConfigError([Issue("server.deploymentModel", "a Workload runs the server itself: standalone "
                                      f"only (got {server.deployment_model!r})")], source)
         super().__init__(TYPE_TOKEN, name, None, opts)
-        self._build(name, server, args.get("env") or {}, args.get("secret_env") or {}, args.get("labels"))
+        self._build(name, server, args.get("env") or {}, args.get("secret_env") or {}, args.get("labels"),
+                    tuple(args.get("store_ports") or DEFAULT_STORE_PORTS))
 
     @classmethod
     def _validated(cls, name: str, server: ServerConfig, env: Mapping[str, Mapping[str, Any]],
                    secret_env: pulumi.Input[Mapping[str, pulumi.Input[str]]], labels: Mapping[str, str] | None,
-                   opts: pulumi.ResourceOptions | None = None) -> "Workload":
+                   store_ports: Sequence[int], opts: pulumi.ResourceOptions | None = None) -> "Workload":
         """A Workload of a server config that ``AgentServer`` validated already (with the whole stack)."""
         self = prevalidated(cls, TYPE_TOKEN, name, opts)
-        self._build(name, server, env, secret_env, labels)
+        self._build(name, server, env, secret_env, labels, store_ports)
         return self
 
     def _build(self, name: str, server: ServerConfig, env: Mapping[str, Mapping[str, Any]],
-               secret_env: pulumi.Input[Mapping[str, pulumi.Input[str]]], labels: Mapping[str, str] | None) -> None:
+               secret_env: pulumi.Input[Mapping[str, pulumi.Input[str]]], labels: Mapping[str, str] | None,
+               store_ports: Sequence[int]) -> None:
         missing = [role for role in ROLES if role not in env]
         if missing:
             raise ValueError(f"env must have a plain environment for each role; missing {missing}")
@@ -230,6 +242,8 @@ class Workload(pulumi.ComponentResource):
         )
         if server.ingress is not None:
             self._ingress(service)
+        if server.network_policy.enabled:
+            self._network_policies(store_ports)
 
         self.namespace = (
             namespace.metadata.apply(lambda meta: meta.name or namespace_name)
@@ -412,6 +426,41 @@ class Workload(pulumi.ComponentResource):
             opts=self._opts(),
         )
 
+    def _network_policies(self, store_ports: Sequence[int]) -> None:
+        """Default deny for every pod of the server, then: the API reachable from its own namespace, the ingress
+        controller's namespaces and ``ingressCidrs`` on its port; the queue from its own namespace (metrics);
+        egress to cluster DNS, to the stores' ports (at ``storeCidrs``, else anywhere) and to HTTPS."""
+        policy = self._server.network_policy
+        instance = {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/instance": self._name}
+
+        def network_policy(suffix: str, pods: Mapping[str, str], spec: dict[str, Any]) -> None:
+            k8s.networking.v1.NetworkPolicy(
+                f"{self._name}-{suffix}",
+                metadata=self._metadata(f"{self._name}-{suffix}"),
+                spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(pods)), **spec),
+                opts=self._opts(),
+            )
+
+        network_policy("default-deny", instance, {"policy_types": ["Ingress", "Egress"]})
+        sources = [_peer(pods={}), *(_peer(namespace={NAMESPACE_LABEL: name}) for name in policy.ingress_namespaces),
+                   *(_peer(cidr=cidr) for cidr in policy.ingress_cidrs)]
+        network_policy("api-ingress", selector_labels(self._name, "api"), {
+            "policy_types": ["Ingress"],
+            "ingress": [k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=sources, ports=_ports(PORT))]})
+        network_policy("queue-ingress", selector_labels(self._name, "queue"), {
+            "policy_types": ["Ingress"],
+            "ingress": [k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[_peer(pods={})], ports=_ports(PORT))]})
+        dns_namespace, dns_pods = KUBE_DNS
+        stores = [_peer(cidr=cidr) for cidr in policy.store_cidrs] or None
+        network_policy("egress", instance, {"policy_types": ["Egress"], "egress": [
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[_peer(namespace=dns_namespace, pods=dns_pods)],
+                                                          ports=_ports(DNS_PORT, protocols=("UDP", "TCP"))),
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=stores, ports=_ports(*sorted(set(store_ports)))),
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[_peer(cidr=cidr) for cidr in policy.https_cidrs],
+                                                          ports=_ports(HTTPS_PORT)),
+        ]})
+
     def _ingress(self, service: "k8s.core.v1.Service") -> "k8s.networking.v1.Ingress":
         ingress = self._server.ingress
         assert ingress is not None
@@ -439,6 +488,21 @@ class Workload(pulumi.ComponentResource):
             ),
             opts=self._opts(),
         )
+
+
+def _peer(namespace: Mapping[str, str] | None = None, pods: Mapping[str, str] | None = None,
+          cidr: pulumi.Input[str] | None = None) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(namespace)) if namespace is not None
+        else None,
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(pods)) if pods is not None else None,
+        ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr) if cidr is not None else None,
+    )
+
+
+def _ports(*numbers: int | str, protocols: Sequence[str] = ("TCP",)) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
+    return [k8s.networking.v1.NetworkPolicyPortArgs(port=number, protocol=protocol)
+            for number in numbers for protocol in protocols]
 
 
 def _name_of(resource: Any) -> pulumi.Output[str]:

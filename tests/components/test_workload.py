@@ -428,11 +428,60 @@ def test_validator_targets_a_current_kubernetes() -> None:
     assert k8s_validate.api_version_and_kind(INGRESS) == ("networking.k8s.io/v1", "Ingress")
 
 
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def policies(rec: engine.Recording) -> dict[str, dict[str, Any]]:
+    return {r.name.removeprefix("srv-"): r.plain_inputs["spec"] for r in rec.by_type(NETWORK_POLICY)}
+
+
+def test_network_policies_deny_everything_but_what_the_server_needs() -> None:
+    rec, _ = run(server_config())
+    specs = policies(rec)
+    assert set(specs) == {"default-deny", "api-ingress", "queue-ingress", "egress"}
+    instance = {"app.kubernetes.io/name": "agent-server", "app.kubernetes.io/instance": "srv"}
+    deny = specs["default-deny"]
+    assert deny == {"podSelector": {"matchLabels": instance}, "policyTypes": ["Ingress", "Egress"]}
+    api = specs["api-ingress"]
+    assert api["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "api"
+    rule = api["ingress"][0]
+    assert rule["ports"] == [{"port": 8000, "protocol": "TCP"}]
+    assert {"podSelector": {"matchLabels": {}}} in rule["from"], "every pod of the server's own namespace"
+    namespaces = {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                  for peer in rule["from"] if "namespaceSelector" in peer}
+    assert namespaces == {"ingress-nginx", "kube-system"}
+    assert specs["queue-ingress"]["ingress"] == [{"from": [{"podSelector": {"matchLabels": {}}}],
+                                                  "ports": [{"port": 8000, "protocol": "TCP"}]}]
+    dns, stores, https = specs["egress"]["egress"]
+    assert dns["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                          "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}]
+    assert {(port["port"], port["protocol"]) for port in dns["ports"]} == {(53, "UDP"), (53, "TCP")}
+    assert "to" not in stores, "no storeCidrs: any address, on the stores' ports only"
+    assert stores["ports"] == [{"port": 5432, "protocol": "TCP"}, {"port": 6379, "protocol": "TCP"}]
+    assert https == {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 443, "protocol": "TCP"}]}
+    for resource in rec.by_type(NETWORK_POLICY):
+        k8s_validate.validate(resource)
+
+
+def test_network_policy_settings_narrow_it_or_switch_it_off() -> None:
+    rec, _ = run(server_config(network_policy={
+        "ingress_namespaces": ["ingress"], "ingress_cidrs": ["10.40.0.0/16"], "store_cidrs": ["10.40.8.0/21"],
+        "https_cidrs": ["192.0.2.0/24"]}))
+    specs = policies(rec)
+    assert {"ipBlock": {"cidr": "10.40.0.0/16"}} in specs["api-ingress"]["ingress"][0]["from"]
+    _, stores, https = specs["egress"]["egress"]
+    assert stores["to"] == [{"ipBlock": {"cidr": "10.40.8.0/21"}}]
+    assert https["to"] == [{"ipBlock": {"cidr": "192.0.2.0/24"}}]
+    off, _ = run(server_config(network_policy={"enabled": False}))
+    assert not off.by_type(NETWORK_POLICY)
+
+
 def test_every_object_passes_kubernetes_validate(full: Any) -> None:
     rec, _ = full
     resources = kubernetes_resources(rec)
     kinds = {resource.type for resource in resources}
-    assert kinds == {DEPLOYMENT, CONFIG_MAP, SECRET, SERVICE, SERVICE_ACCOUNT, NAMESPACE, HPA, PDB, INGRESS}
+    assert kinds == {DEPLOYMENT, CONFIG_MAP, SECRET, SERVICE, SERVICE_ACCOUNT, NAMESPACE, HPA, PDB, INGRESS,
+                     NETWORK_POLICY}
     for resource in resources:
         k8s_validate.validate(resource)
 

@@ -24,8 +24,9 @@ def prod_manifests(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
 def test_every_kubernetes_object_of_prod_is_written_and_validates(prod_manifests: list[dict]) -> None:
     kinds = sorted(document["kind"] for document in prod_manifests)
     assert kinds == ["ConfigMap", "ConfigMap", "Deployment", "Deployment", "HorizontalPodAutoscaler",
-                     "HorizontalPodAutoscaler", "Ingress", "Namespace", "PodDisruptionBudget",
-                     "PodDisruptionBudget", "Secret", "Service", "ServiceAccount"]
+                     "HorizontalPodAutoscaler", "Ingress", "Namespace", "NetworkPolicy", "NetworkPolicy",
+                     "NetworkPolicy", "NetworkPolicy", "PodDisruptionBudget", "PodDisruptionBudget", "Secret",
+                     "Service", "ServiceAccount"]
     for document in prod_manifests:
         assert k8s_validate.validate_manifest(document)
         assert document["metadata"]["name"], "auto-named objects carry their generated name"
