@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import urlsplit
 
 import pulumi
+from pydantic import SecretStr
 
 from . import naming
 from .config import PostgresConfig, RedisConfig
@@ -243,9 +244,7 @@ def _store_port(configured: int, external: bool, uri: Any, default: int) -> int:
     return (urlsplit(uri).port or default) if isinstance(uri, str) else default
 
 
-def _secret(value: Any) -> Any:
-    from pydantic import SecretStr
-
+def _secret(value: Any) -> SecretStr | None:
     return None if value is None else SecretStr(str(value))
 
 

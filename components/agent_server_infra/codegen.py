@@ -9,13 +9,13 @@ multi-language schema from them), with ``pulumi.Input`` where a value may come f
 
 from __future__ import annotations
 
-import types
-from typing import Any, Literal, Union, get_args, get_origin
+from collections.abc import Sequence
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
-from .config import SECTIONS, FromInfrastructure
+from .config import SECTIONS, infrastructure_marker, optional_inner, section_model
 from .errors import NAMESPACE
 
 HEADER = """\
@@ -34,9 +34,8 @@ def settings_name(model: type[BaseModel]) -> str:
     return model.__name__.removesuffix("Config") + "Settings"
 
 
-def _marked(annotation: Any, metadata: list[Any] | tuple[Any, ...] = ()) -> bool:
-    items = [*metadata, *getattr(annotation, "__metadata__", ())]
-    return any(isinstance(item, FromInfrastructure) for item in items)
+def _marked(annotation: Any, metadata: Sequence[Any] = ()) -> bool:
+    return infrastructure_marker(annotation, metadata) is not None
 
 
 def _strip(annotation: Any) -> Any:
@@ -45,17 +44,9 @@ def _strip(annotation: Any) -> Any:
     return annotation
 
 
-def _optional_inner(annotation: Any) -> Any:
-    if get_origin(annotation) in (Union, types.UnionType):
-        inner = [arg for arg in get_args(annotation) if arg is not type(None)]
-        if len(inner) == 1:
-            return inner[0]
-    return annotation
-
-
 class _Renderer:
     def type_of(self, annotation: Any, marked: bool = False) -> str:
-        annotation = _optional_inner(annotation)
+        annotation = optional_inner(annotation)
         marked = marked or _marked(annotation)
         bare = _strip(annotation)
         origin = get_origin(bare)
@@ -99,8 +90,8 @@ def _sections() -> dict[type[BaseModel], str]:
     while queue:
         section, model = queue.pop(0)
         for info in model.model_fields.values():
-            nested = _strip(_optional_inner(info.annotation))
-            if isinstance(nested, type) and issubclass(nested, BaseModel):
+            nested = section_model(info.annotation)
+            if nested is not None:
                 paths.setdefault(nested, []).append(f"{section}.{info.alias}")
                 queue.append((f"{section}.{info.alias}", nested))
     return {model: found[0] if len(found) == 1 else

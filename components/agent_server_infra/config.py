@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import types
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -48,6 +50,30 @@ class FromInfrastructure:
 
 def _infra(stand_in: str) -> FromInfrastructure:
     return FromInfrastructure(stand_in)
+
+
+def optional_inner(annotation: Any) -> Any:
+    """``X`` of ``Optional[X]``; any other annotation unchanged."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        inner = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(inner) == 1:
+            return inner[0]
+    return annotation
+
+
+def infrastructure_marker(annotation: Any, metadata: Sequence[Any] = ()) -> FromInfrastructure | None:
+    """The :class:`FromInfrastructure` of a field (its ``metadata``) or of an annotation (``Annotated[...]``, also
+    inside ``Optional``)."""
+    items = [*metadata, *getattr(optional_inner(annotation), "__metadata__", ())]
+    return next((item for item in items if isinstance(item, FromInfrastructure)), None)
+
+
+def section_model(annotation: Any) -> type[BaseModel] | None:
+    """The nested section model an annotation holds (``IngressConfig | None`` → ``IngressConfig``), if any."""
+    annotation = optional_inner(annotation)
+    while hasattr(annotation, "__metadata__"):
+        annotation = get_args(annotation)[0]
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
 
 
 KMS_STAND_IN = "arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000000"

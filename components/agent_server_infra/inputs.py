@@ -17,18 +17,27 @@ from __future__ import annotations
 
 import copy
 import inspect
-import types
 import typing
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union, get_args, get_origin
+from typing import Any, get_args, get_origin
 
 import pulumi
 from pydantic import BaseModel
 
-from .config import SECRET_KEYS, SECTIONS, FromInfrastructure, Secrets, StackConfig, placeholder
+from .config import (
+    SECRET_KEYS,
+    SECTIONS,
+    FromInfrastructure,
+    Secrets,
+    StackConfig,
+    infrastructure_marker,
+    optional_inner,
+    placeholder,
+    section_model,
+)
 from .errors import ConfigError, Issue
-from .validate import validate_sections
+from .validate import config_path, validate_sections
 
 WHOLE_LIST_STAND_INS = 2
 """Items a list that is one Output is validated with until it resolves (subnets: at least two)."""
@@ -39,35 +48,6 @@ Path = tuple[str | int, ...]
 def is_output(value: Any) -> bool:
     """Whether ``value`` is only known later (an Output or another awaitable Input)."""
     return isinstance(value, pulumi.Output) or inspect.isawaitable(value)
-
-
-def render_path(path: Path) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else part
-    return text
-
-
-def _unwrap(annotation: Any) -> Any:
-    """``Optional[X]`` → ``X``; other annotations unchanged."""
-    if get_origin(annotation) in (Union, types.UnionType):
-        inner = [arg for arg in get_args(annotation) if arg is not type(None)]
-        return inner[0] if len(inner) == 1 else annotation
-    return annotation
-
-
-def _marker(metadata: Sequence[Any]) -> FromInfrastructure | None:
-    return next((item for item in metadata if isinstance(item, FromInfrastructure)), None)
-
-
-def _annotated_marker(annotation: Any) -> FromInfrastructure | None:
-    annotation = _unwrap(annotation)
-    return _marker(getattr(annotation, "__metadata__", ()))
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    annotation = _unwrap(annotation)
-    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
 
 
 @dataclass(frozen=True)
@@ -105,26 +85,26 @@ class _Extractor:
         return out
 
     def _field(self, annotation: Any, metadata: Sequence[Any], value: Any, path: Path) -> Any:
-        marker = _marker(metadata) or _annotated_marker(annotation)
+        marker = infrastructure_marker(annotation, metadata)
         if is_output(value):
             if marker is None:
                 self._structural(path)
                 return None
             self.deferred.append(Deferred(path, value))
-            if get_origin(_unwrap(annotation)) is list:
+            if get_origin(optional_inner(annotation)) is list:
                 return [_stand_in(marker, index) for index in range(WHOLE_LIST_STAND_INS)]
             return _stand_in(marker)
-        nested = _model_of(annotation)
+        nested = section_model(annotation)
         if nested is not None:
             return self.section(nested, value, path)
-        origin, args = get_origin(_unwrap(annotation)), get_args(_unwrap(annotation))
+        origin, args = get_origin(optional_inner(annotation)), get_args(optional_inner(annotation))
         if origin is list and isinstance(value, list | tuple):
-            item = _annotated_marker(args[0]) if args else None
-            item_model = _model_of(args[0]) if args else None
+            item = infrastructure_marker(args[0]) if args else None
+            item_model = section_model(args[0]) if args else None
             return [self._item(item, item_model, element, (*path, index), index)
                     for index, element in enumerate(value)]
         if origin is dict and isinstance(value, Mapping):
-            item = _annotated_marker(args[1]) if len(args) == 2 else None
+            item = infrastructure_marker(args[1]) if len(args) == 2 else None
             return {key: self._item(item, None, element, (*path, str(key)), 0) for key, element in value.items()}
         return value
 
@@ -139,7 +119,7 @@ class _Extractor:
         return self.section(model, value, path) if model is not None else value
 
     def _structural(self, path: Path) -> None:
-        self.issues.append(Issue(render_path(path), "must be known when the component is constructed (got an "
+        self.issues.append(Issue(config_path(path), "must be known when the component is constructed (got an "
                                  "Output): it decides which resources exist or sizes the connection budget"))
 
 
@@ -183,7 +163,7 @@ def _set(raw: dict[str, Any], path: Path, value: Any) -> dict[str, Any]:
 
 
 def _at_path(issue: Issue, path: Path) -> bool:
-    prefix = render_path(path)
+    prefix = config_path(path)
     return issue.path == prefix or issue.path.startswith((prefix + ".", prefix + "["))
 
 
@@ -270,7 +250,7 @@ def _place(model: BaseModel, path: Path, value: Any) -> Any:
         items = dict(model)
         items[head] = _place(items[head], rest, value) if rest else value
         return items
-    raise TypeError(f"cannot place a value at {render_path(path)}")
+    raise TypeError(f"cannot place a value at {config_path(path)}")
 
 
 SECRET_FIELDS: tuple[str, ...] = tuple(Secrets.model_fields)
@@ -288,7 +268,7 @@ def settings_of(model: type[BaseModel], data: Any) -> Any:
     out: dict[str, Any] = {}
     for key, value in data.items():
         name, info = by_alias.get(key, (key, None))
-        nested = _model_of(info.annotation) if info is not None else None
+        nested = section_model(info.annotation) if info is not None else None
         out[name] = settings_of(nested, value) if nested is not None else value
     return out
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from . import rules
-from .config import SECRET_KEYS, SECTIONS, Secrets, StackConfig
+from .config import SECRET_KEYS, SECTIONS, Secrets, StackConfig, section_model
 from .errors import ConfigError, Issue, errors, show, warnings
 from .sizing import ConnectionPlan, RedisUser, SizingError, plan_connections
 
@@ -39,12 +39,17 @@ class ValidatedSections:
     warnings: list[Issue]
 
 
-def _path(section: str, loc: Sequence[int | str]) -> str:
-    """``server`` + ``("api", "replicas")`` → ``server.api.replicas``; the top-level secrets have no section."""
-    path = section
-    for part in loc:
+def config_path(parts: Sequence[int | str]) -> str:
+    """``("server", "api", "replicas")`` → ``server.api.replicas``; list indexes as ``[0]``."""
+    path = ""
+    for part in parts:
         path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
     return path
+
+
+def _path(section: str, loc: Sequence[int | str]) -> str:
+    """``server`` + ``("api", "replicas")`` → ``server.api.replicas``; the top-level secrets have no section."""
+    return config_path([section, *loc] if section else loc)
 
 
 def _message(error: Any) -> str:
@@ -84,18 +89,15 @@ def _message(error: Any) -> str:
 
 def _known_keys(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
     """The keys of the object at ``loc`` (its last part excluded) under ``model``: where an unknown key was."""
-    current: Any = model
+    current: type[BaseModel] | None = model
     for part in loc[:-1]:
-        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+        if isinstance(part, int) or current is None:
             continue
         info = next((info for name, info in current.model_fields.items() if (info.alias or name) == part), None)
         if info is None:
             return []
-        current = next((arg for arg in (info.annotation, *get_args(info.annotation))
-                        if isinstance(arg, type) and issubclass(arg, BaseModel)), None)
-    if not (isinstance(current, type) and issubclass(current, BaseModel)):
-        return []
-    return [str(info.alias or name) for name, info in current.model_fields.items()]
+        current = section_model(info.annotation)
+    return [] if current is None else [str(info.alias or name) for name, info in current.model_fields.items()]
 
 
 def pydantic_issues(section: str, exc: ValidationError, model: type[BaseModel] | None = None) -> list[Issue]:
