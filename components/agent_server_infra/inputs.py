@@ -37,12 +37,20 @@ from .config import (
     section_model,
 )
 from .errors import ConfigError, Issue
-from .validate import config_path, validate_sections
+from .validate import config_path, under, validate_sections
 
 WHOLE_LIST_STAND_INS = 2
 """Items a list that is one Output is validated with until it resolves (subnets: at least two)."""
 Path = tuple[str | int, ...]
 """A config path in stack-config keys: ``("network", "subnetIds", 0)``."""
+
+
+SECRET_FIELDS: tuple[str, ...] = tuple(Secrets.model_fields)
+"""The secret inputs of the components, by field name (``license_key``); their stack keys are
+:data:`~agent_server_infra.config.SECRET_KEYS`."""
+SECRET_ALIASES: dict[str, str] = dict(zip(SECRET_FIELDS, SECRET_KEYS, strict=True))
+"""Secret field name → stack key (``license_key`` → ``licenseKey``)."""
+_SECRET_FIELDS_BY_ALIAS = {alias: field for field, alias in SECRET_ALIASES.items()}
 
 
 def is_output(value: Any) -> bool:
@@ -137,7 +145,7 @@ def to_raw(sections: Mapping[str, Any], secrets: Mapping[str, Any]) -> tuple[dic
     for key, value in secrets.items():
         if value is None:
             continue
-        alias = _secret_alias(key)
+        alias = SECRET_ALIASES.get(key, key)
         raw[alias] = placeholder(alias)
         if is_output(value):
             extractor.deferred.append(Deferred((alias,), value))
@@ -148,11 +156,6 @@ def to_raw(sections: Mapping[str, Any], secrets: Mapping[str, Any]) -> tuple[dic
     return raw, extractor.deferred, extractor.issues
 
 
-def _secret_alias(key: str) -> str:
-    info = Secrets.model_fields.get(key)
-    return str(info.alias) if info is not None and info.alias else key
-
-
 def _set(raw: dict[str, Any], path: Path, value: Any) -> dict[str, Any]:
     trial = copy.deepcopy(raw)
     target: Any = trial
@@ -160,11 +163,6 @@ def _set(raw: dict[str, Any], path: Path, value: Any) -> dict[str, Any]:
         target = target[part]
     target[path[-1]] = value
     return trial
-
-
-def _at_path(issue: Issue, path: Path) -> bool:
-    prefix = config_path(path)
-    return issue.path == prefix or issue.path.startswith((prefix + ".", prefix + "["))
 
 
 @dataclass(frozen=True)
@@ -198,7 +196,7 @@ def validate_args(
             try:
                 validate_sections(_set(raw, item.path, value), source, sections)
             except ConfigError as exc:
-                found = [issue for issue in exc.issues if _at_path(issue, item.path)]
+                found = [issue for issue in exc.issues if under(issue, config_path(item.path))]
                 if found:
                     raise ConfigError(found, source) from None
             return value
@@ -210,7 +208,7 @@ def validate_args(
     for item in deferred:
         output = checked(item)
         if len(item.path) == 1:  # a top-level key is a secret
-            secret_outputs[_secret_field(str(item.path[0]))] = pulumi.Output.secret(output)
+            secret_outputs[_SECRET_FIELDS_BY_ALIAS[str(item.path[0])]] = pulumi.Output.secret(output)
         else:
             config = _place(config, item.path, output)
     for key, value in (secrets or {}).items():
@@ -231,10 +229,6 @@ def prevalidated(cls: type[ComponentT], type_token: str, name: str,
     return component
 
 
-def _secret_field(alias: str) -> str:
-    return next(name for name, info in Secrets.model_fields.items() if (info.alias or name) == alias)
-
-
 def _place(model: BaseModel, path: Path, value: Any) -> Any:
     """``model`` with ``value`` at ``path`` (stack-config keys), copied level by level (models are frozen)."""
     head, rest = path[0], path[1:]
@@ -253,10 +247,6 @@ def _place(model: BaseModel, path: Path, value: Any) -> Any:
     raise TypeError(f"cannot place a value at {config_path(path)}")
 
 
-SECRET_FIELDS: tuple[str, ...] = tuple(Secrets.model_fields)
-"""The secret inputs of the components, by field name (``license_key``); their stack keys are
-:data:`~agent_server_infra.config.SECRET_KEYS`."""
-assert len(SECRET_FIELDS) == len(SECRET_KEYS)
 
 
 def settings_of(model: type[BaseModel], data: Any) -> Any:
@@ -279,7 +269,7 @@ def args_from_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     Output (it stays one end to end)."""
     args: dict[str, Any] = {section: settings_of(model, raw[section]) for section, model in SECTIONS.items()
                             if raw.get(section) is not None}
-    for field, key in zip(SECRET_FIELDS, SECRET_KEYS, strict=True):
+    for field, key in SECRET_ALIASES.items():
         if key in raw:
             args[field] = pulumi.Output.secret(raw[key])
     return args

@@ -130,8 +130,13 @@ def _validate(section: str, model: type[BaseModel], data: Any) -> tuple[BaseMode
     return stand_in, issues, {_path(section, [key]) for key in broken}
 
 
+def under(issue: Issue, path: str) -> bool:
+    """Whether ``issue`` is about ``path`` or something inside it (``server.api`` holds ``server.api.replicas``)."""
+    return issue.path == path or issue.path.startswith((path + ".", path + "["))
+
+
 def _outside(issue: Issue, broken: set[str]) -> bool:
-    return not any(issue.path == path or issue.path.startswith((path + ".", path + "[")) for path in broken)
+    return not any(under(issue, path) for path in broken)
 
 
 def validate_stack(
