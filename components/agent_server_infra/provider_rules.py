@@ -58,7 +58,7 @@ SECURITY_GROUP_RULE_DESCRIPTION = TextRule(
 )
 ELASTICACHE_AUTH_TOKEN_SPECIALS = "!&#$^<>-"
 ELASTICACHE_AUTH_TOKEN = TextRule(
-    "ElastiCache AUTH token", 128, r"[A-Za-z0-9!&#$^<>\-]",
+    "ElastiCache AUTH token", 128, f"[A-Za-z0-9{re.escape(ELASTICACHE_AUTH_TOKEN_SPECIALS)}]",
     "AWS ElastiCache API reference, CreateReplicationGroup AuthToken (16-128 printable characters; 'the only "
     "permitted printable special characters are !, &, #, $, ^, <, >, and -'); terraform-provider-aws "
     "internal/service/elasticache/validate.go validReplicationGroupAuthToken (16-128, no @ \" /)",

@@ -12,22 +12,26 @@ from . import naming
 from .access import client_security_group
 from .config import NetworkConfig, RedisConfig
 from .env import RedisFacts, redis_uri
-from .provider_rules import elasticache_parameter_group_family, supports_transit_encryption_mode
+from .provider_rules import (
+    ELASTICACHE_AUTH_TOKEN_SPECIALS,
+    elasticache_parameter_group_family,
+    supports_transit_encryption_mode,
+)
 from .registry import of_this_run
 from .settings import NetworkSettings, RedisSettings
-from .sizing import RedisUser, redis_capacity
-from .stores import DataStore, final_snapshot_suffix, generated_password, secret_uri, tags_of
+from .sizing import RedisUser, redis_budget, redis_capacity
+from .stores import URL_SAFE_SPECIALS, DataStore, final_snapshot_suffix, generated_password, secret_uri, tags_of
 
 TYPE_TOKEN = "agent-server-infra:index:Redis"
 AUTH_TOKEN_LENGTH = 64
-AUTH_TOKEN_SPECIALS = "-"
-"""The one special character both URL-safe and among the few ElastiCache AUTH tokens may hold
-(:data:`agent_server_infra.provider_rules.ELASTICACHE_AUTH_TOKEN`): ``_``, ``.`` and ``~`` are refused."""
+AUTH_TOKEN_SPECIALS = "".join(char for char in URL_SAFE_SPECIALS if char in ELASTICACHE_AUTH_TOKEN_SPECIALS)
+"""The special characters both URL-safe and among the few ElastiCache AUTH tokens may hold (``-``): ElastiCache
+refuses ``_``, ``.`` and ``~``."""
 
 
 @dataclass(frozen=True)
 class RedisClaim:
-    """One deployment on a Redis: its key prefix, database number, Kubernetes namespace and connection claim."""
+    """One deployment on a Redis: its key prefix, database number and connection claim."""
 
     name: str
     prefix: str
@@ -148,8 +152,6 @@ class Redis(DataStore):
     def budget(self) -> dict[str, Any]:
         """The Redis budget summed over every server that registered on this Redis so far (the last server's
         budget, as the plan prints it)."""
-        from .sizing import redis_budget
-
         return redis_budget(max_clients=self.max_clients, users=[claim.user for claim in self.claims],
                             cluster=self.cluster).as_dict()
 
