@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from agent_server_infra import naming, provider_rules
 from agent_server_infra.naming import NameRule
-from agent_server_infra.plan.engine import RecordedResource, Recording
+from agent_server_infra.plan.engine import RecordedResource, Recording, reveal
 from agent_server_infra.provider_rules import TextRule
 from agent_server_infra.versions import parse_version
 
@@ -85,8 +85,6 @@ def value(resource: RecordedResource, path: str) -> Any:
 
 
 def _plain_state(resource: RecordedResource) -> dict[str, Any]:
-    from agent_server_infra.plan.engine import reveal
-
     return reveal(resource.wire_outputs)
 
 

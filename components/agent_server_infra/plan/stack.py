@@ -24,13 +24,13 @@ def stack_config(path: Path) -> tuple[dict[str, Any], list[str], str]:
     """The engine config of a stack file (full keys), its secret keys, and its AWS region.
 
     Validates our keys first (when the file has any: a program of the user's own may read only its own), so an
-    invalid stack fails with every error before the program runs; warnings go to stderr.
+    invalid stack fails with every error before the program runs. Their warnings are the program's to report (the
+    stack program logs them); warnings about the file's other keys go to stderr here.
     """
     raw, others = load_stack_file(path)
-    warnings = list(others.warnings)
     if raw:
-        warnings += validate_stack(raw, str(path)).warnings
-    for warning in warnings:
+        validate_stack(raw, str(path))
+    for warning in others.warnings:
         print(warning.render(str(path)), file=sys.stderr)
     config: dict[str, Any] = {**others, **{f"{NAMESPACE}:{key}": value for key, value in raw.items()}}
     secret_keys = [f"{NAMESPACE}:{key}" for key in SECRET_KEYS if key in raw] + others.secret_keys
