@@ -8,15 +8,17 @@ import pulumi
 from pydantic import SecretStr
 
 from . import naming
-from .config import PostgresConfig, RedisConfig
+from .alarms import AlarmSpec, cache_cluster_ids, postgres_alarms, redis_alarms
+from .config import AlarmsConfig, PostgresConfig, RedisConfig
 from .env import PostgresFacts, RedisFacts, RenderedEnv, Role, render_env
 from .errors import ConfigError, Issue
 from .inputs import SECRET_FIELDS, ValidatedArgs, validate_args
+from .monitoring import metric_alarms
 from .postgres import Postgres, PostgresShare
 from .redis import Redis, RedisClaim, RedisShare, shared
 from .registry import of_this_run
 from .rules import check_server_on_redis
-from .settings import NetworkSettings, PostgresSettings, RedisSettings, ServerSettings
+from .settings import AlarmsSettings, NetworkSettings, PostgresSettings, RedisSettings, ServerSettings
 from .sizing import ConnectionPlan, RedisUser, SizingError, plan_connections, redis_budget
 
 TYPE_TOKEN = "agent-server-infra:index:AgentServer"
@@ -62,6 +64,8 @@ class AgentServerArgs(TypedDict, total=False):
     else:
         existing_postgres: pulumi.Input[PostgresShare]
         existing_redis: pulumi.Input[RedisShare]
+    alarms: AlarmsSettings
+    """CloudWatch alarms on the stores this server creates (none when absent)."""
     tags: Mapping[str, pulumi.Input[str]]
     """Tags of every AWS resource."""
 
@@ -130,14 +134,17 @@ class AgentServer(pulumi.ComponentResource):
     """The Postgres this server created, to share with another server (``existing_postgres``)."""
     redis_share: pulumi.Output[RedisShare] | None
     """The Redis this server created, to share with another server (``existing_redis``)."""
+    alarms: pulumi.Output[list[dict[str, Any]]]
+    """The CloudWatch alarms on the stores this server created: metric, threshold and its formula."""
 
     def __init__(self, name: str, args: AgentServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         source = f"AgentServer {name}"
         existing_postgres, existing_redis = args.get("existing_postgres"), args.get("existing_redis")
         own_postgres, own_redis = existing_postgres is None, existing_redis is None
-        scope = ["network", "server", "secrets", *(["postgres"] if own_postgres else []),
+        scope = ["network", "server", "secrets", "alarms", *(["postgres"] if own_postgres else []),
                  *(["redis"] if own_redis else [])]
-        sections: dict[str, Any] = {key: args.get(key) for key in ("network", "postgres", "redis", "server")}
+        sections: dict[str, Any] = {key: args.get(key) for key in ("network", "postgres", "redis", "server",
+                                                                   "alarms")}
         if isinstance(existing_postgres, Postgres):
             sections["postgres"] = None
         if isinstance(existing_redis, Redis):
@@ -178,6 +185,8 @@ class AgentServer(pulumi.ComponentResource):
                              child) if own_redis else None)
         if self.redis is not None:
             self.redis.claims.append(claim)
+        if self.postgres is not None:
+            self.postgres.planned.append(self.connections.postgres)
         postgres_facts = self.postgres.facts() if self.postgres is not None else _postgres_share_facts(
             existing_postgres)
         redis_facts = self.redis.facts() if self.redis is not None else _redis_share_facts(
@@ -186,6 +195,7 @@ class AgentServer(pulumi.ComponentResource):
         self.redis_share = self.redis.share if own_redis and self.redis is not None else None
 
         self.budget = {"postgres": self.connections.postgres.as_dict(), "redis": self.connections.redis.as_dict()}
+        self.alarms = self._alarms(config.alarms, tags)
         pools = {"pool_max_size": self.connections.pool_max_size,
                  "redis_max_connections": self.connections.redis_max_connections}
         # Plain variables never depend on where the stores are, only on config and the cluster flag, so they are
@@ -224,7 +234,50 @@ class AgentServer(pulumi.ComponentResource):
             "budget": self.budget, "plain_env": self.plain_env, "secret_env": self.secret_env,
             "secret_env_names": self.secret_env_names, "service_name": self.service_name, "url": self.url,
             "env_bundle": self.env_bundle, "postgres_share": self.postgres_share, "redis_share": self.redis_share,
+            "alarms": self.alarms,
         })
+
+    def _alarms(self, alarms: AlarmsConfig | None, tags: Mapping[str, Any]) -> pulumi.Output[list[dict[str, Any]]]:
+        """The alarms of the stores this server uses as components (the first server with alarms on a shared
+        store creates them; a store given as a share is its owner's to watch), and what they are: per store the
+        metric, the threshold and how it was reached."""
+        if alarms is None or not alarms.enabled:
+            return pulumi.Output.from_input([])
+        postgres, redis = self.postgres, self.redis
+        if postgres is not None and postgres.config.mode == "rds" and not postgres.alarmed:
+            postgres.alarmed = True
+            def postgres_specs(store: Postgres = postgres) -> list[AlarmSpec]:
+                return postgres_alarms(alarms, store.config, store.planned)
+
+            metric_alarms(postgres.name, {"": {"DBInstanceIdentifier": postgres.identifier}}, postgres_specs(),
+                          alarms, parent=postgres, tags=tags, settle=postgres_specs)
+        else:
+            postgres = None
+        store = redis
+        if store is not None and store.config.mode != "external" and not store.alarmed:
+            store.alarmed = True
+            def redis_specs(store: Redis = store) -> list[AlarmSpec]:
+                return redis_alarms(alarms, store.config, store.combined_budget())
+
+            nodes = cache_cluster_ids(store.group_id, store.config)
+            metric_alarms(store.name, {node.removeprefix(store.group_id + "-"): {"CacheClusterId": node}
+                                       for node in nodes}, redis_specs(), alarms, parent=store, tags=tags,
+                          settle=redis_specs)
+        else:
+            store = None
+
+        def described(_: object) -> list[dict[str, Any]]:
+            rows: list[dict[str, Any]] = []
+            if postgres is not None:
+                rows += [{"store": "postgres", "targets": 1, **spec.as_dict()}
+                         for spec in postgres_alarms(alarms, postgres.config, postgres.planned)]
+            if store is not None:
+                count = len(cache_cluster_ids(store.group_id, store.config))
+                rows += [{"store": "redis", "targets": count, **spec.as_dict()}
+                         for spec in redis_alarms(alarms, store.config, store.combined_budget())]
+            return rows
+
+        return pulumi.Output.from_input(None).apply(described)
 
     @staticmethod
     def _plan(name: str, source: str, validated: ValidatedArgs, postgres: PostgresConfig, redis: RedisConfig,

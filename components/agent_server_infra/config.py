@@ -328,6 +328,52 @@ class ScaleConfig(_Model):
         return self.max_replicas if self.max_replicas is not None else self.replicas
 
 
+PENDING_RUNS_QUERY = "SELECT COUNT(*) FROM run WHERE status = 'pending'"
+"""LangChain's backlog query: runs waiting for a queue worker, in the licensed runtime's ``run`` table (the MIT
+runtime, ``langgraph-runtime-pg``, names it ``runs``)."""
+
+
+def _single_select(value: str) -> str:
+    statement = value.strip().rstrip(";").strip()
+    if not re.match(r"(?is)^(select|with)\s", statement) or ";" in statement:
+        raise ValueError(f"must be one SELECT statement returning a single number (got {value!r})")
+    return value
+
+
+class BacklogScalingConfig(_Model):
+    """How KEDA scales the queue on its backlog (``server.queue.backlog``, with ``autoscaling: backlog``). KEDA's
+    ``postgresql`` scaler runs ``query`` every ``pollingIntervalSeconds`` and the queue gets one replica per
+    ``nJobsPerWorker`` pending runs, between ``replicas`` (never 0) and ``maxReplicas``."""
+
+    query: Annotated[str, AfterValidator(_single_select)] = PENDING_RUNS_QUERY
+    """The pending-runs query; it must return one number (the licensed runtime's table is `run`)."""
+    polling_interval_seconds: int = Field(default=30, ge=5, le=3600)
+    """How often KEDA runs the query (KEDA's `pollingInterval`)."""
+    cooldown_seconds: int = Field(default=300, ge=0, le=3600)
+    """How long the backlog must stay low before the queue scales down (the HPA's scale-down stabilization
+    window: KEDA's own `cooldownPeriod` only applies to scaling to zero, which the queue never does)."""
+
+
+class QueueScaleConfig(ScaleConfig):
+    """Replicas and resources of the queue, and what its autoscaler follows: CPU (an HPA) or the backlog of
+    pending runs (a KEDA ScaledObject, which then owns the queue's replicas)."""
+
+    replicas: int = Field(default=1, le=100)
+    """Replicas at rest (the autoscaler's minimum; never 0)."""
+    autoscaling: Literal["cpu", "backlog"] = "cpu"
+    """`cpu`: an HPA on `targetCpuPercent`; `backlog`: KEDA on the pending runs (needs KEDA ≥ 2.12 in the
+    cluster, and `maxReplicas` above `replicas`)."""
+    backlog: BacklogScalingConfig = Field(default_factory=BacklogScalingConfig)
+
+    @field_validator("replicas")
+    @classmethod
+    def _never_zero(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be ≥ 1: a queue scaled to zero loses the tasks it holds (the server's docs warn "
+                             f"against scale-to-zero; got {value})")
+        return value
+
+
 class IngressConfig(_Model):
     """An optional Ingress in front of the API service. With `className: alb` (the AWS Load Balancer Controller)
     the Ingress carries the controller's annotations: IP targets (the Service is a ClusterIP), the scheme, the
@@ -409,7 +455,7 @@ class ServerConfig(_Model):
     create_namespace: bool = True
     """Create the namespace (false: it exists already)."""
     api: ScaleConfig = Field(default_factory=ScaleConfig)
-    queue: ScaleConfig = Field(default_factory=ScaleConfig)
+    queue: QueueScaleConfig = Field(default_factory=QueueScaleConfig)
     ingress: IngressConfig | None = None
     network_policy: NetworkPolicyConfig = Field(default_factory=NetworkPolicyConfig)
     """NetworkPolicies for the pods (on by default)."""
@@ -457,6 +503,32 @@ class ServerConfig(_Model):
         return parse_version(self.server_version) if self.server_version else None
 
 
+class AlarmsConfig(_Model):
+    """CloudWatch alarms on the data stores this stack creates (``agent-server:alarms``; no alarms when absent).
+    The connection thresholds are the connection budget's own numbers: Postgres `DatabaseConnections` above the
+    connections the budget plans means something opened more than planned; Redis `CurrConnections` above the
+    summed budget of every server on it likewise. The others are fractions of what the store has."""
+
+    enabled: bool = True
+    sns_topic_arn: Annotated[str, _infra("arn:aws:sns:us-east-1:000000000000:stand-in")] | None = Field(
+        default=None, pattern=r"^arn:aws[a-z\-]*:sns:[a-z0-9\-]+:\d{12}:[A-Za-z0-9_\-]{1,256}(\.fifo)?$")
+    """SNS topic every alarm notifies, on alarm and on recovery (required when enabled)."""
+    period_seconds: Literal[60, 300, 900, 3600] = 60
+    """Length of one evaluated period."""
+    evaluation_periods: int = Field(default=5, ge=1, le=1440)
+    """Consecutive breaching periods before an alarm fires (period × periods at most one day)."""
+    cpu_percent: int = Field(default=80, ge=1, le=100)
+    """RDS `CPUUtilization` and ElastiCache `EngineCPUUtilization` above this."""
+    free_storage_percent: int = Field(default=10, ge=1, le=99)
+    """RDS `FreeStorageSpace` below this share of `allocatedStorageGb`."""
+    freeable_memory_percent: int = Field(default=10, ge=1, le=99)
+    """RDS `FreeableMemory` below this share of the instance class's memory."""
+    redis_memory_percent: int = Field(default=90, ge=1, le=100)
+    """ElastiCache `DatabaseMemoryUsagePercentage` above this (with `noeviction`, writes fail at 100)."""
+    replication_lag_seconds: int = Field(default=30, ge=1, le=3600)
+    """ElastiCache `ReplicationLag` of a replica above this (only when the Redis has replicas)."""
+
+
 class Secrets(_Model):
     """Secret top-level keys. Values are ``SecretStr``; stack files give opaque placeholders."""
 
@@ -493,7 +565,10 @@ SECTIONS: dict[str, type[_Model]] = {
     "postgres": PostgresConfig,
     "redis": RedisConfig,
     "server": ServerConfig,
+    "alarms": AlarmsConfig,
 }
+OPTIONAL_SECTIONS: frozenset[str] = frozenset({"network", "alarms"})
+"""Sections that are ``None`` when absent (the others get their defaults)."""
 
 
 class StackConfig(_Model):
@@ -503,4 +578,5 @@ class StackConfig(_Model):
     postgres: PostgresConfig = Field(default_factory=PostgresConfig)
     redis: RedisConfig = Field(default_factory=RedisConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    alarms: AlarmsConfig | None = None
     secrets: Secrets = Field(default_factory=Secrets)

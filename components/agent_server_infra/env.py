@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BOTH", "CONTROL_PLANE", "ENV", "MIT_RUNTIME", "RUNTIME_LIMITS", "SERVER_PORT", "STANDALONE", "DeploymentModel",
     "EnvVar", "PostgresFacts", "RedisFacts", "RenderedEnv", "Role", "RuntimeLimit", "default_bool", "default_int",
-    "default_str", "managed_names", "postgres_uri", "redis_uri", "render_env", "supported",
+    "default_str", "managed_names", "postgres_uri", "postgres_uri_name", "redis_uri", "render_env", "supported",
 ]
 
 # --- rendering ---------------------------------------------------------------------------------------------
@@ -100,6 +100,12 @@ def redis_uri(facts: RedisFacts, database: int = 0) -> str:
     auth = f":{quote(facts.token, safe='')}@" if facts.token else ""
     path = "" if facts.cluster else f"/{database}"
     return f"{scheme}://{auth}{_host(facts.host)}:{facts.port}{path}"
+
+
+def postgres_uri_name(model: DeploymentModel) -> str:
+    """The secret variable that holds the Postgres URI under a deployment model (the backlog autoscaler reads
+    the same key of the server's Secret)."""
+    return "DATABASE_URI" if model == "standalone" else "POSTGRES_URI_CUSTOM"
 
 
 def _bool(value: bool) -> str:

@@ -14,7 +14,7 @@ from .config import NetworkConfig, PostgresConfig
 from .env import PostgresFacts, postgres_uri
 from .provider_rules import postgres_parameter_group_family
 from .settings import NetworkSettings, PostgresSettings
-from .sizing import postgres_capacity
+from .sizing import Budget, postgres_capacity
 from .stores import DataStore, final_snapshot_suffix, generated_password, secret_uri, tags_of
 
 TYPE_TOKEN = "agent-server-infra:index:Postgres"
@@ -87,6 +87,8 @@ class Postgres(DataStore):
         self.config = config
         self.name = name
         self.max_connections = postgres_capacity(config)
+        self.planned: list[Budget] = []
+        """The Postgres budget of every server on this database (what its connections alarm adds up)."""
         self.instance: aws.rds.Instance | None = None
         self.security_group_id = None
         if config.mode == "external":
@@ -185,6 +187,7 @@ class Postgres(DataStore):
                                         additional_secret_outputs=["password"]),
         )
         self.instance = instance
+        self.identifier = identifier
         self.security_group_id = group.id
         self.address = instance.address
         self.port = instance.port

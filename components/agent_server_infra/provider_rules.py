@@ -160,6 +160,18 @@ LOG_RETENTION_SOURCE = (
 )
 
 
+# --- alarms -----------------------------------------------------------------------------------------------------
+
+ALARM_MAX_EVALUATION_SECONDS = 86_400
+ALARM_SOURCE = (
+    "Amazon CloudWatch API reference, PutMetricAlarm: Period 10, 20, 30 or a multiple of 60; EvaluationPeriods × "
+    "Period must not exceed one day (86,400 s); AlarmDescription 0-1024 characters; AlarmName 1-255; "
+    "terraform-provider-aws internal/service/cloudwatch/metric_alarm.go (alarm_description StringLenBetween(0, "
+    "1024), alarm_name StringLenBetween(1, 255))"
+)
+ALARM_DESCRIPTION_MAX = 1024
+
+
 # --- storage ------------------------------------------------------------------------------------------------
 
 STORAGE_CEILING_RATIO = 1.10

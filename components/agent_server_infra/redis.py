@@ -19,7 +19,7 @@ from .provider_rules import (
 )
 from .registry import of_this_run
 from .settings import NetworkSettings, RedisSettings
-from .sizing import RedisUser, redis_budget, redis_capacity
+from .sizing import Budget, RedisUser, redis_budget, redis_capacity
 from .stores import URL_SAFE_SPECIALS, DataStore, final_snapshot_suffix, generated_password, secret_uri, tags_of
 
 TYPE_TOKEN = "agent-server-infra:index:Redis"
@@ -152,8 +152,12 @@ class Redis(DataStore):
     def budget(self) -> dict[str, Any]:
         """The Redis budget summed over every server that registered on this Redis so far (the last server's
         budget, as the plan prints it)."""
+        return self.combined_budget().as_dict()
+
+    def combined_budget(self) -> Budget:
+        """:meth:`budget` as the sizing object (what the alarms' thresholds are computed from)."""
         return redis_budget(max_clients=self.max_clients, users=[claim.user for claim in self.claims],
-                            cluster=self.cluster).as_dict()
+                            cluster=self.cluster)
 
     def _elasticache(self, name: str, config: RedisConfig, network: NetworkConfig, tags: dict[str, Any]) -> None:
         scoped = naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
@@ -236,6 +240,7 @@ class Redis(DataStore):
             **shape,  # type: ignore[arg-type]
         )
         self.replication_group = replication_group
+        self.group_id = group_id
         self.security_group_id = group.id
         self.tls = True
         self.endpoint = (replication_group.configuration_endpoint_address if self.cluster

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from . import env_table as env
 from .config import (
+    AlarmsConfig,
     NetworkConfig,
     PostgresConfig,
     RedisConfig,
@@ -19,6 +20,7 @@ from .config import (
 )
 from .errors import Issue, show
 from .provider_rules import (
+    ALARM_MAX_EVALUATION_SECONDS,
     ELASTICACHE_VERSIONS,
     ELASTICACHE_WINDOWS,
     LOG_RETENTION_DAYS,
@@ -205,6 +207,22 @@ def check_network(network: NetworkConfig | None, postgres: PostgresConfig | None
     return []
 
 
+def check_alarms(alarms: AlarmsConfig) -> list[Issue]:
+    """Enabled alarms need a topic to notify, and an evaluation AWS accepts."""
+    if not alarms.enabled:
+        return []
+    issues: list[Issue] = []
+    if alarms.sns_topic_arn is None:
+        issues.append(Issue("alarms.snsTopicArn", "required when alarms are enabled: an alarm that notifies "
+                            "nobody is not an alarm (or set alarms.enabled: false)"))
+    evaluated = alarms.period_seconds * alarms.evaluation_periods
+    if evaluated > ALARM_MAX_EVALUATION_SECONDS:
+        issues.append(Issue("alarms.evaluationPeriods", f"periodSeconds × evaluationPeriods = "
+                            f"{alarms.period_seconds} × {alarms.evaluation_periods} = {evaluated} s; CloudWatch "
+                            f"evaluates at most {ALARM_MAX_EVALUATION_SECONDS} s (one day)"))
+    return issues
+
+
 def check_server(server: ServerConfig, secrets: Secrets | None, redis: RedisConfig | None) -> list[Issue]:
     """The server section; the rules that depend on the Redis mode run when the redis section is valid, those on
     the secrets when ``secrets`` is given (a Workload on its own gets none: they are not its concern)."""
@@ -229,6 +247,7 @@ def check_server(server: ServerConfig, secrets: Secrets | None, redis: RedisConf
         if scale.max_replicas is not None and scale.max_replicas < scale.replicas:
             issues.append(Issue(f"server.{role}.maxReplicas", f"must be ≥ replicas {scale.replicas} "
                                 f"(got {scale.max_replicas})"))
+    issues.extend(_check_queue_scaling(server))
     if server.bg_job_isolated_loops and server.postgres_pool_max_size is not None and (
             problem := isolated_loop_pool_problem(server.postgres_pool_max_size, server.n_jobs_per_worker)):
         issues.append(Issue("server.postgresPoolMaxSize", problem))
@@ -245,6 +264,26 @@ def check_server(server: ServerConfig, secrets: Secrets | None, redis: RedisConf
     if standalone and secrets is not None and secrets.license_key is None and secrets.langsmith_api_key is None:
         issues.append(Issue("licenseKey", "neither licenseKey nor langsmithApiKey is set: a self-hosted server "
                             "image refuses to start without one", "warning"))
+    return issues
+
+
+def _check_queue_scaling(server: ServerConfig) -> list[Issue]:
+    """Backlog (KEDA) scaling: a standalone server's, between ``replicas`` and a higher ``maxReplicas``."""
+    queue = server.queue
+    if queue.autoscaling == "cpu":
+        return [Issue("server.queue.backlog", "only applies when server.queue.autoscaling is backlog")] \
+            if _set(queue, "backlog") else []
+    issues: list[Issue] = []
+    if server.deployment_model != "standalone":
+        issues.append(Issue("server.queue.autoscaling", "backlog scaling needs server.deploymentModel standalone "
+                            "(a control plane scales its own queue)"))
+    if queue.max_replicas is None or queue.max_replicas <= queue.replicas:
+        issues.append(Issue("server.queue.maxReplicas", f"autoscaling backlog scales the queue between replicas "
+                            f"{queue.replicas} and maxReplicas: set maxReplicas above replicas (got "
+                            f"{'unset' if queue.max_replicas is None else queue.max_replicas})"))
+    if _set(queue, "target_cpu_percent"):
+        issues.append(Issue("server.queue.targetCpuPercent", "only applies when server.queue.autoscaling is cpu "
+                            "(KEDA scales on the backlog)"))
     return issues
 
 

@@ -13,7 +13,18 @@ from typing import Required, TypedDict
 
 import pulumi
 
-__all__ = ["CheckpointDeleteSettings", "DatadogSettings", "IngressSettings", "NetworkPolicySettings", "NetworkSettings", "OtelSettings", "PostgresSettings", "RedisSettings", "ScaleSettings", "ServerSettings"]
+__all__ = ["AlarmsSettings", "BacklogScalingSettings", "CheckpointDeleteSettings", "DatadogSettings", "IngressSettings", "NetworkPolicySettings", "NetworkSettings", "OtelSettings", "PostgresSettings", "QueueScaleSettings", "RedisSettings", "ScaleSettings", "ServerSettings"]
+
+
+class BacklogScalingSettings(TypedDict, total=False):
+    """How KEDA scales the queue on its backlog (``server.queue.backlog``, with ``autoscaling: backlog``). KEDA's ``postgresql`` scaler runs ``query`` every ``pollingIntervalSeconds`` and the queue gets one replica per ``nJobsPerWorker`` pending runs, between ``replicas`` (never 0) and ``maxReplicas``."""
+
+    query: str
+    """The pending-runs query; it must return one number (the licensed runtime's table is `run`). Stack config: `agent-server:server.queue.backlog.query`."""
+    polling_interval_seconds: int
+    """How often KEDA runs the query (KEDA's `pollingInterval`). Stack config: `agent-server:server.queue.backlog.pollingIntervalSeconds`."""
+    cooldown_seconds: int
+    """How long the backlog must stay low before the queue scales down (the HPA's scale-down stabilization window: KEDA's own `cooldownPeriod` only applies to scaling to zero, which the queue never does). Stack config: `agent-server:server.queue.backlog.cooldownSeconds`."""
 
 
 class OtelSettings(TypedDict, total=False):
@@ -87,23 +98,69 @@ class IngressSettings(TypedDict, total=False):
     """`alb` only: ACM certificate for HTTPS (unset: the controller discovers one by host, if any). Stack config: `agent-server:server.ingress.certificateArn`."""
 
 
+class QueueScaleSettings(TypedDict, total=False):
+    """Replicas and resources of the queue, and what its autoscaler follows: CPU (an HPA) or the backlog of pending runs (a KEDA ScaledObject, which then owns the queue's replicas)."""
+
+    replicas: int
+    """Replicas at rest (the autoscaler's minimum; never 0). Stack config: `agent-server:server.queue.replicas`."""
+    max_replicas: int
+    """Autoscaling ceiling (unset: no HPA); the budget sizes for it plus the rolling-update surge. Stack config: `agent-server:server.queue.maxReplicas`."""
+    cpu: str
+    """Stack config: `agent-server:server.queue.cpu`."""
+    memory: str
+    """Stack config: `agent-server:server.queue.memory`."""
+    cpu_limit: str
+    """Stack config: `agent-server:server.queue.cpuLimit`."""
+    memory_limit: str
+    """Stack config: `agent-server:server.queue.memoryLimit`."""
+    target_cpu_percent: int
+    """Stack config: `agent-server:server.queue.targetCpuPercent`."""
+    autoscaling: str
+    """`cpu`: an HPA on `targetCpuPercent`; `backlog`: KEDA on the pending runs (needs KEDA ≥ 2.12 in the cluster, and `maxReplicas` above `replicas`). Stack config: `agent-server:server.queue.autoscaling`."""
+    backlog: BacklogScalingSettings
+    """Stack config: `agent-server:server.queue.backlog`."""
+
+
 class ScaleSettings(TypedDict, total=False):
     """Replicas and resources of one role (``api`` or ``queue``). Under a control plane, only the replica ceilings matter: they size the connection budget."""
 
     replicas: int
-    """Replicas at rest (the HPA minimum). Stack config: `agent-server:server.{api,queue}.replicas`."""
+    """Replicas at rest (the HPA minimum). Stack config: `agent-server:server.api.replicas`."""
     max_replicas: int
-    """Autoscaling ceiling (unset: no HPA); the budget sizes for it plus the rolling-update surge. Stack config: `agent-server:server.{api,queue}.maxReplicas`."""
+    """Autoscaling ceiling (unset: no HPA); the budget sizes for it plus the rolling-update surge. Stack config: `agent-server:server.api.maxReplicas`."""
     cpu: str
-    """Stack config: `agent-server:server.{api,queue}.cpu`."""
+    """Stack config: `agent-server:server.api.cpu`."""
     memory: str
-    """Stack config: `agent-server:server.{api,queue}.memory`."""
+    """Stack config: `agent-server:server.api.memory`."""
     cpu_limit: str
-    """Stack config: `agent-server:server.{api,queue}.cpuLimit`."""
+    """Stack config: `agent-server:server.api.cpuLimit`."""
     memory_limit: str
-    """Stack config: `agent-server:server.{api,queue}.memoryLimit`."""
+    """Stack config: `agent-server:server.api.memoryLimit`."""
     target_cpu_percent: int
-    """Stack config: `agent-server:server.{api,queue}.targetCpuPercent`."""
+    """Stack config: `agent-server:server.api.targetCpuPercent`."""
+
+
+class AlarmsSettings(TypedDict, total=False):
+    """CloudWatch alarms on the data stores this stack creates (``agent-server:alarms``; no alarms when absent). The connection thresholds are the connection budget's own numbers: Postgres `DatabaseConnections` above the connections the budget plans means something opened more than planned; Redis `CurrConnections` above the summed budget of every server on it likewise. The others are fractions of what the store has."""
+
+    enabled: bool
+    """Stack config: `agent-server:alarms.enabled`."""
+    sns_topic_arn: pulumi.Input[str]
+    """SNS topic every alarm notifies, on alarm and on recovery (required when enabled). Stack config: `agent-server:alarms.snsTopicArn`."""
+    period_seconds: str
+    """Length of one evaluated period. Stack config: `agent-server:alarms.periodSeconds`."""
+    evaluation_periods: int
+    """Consecutive breaching periods before an alarm fires (period × periods at most one day). Stack config: `agent-server:alarms.evaluationPeriods`."""
+    cpu_percent: int
+    """RDS `CPUUtilization` and ElastiCache `EngineCPUUtilization` above this. Stack config: `agent-server:alarms.cpuPercent`."""
+    free_storage_percent: int
+    """RDS `FreeStorageSpace` below this share of `allocatedStorageGb`. Stack config: `agent-server:alarms.freeStoragePercent`."""
+    freeable_memory_percent: int
+    """RDS `FreeableMemory` below this share of the instance class's memory. Stack config: `agent-server:alarms.freeableMemoryPercent`."""
+    redis_memory_percent: int
+    """ElastiCache `DatabaseMemoryUsagePercentage` above this (with `noeviction`, writes fail at 100). Stack config: `agent-server:alarms.redisMemoryPercent`."""
+    replication_lag_seconds: int
+    """ElastiCache `ReplicationLag` of a replica above this (only when the Redis has replicas). Stack config: `agent-server:alarms.replicationLagSeconds`."""
 
 
 class ServerSettings(TypedDict, total=False):
@@ -121,7 +178,7 @@ class ServerSettings(TypedDict, total=False):
     """Create the namespace (false: it exists already). Stack config: `agent-server:server.createNamespace`."""
     api: ScaleSettings
     """Stack config: `agent-server:server.api`."""
-    queue: ScaleSettings
+    queue: QueueScaleSettings
     """Stack config: `agent-server:server.queue`."""
     ingress: IngressSettings
     """Stack config: `agent-server:server.ingress`."""

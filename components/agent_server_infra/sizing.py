@@ -34,6 +34,9 @@ ISOLATED_LOOP_POOL_FLOOR = 3
 """With isolated loops each worker's pool is ``pool // nJobsPerWorker``; pools of 1-2 break on one stale
 connection."""
 SURGE_RATIO = 0.25
+KEDA_SCALER_CONNECTIONS = 2
+"""Connections KEDA's ``postgresql`` scaler may hold for one ScaledObject: Go's ``database/sql`` pool keeps up to
+2 idle connections, and the operator's polling loop and the metrics requests of the HPA can query at once."""
 
 ELASTICACHE_MAXCLIENTS = 65_000
 REDIS_USABLE_RATIO = 0.90
@@ -152,8 +155,8 @@ def queue_connections(pool: int, n_jobs_per_worker: int, isolated_loops: bool) -
     return pool + n_jobs_per_worker * (pool // n_jobs_per_worker)
 
 
-def _postgres_used(pods: Pods, pool: int, n_jobs: int, isolated: bool) -> int:
-    return pods.api * pool + pods.queue * queue_connections(pool, n_jobs, isolated)
+def _postgres_used(pods: Pods, pool: int, n_jobs: int, isolated: bool, scaler: int = 0) -> int:
+    return pods.api * pool + pods.queue * queue_connections(pool, n_jobs, isolated) + scaler
 
 
 def postgres_budget(
@@ -163,8 +166,10 @@ def postgres_budget(
     n_jobs_per_worker: int,
     isolated_loops: bool,
     pool_max_size: int | None = None,
+    scaler_connections: int = 0,
 ) -> Budget:
     """Budget the Postgres connections; derive ``LANGGRAPH_POSTGRES_POOL_MAX_SIZE`` when it is ``None``.
+    ``scaler_connections`` are the backlog autoscaler's (KEDA's) own, next to the pods' pools.
 
     Raises :class:`SizingError` when the configured pool does not fit, when no pool of at least 1 fits, or
     when isolated loops leave a worker fewer than ``ISOLATED_LOOP_POOL_FLOOR`` connections.
@@ -173,9 +178,10 @@ def postgres_budget(
     floor = ISOLATED_LOOP_POOL_FLOOR * n_jobs_per_worker if isolated_loops else 1
     explicit = pool_max_size is not None
     if pool_max_size is None:
-        pool = _largest_fitting_pool(pods, usable, n_jobs_per_worker, isolated_loops, POOL_MAX_SIZE_CEILING)
+        pool = _largest_fitting_pool(pods, usable, n_jobs_per_worker, isolated_loops, POOL_MAX_SIZE_CEILING,
+                                     scaler_connections)
         if pool < floor:
-            need = _postgres_used(pods, floor, n_jobs_per_worker, isolated_loops)
+            need = _postgres_used(pods, floor, n_jobs_per_worker, isolated_loops, scaler_connections)
             raise SizingError(
                 "server.postgresPoolMaxSize",
                 f"no pool size fits: {pods.total} pods (api {pods.api}, queue {pods.queue}, surge included) need "
@@ -187,10 +193,11 @@ def postgres_budget(
         problem = isolated_loop_pool_problem(pool, n_jobs_per_worker) if isolated_loops else None
         if problem is not None:
             raise SizingError("server.postgresPoolMaxSize", problem)
-    used = _postgres_used(pods, pool, n_jobs_per_worker, isolated_loops)
+    used = _postgres_used(pods, pool, n_jobs_per_worker, isolated_loops, scaler_connections)
     queue_each = queue_connections(pool, n_jobs_per_worker, isolated_loops)
+    scaler = f" + KEDA scaler {scaler_connections}" if scaler_connections else ""
     formula = (
-        f"api {pods.api} pods × {pool} + queue {pods.queue} pods × {queue_each} = {used} ≤ usable {usable} "
+        f"api {pods.api} pods × {pool} + queue {pods.queue} pods × {queue_each}{scaler} = {used} ≤ usable {usable} "
         f"= ⌊({max_connections} − {RESERVED_CONNECTIONS} reserved) × {1 - POSTGRES_HEADROOM:.2f}⌋"
     )
     budget = Budget(
@@ -200,10 +207,11 @@ def postgres_budget(
             "queue_max_replicas": pods.queue_max, "queue_surge": surge(pods.queue_max),
             "n_jobs_per_worker": n_jobs_per_worker, "isolated_loops": isolated_loops,
             "pool_max_size": pool, "pool_derived": not explicit,
+            **({"keda_scaler_connections": scaler_connections} if scaler_connections else {}),
         },
     )
     if not budget.fits:
-        largest = _largest_fitting_pool(pods, usable, n_jobs_per_worker, isolated_loops, usable)
+        largest = _largest_fitting_pool(pods, usable, n_jobs_per_worker, isolated_loops, usable, scaler_connections)
         # Below the floor a smaller pool is refused as well: then only more connections or fewer pods help.
         advice = (f"lower postgresPoolMaxSize (≤ {largest} fits) or use a larger instance class" if largest >= floor
                   else f"no postgresPoolMaxSize ≥ {floor} fits; use a larger instance class or fewer maxReplicas")
@@ -225,13 +233,14 @@ def isolated_loop_pool_problem(pool: int, n_jobs_per_worker: int) -> str | None:
             f"postgresPoolMaxSize ≥ {ISOLATED_LOOP_POOL_FLOOR * n_jobs_per_worker})")
 
 
-def _largest_fitting_pool(pods: Pods, usable: int, n_jobs: int, isolated: bool, ceiling: int) -> int:
+def _largest_fitting_pool(pods: Pods, usable: int, n_jobs: int, isolated: bool, ceiling: int,
+                          scaler: int = 0) -> int:
     """The largest pool ≤ ``ceiling`` whose connections fit ``usable`` (0 when none does). Usage grows with the
     pool, so a binary search finds it."""
     low, high = 0, ceiling
     while low < high:
         middle = (low + high + 1) // 2
-        if _postgres_used(pods, middle, n_jobs, isolated) <= usable:
+        if _postgres_used(pods, middle, n_jobs, isolated, scaler) <= usable:
             low = middle
         else:
             high = middle - 1
@@ -317,6 +326,11 @@ def redis_capacity(redis: RedisConfig) -> int:
     return ELASTICACHE_MAXCLIENTS
 
 
+def backlog_scaled(server: ServerConfig) -> bool:
+    """Whether KEDA scales this server's queue on its backlog (and so holds Postgres connections of its own)."""
+    return server.deployment_model == "standalone" and server.queue.autoscaling == "backlog"
+
+
 @dataclass(frozen=True)
 class ConnectionPlan:
     """Both budgets of one deployment and the pool sizes they settle on."""
@@ -355,6 +369,7 @@ def plan_connections(
     postgres_plan = postgres_budget(
         max_connections=postgres_capacity(postgres), pods=pods, n_jobs_per_worker=server.n_jobs_per_worker,
         isolated_loops=server.bg_job_isolated_loops, pool_max_size=pool,
+        scaler_connections=KEDA_SCALER_CONNECTIONS if backlog_scaled(server) else 0,
     )
     max_clients = redis_capacity(redis)
     redis_connections = server.redis_max_connections

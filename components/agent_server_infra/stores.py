@@ -69,6 +69,8 @@ class DataStore(pulumi.ComponentResource):
     section = ""
     uri_secret = ""
     type_token = ""
+    alarmed = False
+    """Whether a server created this store's alarms already (the first server with alarms on it does)."""
 
     def _from_args(self, name: str, args: Mapping[str, Any], opts: pulumi.ResourceOptions | None) -> None:
         validated = validate_args({"network": args.get("network"), self.section: args.get(self.section) or {}},

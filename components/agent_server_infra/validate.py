@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from . import rules
-from .config import SECRET_KEYS, SECTIONS, Secrets, StackConfig, section_model
+from .config import OPTIONAL_SECTIONS, SECRET_KEYS, SECTIONS, Secrets, StackConfig, section_model
 from .errors import ConfigError, Issue, errors, show, warnings
 from .sizing import ConnectionPlan, RedisUser, SizingError, plan_connections
 
@@ -175,7 +175,7 @@ def validate_sections(raw: Mapping[str, Any], source: str | None = None,
     parsed: dict[str, Any] = {}
     broken: set[str] = set()
     for section, model in SECTIONS.items():
-        if section == "network" and raw.get(section) is None:
+        if section in OPTIONAL_SECTIONS and raw.get(section) is None:
             parsed[section] = None
             continue
         value, found, broken_paths = _validate(section, model, raw.get(section))
@@ -198,6 +198,8 @@ def validate_sections(raw: Mapping[str, Any], source: str | None = None,
         issues.extend(rules.check_server(server, secrets if "secrets" in scope else None, parsed["redis"]))
     if "network" not in broken and "network" in scope:
         issues.extend(rules.check_network(parsed["network"], postgres, redis))
+    if "alarms" in scope and parsed["alarms"] is not None:
+        issues.extend(rules.check_alarms(parsed["alarms"]))
 
     issues = issues[:field_issues] + [issue for issue in issues[field_issues:] if _outside(issue, broken)]
     if errors(issues):

@@ -17,9 +17,10 @@ import pulumi_kubernetes as k8s
 
 from . import naming
 from .config import IngressConfig, ScaleConfig, ServerConfig
-from .env import SERVER_PORT
+from .env import SERVER_PORT, postgres_uri_name
 from .errors import ConfigError, Issue
 from .inputs import prevalidated, validate_args
+from .keda import backlog_autoscaler
 from .settings import ServerSettings
 from .sizing import surge
 
@@ -135,9 +136,10 @@ class Workload(pulumi.ComponentResource):
     and host spread, surge-only rolling updates with ``maxSurge = sizing.surge(ceiling)`` and a termination grace
     period above the drain period; a ClusterIP Service for the API; a PodDisruptionBudget per role; a CPU
     HorizontalPodAutoscaler per role whose ``maxReplicas`` is above ``replicas`` (the Deployment then leaves
-    ``replicas`` to the autoscaler); and an Ingress when ``server.ingress`` is set (with the AWS Load Balancer
-    Controller's annotations for ``className: alb``). A name that is not a DNS-1035 label is cleaned and hashed
-    (:mod:`agent_server_infra.naming`).
+    ``replicas`` to the autoscaler), or for a queue with ``autoscaling: backlog`` a KEDA ScaledObject on the
+    pending runs with its TriggerAuthentication (:mod:`agent_server_infra.keda`); and an Ingress when
+    ``server.ingress`` is set (with the AWS Load Balancer Controller's annotations for ``className: alb``). A
+    name that is not a DNS-1035 label is cleaned and hashed (:mod:`agent_server_infra.naming`).
 
     Outputs: ``namespace``, ``service_name``, ``service_account_name``, ``url`` (in-cluster URL of the API,
     mount prefix included) and ``deployment_names`` (``{"api": ..., "queue": ...}``).
@@ -226,7 +228,15 @@ class Workload(pulumi.ComponentResource):
             after: list[pulumi.Resource] = [deployments["api"]] if role == "queue" else []
             deployments[role] = self._deployment(role, config_map, secret, service_account, after)
             self._disruption_budget(role)
-            self._autoscaler(role)
+            if role == "queue" and server.queue.autoscaling == "backlog":
+                backlog_autoscaler(
+                    f"{name}-queue", server.queue, server.n_jobs_per_worker, namespace=namespace_name,
+                    labels=self._common_labels("queue"), secret_name=_name_of(secret),
+                    connection_key=postgres_uri_name(server.deployment_model),
+                    opts=self._opts([deployments["queue"]]),
+                )
+            else:
+                self._autoscaler(role)
 
         service = k8s.core.v1.Service(
             f"{name}-api",

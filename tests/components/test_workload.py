@@ -11,7 +11,7 @@ import pulumi
 import pytest
 
 from agent_server_infra import env, sizing
-from agent_server_infra.config import IngressConfig, ScaleConfig, Secrets, ServerConfig
+from agent_server_infra.config import IngressConfig, QueueScaleConfig, ScaleConfig, Secrets, ServerConfig
 from agent_server_infra.plan import engine
 from agent_server_infra.plan.manifests import MASK
 from agent_server_infra.settings import ServerSettings
@@ -236,7 +236,7 @@ def test_max_surge_is_the_budgeted_surge(replicas: int, ceiling: int | None, exp
     """A quarter of the ceiling rounded up, at least one: what the connection budget counts as surge pods."""
     scale = ScaleConfig(replicas=replicas, max_replicas=ceiling)
     assert sizing.surge(scale.ceiling) == expected
-    rec, _ = run(server_config(api=scale, queue=scale))
+    rec, _ = run(server_config(api=scale, queue=QueueScaleConfig(replicas=replicas, max_replicas=ceiling)))
     for role in ROLES:
         strategy = rec.one(DEPLOYMENT, f"srv-{role}").inputs["spec"]["strategy"]
         assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": expected, "maxUnavailable": 0}}
@@ -245,7 +245,7 @@ def test_max_surge_is_the_budgeted_surge(replicas: int, ceiling: int | None, exp
 def test_resources_and_security_context() -> None:
     server = server_config(
         api=ScaleConfig(cpu="500m", memory="1Gi"),
-        queue=ScaleConfig(cpu="2", memory="4Gi", cpu_limit="4", memory_limit="6Gi"),
+        queue=QueueScaleConfig(cpu="2", memory="4Gi", cpu_limit="4", memory_limit="6Gi"),
     )
     rec, _ = run(server)
     assert container(rec, "api")["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"},
@@ -306,7 +306,7 @@ def test_api_service_is_cluster_ip() -> None:
 
 def test_autoscalers_bound_each_role() -> None:
     server = server_config(api=ScaleConfig(replicas=2, max_replicas=6, target_cpu_percent=60),
-                           queue=ScaleConfig(replicas=3, max_replicas=10))
+                           queue=QueueScaleConfig(replicas=3, max_replicas=10))
     rec, _ = run(server)
     for role, low, high, cpu in (("api", 2, 6, 60), ("queue", 3, 10, 70)):
         spec = rec.one(HPA, f"srv-{role}").inputs["spec"]
@@ -320,7 +320,7 @@ def test_autoscalers_bound_each_role() -> None:
 
 
 def test_fixed_replicas_have_no_autoscaler() -> None:
-    rec, _ = run(server_config(api=ScaleConfig(replicas=3), queue=ScaleConfig(replicas=2, max_replicas=2)))
+    rec, _ = run(server_config(api=ScaleConfig(replicas=3), queue=QueueScaleConfig(replicas=2, max_replicas=2)))
     assert rec.by_type(HPA) == []
     assert rec.one(DEPLOYMENT, "srv-api").inputs["spec"]["replicas"] == 3
     assert rec.one(DEPLOYMENT, "srv-queue").inputs["spec"]["replicas"] == 2

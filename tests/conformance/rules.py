@@ -23,6 +23,7 @@ from agent_server_infra.naming import NameRule
 from agent_server_infra.plan.engine import RecordedResource, Recording, reveal
 from agent_server_infra.provider_rules import TextRule
 from agent_server_infra.versions import parse_version
+from tests.components import k8s_validate
 
 RDS = "aws:rds/instance:Instance"
 RDS_SUBNETS = "aws:rds/subnetGroup:SubnetGroup"
@@ -40,6 +41,11 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 SERVICE = "kubernetes:core/v1:Service"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+SECRET = "kubernetes:core/v1:Secret"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+TRIGGER_AUTHENTICATION = "kubernetes:keda.sh/v1alpha1:TriggerAuthentication"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 KUBERNETES = "kubernetes:*"
 ANY = "*"
 
@@ -359,6 +365,104 @@ def _kubernetes_name(_: Recording, resource: RecordedResource) -> Iterator[str]:
     yield from (f"metadata.name {name!r} {problem}" for problem in rule.problems(str(name)))
 
 
+ALARM_STATISTICS = frozenset({"SampleCount", "Average", "Sum", "Minimum", "Maximum"})
+ALARM_COMPARISONS = frozenset({"GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold",
+                               "LessThanOrEqualToThreshold"})
+"""The static comparisons (the three anomaly-band ones need an anomaly detection model)."""
+ALARM_MISSING_DATA = frozenset({"missing", "ignore", "breaching", "notBreaching"})
+ALARM_MAX_ACTIONS = 5
+
+
+def _alarm(_: Recording, resource: RecordedResource) -> Iterator[str]:
+    period, periods = int(value(resource, "period")), int(value(resource, "evaluationPeriods"))
+    if period not in (10, 20, 30) and period % 60:
+        yield f"period {period} is not 10, 20, 30 or a multiple of 60"
+    if periods < 1 or period * periods > provider_rules.ALARM_MAX_EVALUATION_SECONDS:
+        yield f"period × evaluationPeriods = {period * periods} s is outside 1 period … one day"
+    if value(resource, "statistic") not in ALARM_STATISTICS:
+        yield f"statistic {value(resource, 'statistic')!r} is not one CloudWatch computes"
+    if value(resource, "comparisonOperator") not in ALARM_COMPARISONS:
+        yield f"comparisonOperator {value(resource, 'comparisonOperator')!r} is not a static comparison"
+    if value(resource, "treatMissingData") not in ALARM_MISSING_DATA:
+        yield f"treatMissingData {value(resource, 'treatMissingData')!r} is not accepted"
+    if len(str(value(resource, "alarmDescription") or "")) > provider_rules.ALARM_DESCRIPTION_MAX:
+        yield "alarmDescription is longer than 1024 characters"
+    for actions in ("alarmActions", "okActions"):
+        listed = value(resource, actions) or []
+        if len(listed) > ALARM_MAX_ACTIONS or not all(str(arn).startswith("arn:") for arn in listed):
+            yield f"{actions} must be at most {ALARM_MAX_ACTIONS} ARNs (got {listed!r})"
+    name = str(value(resource, "name") or "")
+    if not 1 <= len(name) <= 255 or any(ord(char) < 32 for char in name):
+        yield f"name {name!r} must be 1-255 characters without control characters"
+
+
+def _alarm_target(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    """The dimensions name an object the recording creates: the RDS instance, or a member cluster of a
+    replication group (``<group>-NNN``; ``<group>-SSSS-NNN`` in cluster mode), which ElastiCache numbers from 1."""
+    dimensions = value(resource, "dimensions") or {}
+    if "DBInstanceIdentifier" in dimensions:
+        identifiers = {value(db, "identifier") for db in recording.by_type(RDS)}
+        if dimensions["DBInstanceIdentifier"] not in identifiers:
+            yield f"DBInstanceIdentifier {dimensions['DBInstanceIdentifier']!r} is no instance of this stack"
+    elif "CacheClusterId" in dimensions:
+        members: set[str] = set()
+        for group in recording.by_type(GROUP):
+            group_id = value(group, "replicationGroupId")
+            if value(group, "numNodeGroups") is not None:
+                shards = range(1, int(value(group, "numNodeGroups")) + 1)
+                nodes = range(1, int(value(group, "replicasPerNodeGroup")) + 2)
+                members.update(f"{group_id}-{shard:04d}-{node:03d}" for shard in shards for node in nodes)
+            else:
+                members.update(f"{group_id}-{node:03d}" for node in range(1, int(value(group, "numCacheClusters")) + 1))
+        if dimensions["CacheClusterId"] not in members:
+            yield f"CacheClusterId {dimensions['CacheClusterId']!r} is no member cluster of this stack's groups"
+    else:
+        yield f"dimensions {dimensions!r} name neither an RDS instance nor a cache cluster"
+
+
+def _keda_schema(_: Recording, resource: RecordedResource) -> Iterator[str]:
+    try:
+        k8s_validate.validate(resource)
+    except Exception as exc:  # jsonschema.ValidationError: the message is the finding
+        yield f"refused by KEDA's CRD schema: {str(exc).splitlines()[0]}"
+
+
+def _scaled_object(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    spec = value(resource, "spec")
+    target = spec["scaleTargetRef"]["name"]
+    if not any(value(d, "metadata.name") == target for d in recording.by_type(DEPLOYMENT)):
+        yield f"scaleTargetRef {target!r} is no Deployment of this stack"
+    if any(value(hpa, "spec.scaleTargetRef.name") == target for hpa in recording.by_type(HPA)):
+        yield f"an HPA of ours already scales {target!r}: KEDA's webhook refuses the ScaledObject"
+    if int(spec.get("minReplicaCount", 0)) < 1:
+        yield "minReplicaCount below 1: a queue scaled to zero loses its tasks"
+    name = str(value(resource, "metadata.name"))
+    yield from (f"metadata.name {name!r} (the HPA's scaledobject.keda.sh/name label) {problem}"
+                for problem in naming.K8S_LABEL_VALUE.problems(name))
+    hpa_name = str(spec.get("advanced", {}).get("horizontalPodAutoscalerConfig", {}).get("name", f"keda-hpa-{name}"))
+    yield from (f"HPA name {hpa_name!r} {problem}" for problem in naming.K8S_DNS_LABEL.problems(hpa_name))
+
+
+POSTGRESQL_SCALER_PARAMETERS = frozenset({"connection", "password", "host", "port", "userName", "dbName", "sslmode"})
+
+
+def _trigger_authentication(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    secrets = {value(secret, "metadata.name"): secret for secret in recording.by_type(SECRET)}
+    for reference in value(resource, "spec.secretTargetRef") or []:
+        if reference["parameter"] not in POSTGRESQL_SCALER_PARAMETERS:
+            yield f"parameter {reference['parameter']!r} is none the postgresql scaler reads"
+        secret = secrets.get(reference["name"])
+        if secret is None:
+            yield f"secretTargetRef names {reference['name']!r}, no Secret of this stack"
+        elif reference["key"] not in (value(secret, "stringData") or {}):
+            yield f"secretTargetRef key {reference['key']!r} is not in the Secret"
+
+
+KEDA_SOURCE = ("kedacore/keda v2.20.2 config/crd/bases/keda.sh_scaledobjects.yaml and "
+               "keda.sh_triggerauthentications.yaml (tests/data/keda); apis/keda/v1alpha1/scaledobject_webhook.go "
+               "verifyHpas ('the workload ... is already managed by the hpa')")
+
+
 RULES: tuple[Rule, ...] = (
     # names
     _name_rule(RDS, "identifier", naming.RDS_INSTANCE),
@@ -429,6 +533,22 @@ RULES: tuple[Rule, ...] = (
          _rollout_order),
     Rule(INGRESS, "metadata.annotations (alb)", "ip targets for a ClusterIP backend, no TLS secrets, the health "
          "check under the served path", ALB_DOCS, _alb),
+    # the queue's backlog autoscaler (KEDA)
+    Rule(SCALED_OBJECT, "spec / metadata", "KEDA's CRD schema (string trigger metadata, bounded counts)", KEDA_SOURCE,
+         _keda_schema),
+    Rule(TRIGGER_AUTHENTICATION, "spec", "KEDA's CRD schema", KEDA_SOURCE, _keda_schema),
+    Rule(SCALED_OBJECT, "scaleTargetRef / minReplicaCount / names", "targets our queue Deployment, which no other "
+         "HPA scales; never below 1 replica; the HPA's name and label valid", KEDA_SOURCE + "; the server's docs "
+         "(scale-to-zero loses tasks)", _scaled_object),
+    Rule(TRIGGER_AUTHENTICATION, "spec.secretTargetRef", "a parameter the postgresql scaler reads, from a key of "
+         "the server's Secret", "kedacore/keda pkg/scalers/postgresql_scaler.go (connection, password, host, port, "
+         "userName, dbName, sslmode)", _trigger_authentication),
+    # alarms
+    Rule(ALARM, "period / evaluationPeriods / statistic / comparisonOperator / treatMissingData / actions / name",
+         "what PutMetricAlarm accepts", provider_rules.ALARM_SOURCE, _alarm),
+    Rule(ALARM, "dimensions", "the RDS instance or a member cluster of a replication group of this stack",
+         "Amazon ElastiCache User Guide (member clusters <group>-001, <group>-0001-001; metrics by CacheClusterId); "
+         "Amazon RDS User Guide (metrics by DBInstanceIdentifier)", _alarm_target),
 )
 
 

@@ -3,7 +3,8 @@
 Each variant is a shipped stack file with changes, planned under a stack name of its own: stack names that need
 cleaning (upper case, ``_``, ``.``) or shortening (60 characters and more, twins that share a long head), every
 ElastiCache engine and version we accept, Postgres 15/16/17 (major only and pinned), single, cluster and external
-stores, the control-plane model and each ingress class.
+stores, the control-plane model, each ingress class, the queue scaled on its backlog and alarms on each store
+shape.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from tests.helpers import Changes, Replace
 
 SECURE = {"secure": "v1:AAAAAAAAAAAAAAAA:BBBBBBBBBBBBBBBB="}
 LONG = "a" * 60
+TOPIC = Replace(snsTopicArn="arn:aws:sns:us-east-1:123456789012:agents-alarms")
 
 
 @dataclass(frozen=True)
@@ -69,4 +71,9 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("ingress-default-class", "dev", "default-class", {"server": {"ingress": Replace(
         host="agents.dev.example.com")}}),
     Variant("ingress-alb-internal", "staging", "alb-internal", {"server": {"mountPrefix": "/a/b"}}),
+    # operations: the queue on its backlog, alarms on every store shape
+    Variant("backlog-long-name", "staging", f"{LONG}-backlog", {
+        "server": {"queue": Replace(replicas=1, maxReplicas=6, autoscaling="backlog")}, "alarms": TOPIC}),
+    Variant("alarms-cluster", "cluster", "alarms-cluster", {"alarms": TOPIC}),
+    Variant("alarms-single-no-replica", "dev", "alarms-dev", {"alarms": TOPIC}),
 )

@@ -35,12 +35,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString, cast
 
+import psycopg
 import pytest
 from psycopg import sql
 
+from agent_server_infra.config import PENDING_RUNS_QUERY, QueueScaleConfig
 from agent_server_infra.env import SERVER_PORT
+from agent_server_infra.keda import backlog_trigger
 from agent_server_infra.workload import probe_paths
 
 from .agent_server_process import AgentServerProcess, start_agent_server, start_queue
@@ -287,6 +290,46 @@ def test_a_background_run_waits_for_the_queue_role(split: Split) -> None:
         assert _retry_count(split, run_id) == 1
     assert not _events(api, "Starting background run")  # the API never executed it
     print(f"queue started in {queue.startup_seconds:.1f}s, run succeeded {took:.1f}s later")
+
+
+MIT_RUNTIME_RUNS_TABLE = "runs"
+"""The runs table of the runtime under test (``langgraph-runtime-pg``); the licensed runtime's is ``run``."""
+
+
+def test_the_backlog_trigger_counts_the_runs_an_api_leaves_pending(split: Split) -> None:
+    """KEDA's ``postgresql`` trigger, as rendered for ``autoscaling: backlog`` with the query pointed at this
+    runtime's table, run over the connection its TriggerAuthentication hands KEDA (the Secret's DATABASE_URI):
+    it counts exactly the runs the API queued, and the queue's work brings the count back down."""
+    query = PENDING_RUNS_QUERY.replace(" FROM run ", f" FROM {MIT_RUNTIME_RUNS_TABLE} ")
+    assert query != PENDING_RUNS_QUERY
+    n_jobs = split.roles.queue.stack.config.server.n_jobs_per_worker
+    queue = QueueScaleConfig.model_validate({"replicas": 1, "maxReplicas": 4, "autoscaling": "backlog",
+                                             "backlog": {"query": query}})
+    trigger = backlog_trigger(queue, n_jobs).metadata()
+    connection = split.roles.queue.env.secret["DATABASE_URI"]
+
+    def pending() -> int:
+        with psycopg.connect(connection) as conn:
+            # KEDA runs the configured text as it is; so does this check (not a literal, hence the cast).
+            row = conn.execute(sql.SQL(cast(LiteralString, trigger["query"]))).fetchone()
+        assert row is not None, "the trigger's query returns a row"
+        assert len(row) == 1, "the trigger's query must return one number"
+        return int(row[0])
+
+    before = pending()
+    assert before == 0, "the earlier tests' runs have all finished"
+    created = [_new_run(split.api, "echo", {"message": f"backlog {index}"}) for index in range(2 * n_jobs + 1)]
+    assert pending() == before + len(created)
+    # What KEDA asks of the HPA: one replica per targetQueryValue pending runs, active from the activation value.
+    target, activation = float(trigger["targetQueryValue"]), float(trigger["activationTargetQueryValue"])
+    assert (target, activation) == (n_jobs, n_jobs)
+    assert -(-pending() // target) == 3, "2 × nJobsPerWorker + 1 pending runs want 3 queue replicas"
+    assert pending() > activation, "the scaler is active"
+
+    with split.queue("queue-backlog") as queue:
+        _wait_for(lambda: all(_status(split.api, *run) == "success" for run in created), "the backlog drained",
+                  timeout=RUN_TIMEOUT, alive=(split.api, queue))
+    assert pending() == before
 
 
 def test_rendered_probes_answer_on_both_roles(split: Split) -> None:

@@ -65,8 +65,11 @@ def test_pool_size_change_shows_only_env_and_workload_changes(plan_document: Pla
     assert not diff.added
     assert not diff.removed
     assert diff.changed
-    assert {change.type.split(":")[0] for change in diff.changed} == {"kubernetes"}, "no AWS resource changes"
-    assert not [change for change in diff.changed if change.type in (RDS_INSTANCE, REPLICATION_GROUP)]
+    aws = [change for change in diff.changed if not change.type.startswith("kubernetes:")]
+    # Only the alarm on planned connections follows the budget (its threshold and the formula it names).
+    assert {(change.type, change.name) for change in aws} == {
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "agent-server-prod-postgres-connections")}
+    assert {path for change in aws for path in change.paths} == {"threshold", "alarmDescription"}
     assert not diff.warnings
     assert {(change.role, change.name, change.before, change.after) for change in diff.env} == {
         ("api", "LANGGRAPH_POSTGRES_POOL_MAX_SIZE", "53", "20"),

@@ -23,10 +23,11 @@ def prod_manifests(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
 
 def test_every_kubernetes_object_of_prod_is_written_and_validates(prod_manifests: list[dict]) -> None:
     kinds = sorted(document["kind"] for document in prod_manifests)
-    assert kinds == ["ConfigMap", "ConfigMap", "Deployment", "Deployment", "HorizontalPodAutoscaler",
-                     "HorizontalPodAutoscaler", "Ingress", "Namespace", "NetworkPolicy", "NetworkPolicy",
-                     "NetworkPolicy", "NetworkPolicy", "PodDisruptionBudget", "PodDisruptionBudget", "Secret",
-                     "Service", "ServiceAccount"]
+    # The API scales on CPU (an HPA), the queue on its backlog (KEDA's ScaledObject owns its HPA).
+    assert kinds == ["ConfigMap", "ConfigMap", "Deployment", "Deployment", "HorizontalPodAutoscaler", "Ingress",
+                     "Namespace", "NetworkPolicy", "NetworkPolicy", "NetworkPolicy", "NetworkPolicy",
+                     "PodDisruptionBudget", "PodDisruptionBudget", "ScaledObject", "Secret", "Service",
+                     "ServiceAccount", "TriggerAuthentication"]
     for document in prod_manifests:
         assert k8s_validate.validate_manifest(document)
         assert document["metadata"]["name"], "auto-named objects carry their generated name"

@@ -11,7 +11,7 @@ from tests.helpers import ROOT
 
 PACKAGE = ROOT / "components" / "agent_server_infra"
 DECIDING = ("config", "rules", "validate", "sizing", "env_table", "env", "naming", "provider_rules", "errors",
-            "versions", "loaders", "codegen")
+            "versions", "loaders", "codegen", "alarms")
 """Modules that decide (pure functions over plain values); their tests need no Pulumi."""
 
 

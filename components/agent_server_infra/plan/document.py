@@ -82,8 +82,10 @@ def _deployment(resource: RecordedResource, show_secrets: bool) -> dict[str, Any
     names = outputs.get("secret_env_names") or []
     values = clean(secret_env.value, True) if isinstance(secret_env, Secret) else {}
     secrets = values if show_secrets and isinstance(secret_env, Secret) else dict.fromkeys(names, SECRET)
+    alarms = clean(outputs.get("alarms") or [], show_secrets)
     return {
         "name": resource.name,
+        **({"alarms": alarms} if alarms else {}),
         "env": clean(outputs.get("plain_env") or {}, show_secrets),
         "secretEnv": secrets,
         "secretEnvFingerprints": {name: fingerprint(name, values[name]) for name in sorted(secrets)

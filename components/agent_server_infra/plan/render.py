@@ -1,4 +1,5 @@
-"""Readable tables of a plan document: resources, env per deployment (secrets masked), connection budgets."""
+"""Readable tables of a plan document: resources, env per deployment (secrets masked), connection budgets and the
+alarms derived from them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from ..alarms import threshold_text
 
 
 def _row(table: Table, *cells: str) -> None:
@@ -53,9 +56,22 @@ def budget_table(deployment: dict[str, Any]) -> Table:
     return table
 
 
+def alarm_table(deployment: dict[str, Any]) -> Table:
+    table = Table(title=f"Alarms of {deployment['name']}")
+    for column in ("store", "metric", "statistic", "threshold", "targets", "from"):
+        table.add_column(column)
+    for alarm in deployment.get("alarms") or []:
+        threshold = threshold_text(alarm["comparison"], alarm["threshold"], alarm["unit"])
+        _row(table, alarm["store"], alarm["metric"], alarm["statistic"], threshold, str(alarm["targets"]),
+             alarm["formula"])
+    return table
+
+
 def print_plan(document: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console(width=200)
     console.print(resources_table(document))
     for deployment in document["deployments"]:
         console.print(env_table(deployment))
         console.print(budget_table(deployment))
+        if deployment.get("alarms"):
+            console.print(alarm_table(deployment))

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from ..alarms import threshold_text
 from .diff import plan_label
 from .diff_markdown import provider_counts
 
@@ -191,6 +192,19 @@ def _budget(deployment: Mapping[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _alarms(deployment: Mapping[str, Any]) -> list[str]:
+    alarms: list[Mapping[str, Any]] = deployment.get("alarms") or []
+    if not alarms:
+        return []
+    lines = ["#### Alarms", "", "| store | metric | statistic | threshold | targets | from |",
+             "|---|---|---|---|---|---|"]
+    for alarm in alarms:
+        threshold = threshold_text(alarm["comparison"], alarm["threshold"], alarm["unit"])
+        lines.append(f"| {alarm['store']} | `{alarm['metric']}` | {alarm['statistic']} | {threshold} | "
+                     f"{alarm['targets']} | {_cell(alarm['formula'])} |")
+    return [*lines, ""]
+
+
 def _environment(deployment: Mapping[str, Any]) -> list[str]:
     env: Mapping[str, Mapping[str, str]] = deployment.get("env") or {}
     secrets: Mapping[str, Any] = deployment.get("secretEnv") or {}
@@ -231,6 +245,7 @@ def plan_markdown(document: Mapping[str, Any]) -> str:
     for deployment in document["deployments"]:
         lines += [f"### Deployment `{deployment['name']}`", "", "#### Connection budget", ""]
         lines += _budget(deployment)
+        lines += _alarms(deployment)
         lines += ["#### Environment", "", "🔑 secret (masked unless planned with `--show-secrets`)", ""]
         lines += _environment(deployment)
     lines += _outputs(document)
