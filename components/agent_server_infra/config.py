@@ -449,7 +449,9 @@ class ServerConfig(_Model):
         default=None, pattern=r"^[a-z0-9][a-z0-9./_:\-@]*$")
     """The server image (built with `langgraph build`), pinned by tag or digest."""
     server_version: Version | None = None
-    """The langgraph-api version in the image, for version gates."""
+    """The langgraph-api version in the image, for version gates and the security advisories check."""
+    strict_versions: bool = False
+    """A `serverVersion` with a published security advisory is an error (default: a warning)."""
     namespace: DnsLabel = "agent-server"
     """Kubernetes namespace."""
     create_namespace: bool = True

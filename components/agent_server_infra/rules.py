@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 from . import env_table as env
+from .advisories import advisories_for
 from .config import (
     AlarmsConfig,
     NetworkConfig,
@@ -368,10 +369,22 @@ _GATED: tuple[tuple[str, Callable[[ServerConfig], bool]], ...] = (
 reported at the config key it is rendered from (``env.ENV[name].source``)."""
 
 
-def _check_versions(server: ServerConfig) -> list[Issue]:
+def _check_advisories(server: ServerConfig) -> list[Issue]:
+    """A server release with a published security advisory: a warning, an error under ``strictVersions``."""
+    if server.server_version is None:
+        return []
     return [
+        Issue("server.serverVersion", f"langgraph-api {server.server_version} is affected by {advisory.id} "
+              f"({advisory.summary}); fixed in {', '.join(advisory.fixed)}: move to "
+              f"{advisory.fix_for(server.server_version)} or later", "error" if server.strict_versions else "warning")
+        for advisory in advisories_for(server.server_version)
+    ]
+
+
+def _check_versions(server: ServerConfig) -> list[Issue]:
+    return [*_check_advisories(server), *[
         Issue(env.ENV[name].source, f"{name} needs langgraph-api ≥ {env.ENV[name].min_version} but "
               f"server.serverVersion is {server.server_version}")
         for name, used in _GATED
         if used(server) and not env.supported(name, server.version)
-    ]
+    ]]

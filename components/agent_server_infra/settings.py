@@ -171,7 +171,9 @@ class ServerSettings(TypedDict, total=False):
     image: pulumi.Input[str]
     """The server image (built with `langgraph build`), pinned by tag or digest. Stack config: `agent-server:server.image`."""
     server_version: str
-    """The langgraph-api version in the image, for version gates. Stack config: `agent-server:server.serverVersion`."""
+    """The langgraph-api version in the image, for version gates and the security advisories check. Stack config: `agent-server:server.serverVersion`."""
+    strict_versions: bool
+    """A `serverVersion` with a published security advisory is an error (default: a warning). Stack config: `agent-server:server.strictVersions`."""
     namespace: str
     """Kubernetes namespace. Stack config: `agent-server:server.namespace`."""
     create_namespace: bool
