@@ -9,17 +9,21 @@ from pydantic import SecretStr
 
 from . import naming
 from .alarms import AlarmSpec, cache_cluster_ids, postgres_alarms, redis_alarms
-from .config import AlarmsConfig, PostgresConfig, RedisConfig
+from .config import AlarmsConfig, PostgresConfig, RedisConfig, ServerConfig
 from .env import PostgresFacts, RedisFacts, RenderedEnv, Role, render_env
 from .errors import ConfigError, Issue
+from .iam_auth import allow_connect, role_name, server_role
 from .inputs import SECRET_FIELDS, ValidatedArgs, validate_args
 from .monitoring import metric_alarms
 from .postgres import Postgres, PostgresShare
 from .redis import Redis, RedisClaim, RedisShare, shared
 from .registry import of_this_run
-from .rules import check_server_on_redis
+from .rules import check_iam, check_server_on_redis
 from .settings import AlarmsSettings, NetworkSettings, PostgresSettings, RedisSettings, ServerSettings
 from .sizing import ConnectionPlan, RedisUser, SizingError, plan_connections, redis_budget
+
+if TYPE_CHECKING:
+    from .workload import DatabaseBootstrap
 
 TYPE_TOKEN = "agent-server-infra:index:AgentServer"
 ROLES: tuple[Role, ...] = ("api", "queue")
@@ -162,6 +166,12 @@ class AgentServer(pulumi.ComponentResource):
         conflicts = _claim_issues(claim, claims, redis_config)
         if isinstance(existing_redis, Redis):
             conflicts += check_server_on_redis(server, redis_config)
+        if isinstance(existing_postgres, Postgres):
+            conflicts += check_iam(postgres_config, server)
+        elif existing_postgres is not None and postgres_config.iam_authentication:
+            conflicts.append(Issue("postgres.iamAuthentication", "needs the Postgres itself (this server's, or the "
+                                   "Postgres component passed as existing_postgres): a share carries no instance "
+                                   "to grant rds-db:connect on"))
         namespaces = of_this_run("namespaces")
         namespace_key = (_kubernetes_provider(opts), server.namespace)
         if server.deployment_model == "standalone" and (other := namespaces.get(namespace_key)) is not None:
@@ -187,7 +197,7 @@ class AgentServer(pulumi.ComponentResource):
             self.redis.claims.append(claim)
         if self.postgres is not None:
             self.postgres.planned.append(self.connections.postgres)
-        postgres_facts = self.postgres.facts() if self.postgres is not None else _postgres_share_facts(
+        postgres_facts = self.postgres.server_facts() if self.postgres is not None else _postgres_share_facts(
             existing_postgres)
         redis_facts = self.redis.facts() if self.redis is not None else _redis_share_facts(
             existing_redis, claim, redis_config, source)
@@ -200,7 +210,7 @@ class AgentServer(pulumi.ComponentResource):
                  "redis_max_connections": self.connections.redis_max_connections}
         # Plain variables never depend on where the stores are, only on config and the cluster flag, so they are
         # rendered now (known at preview, readable in the plan); URIs and keys come from the stores' outputs.
-        shape = (PostgresFacts(), RedisFacts(cluster=redis_config.is_cluster))
+        shape = (PostgresFacts(iam=postgres_config.iam_authentication), RedisFacts(cluster=redis_config.is_cluster))
         roles: tuple[Role, ...] = ROLES if server.deployment_model == "standalone" else ("control-plane",)
         by_role = {role: render_env(server, config.secrets, *shape, role=role, **pools) for role in roles}
         self.plain_env = {role: rendered.plain for role, rendered in by_role.items()}
@@ -220,12 +230,13 @@ class AgentServer(pulumi.ComponentResource):
         if server.deployment_model == "standalone":
             from .workload import Workload
 
-            workload = Workload._validated(f"{name}-workload", server, self.plain_env, self.secret_env,
+            workload_server, bootstrap_env = self._database_identity(name, server, postgres_config, tags)
+            workload = Workload._validated(f"{name}-workload", workload_server, self.plain_env, self.secret_env,
                                            {"agent-server/instance": naming.label_value(name)},
                                            (_store_port(postgres_config.port, postgres_config.mode == "external",
                                                         args.get("postgres_uri"), 5432),
                                             _store_port(redis_config.port, redis_config.mode == "external",
-                                                        args.get("redis_uri"), 6379)), child)
+                                                        args.get("redis_uri"), 6379)), child, bootstrap_env)
             self.service_name, self.url = workload.service_name, workload.url
         else:
             plain = self.plain_env["control-plane"]
@@ -236,6 +247,26 @@ class AgentServer(pulumi.ComponentResource):
             "env_bundle": self.env_bundle, "postgres_share": self.postgres_share, "redis_share": self.redis_share,
             "alarms": self.alarms,
         })
+
+    def _database_identity(self, name: str, server: ServerConfig, postgres: PostgresConfig, tags: Mapping[str, Any],
+                           ) -> tuple[ServerConfig, "DatabaseBootstrap | None"]:
+        """The server's IRSA role (created from ``oidcProviderArn`` when no role is given) and, with IAM
+        authentication, its ``rds-db:connect`` policy and the bootstrap Job's environment."""
+        from .workload import DatabaseBootstrap, object_name
+
+        given: pulumi.Input[str] | None = server.service_account_role_arn
+        role: pulumi.Input[str] | None = pulumi.Output.from_input(given).apply(role_name) if given else None
+        if given is None and server.oidc_provider_arn is not None:
+            created = server_role(name, server.oidc_provider_arn, server.namespace, object_name(f"{name}-workload"),
+                                  parent=self, tags=tags)
+            role = created.name
+            server = server.model_copy(update={"service_account_role_arn": created.arn})
+        store = self.postgres
+        if not postgres.iam_authentication or store is None or store.instance is None:
+            return server, None
+        assert role is not None, "validation requires an IRSA role with IAM authentication"
+        allow_connect(name, role, store.instance, postgres.iam_username, parent=self)
+        return server, DatabaseBootstrap(master_uri=store.uri, iam_username=postgres.iam_username)
 
     def _alarms(self, alarms: AlarmsConfig | None, tags: Mapping[str, Any]) -> pulumi.Output[list[dict[str, Any]]]:
         """The alarms of the stores this server uses as components (the first server with alarms on a shared

@@ -237,6 +237,13 @@ class PostgresConfig(_Model):
     max_connections: int | None = Field(default=None, ge=10, le=262143)
     """External: the server's max_connections (needed for the budget). RDS: pins the parameter instead of the
     memory-derived default."""
+    iam_authentication: bool = False
+    """RDS IAM authentication: the server connects as `iamUsername` with a token its IRSA role mints (no
+    password in its URI); a bootstrap Job creates that user with `rds_iam`. Needs `server.serverVersion` ≥ 0.12.0
+    and an IRSA role (`server.serviceAccountRoleArn` or `server.oidcProviderArn`); the `iam-db-auth-error` log is
+    exported too."""
+    iam_username: str = Field(default="agent_server", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+    """The database user the server logs in as with IAM (never the master `username`)."""
     protect: bool = False
     """Pulumi `protect` on the stateful resource (on in prod)."""
 
@@ -257,7 +264,7 @@ class PostgresConfig(_Model):
                              f"name the major only ({str(major)!r}) or a newer minor (got {value!r})")
         return value
 
-    @field_validator("username")
+    @field_validator("username", "iam_username")
     @classmethod
     def _not_reserved(cls, value: str) -> str:
         if value.lower() in {"postgres", "rdsadmin", "admin", "root", "public"}:
@@ -468,6 +475,11 @@ class ServerConfig(_Model):
     service_account_role_arn: Annotated[str, _infra("arn:aws:iam::000000000000:role/stand-in")] | None = Field(
         default=None, pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/.+$")
     """IAM role for the service account (IRSA annotation)."""
+    oidc_provider_arn: Annotated[str, _infra(
+        "arn:aws:iam::000000000000:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/STANDIN")] | None = Field(
+        default=None, pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:oidc-provider/[A-Za-z0-9.\-]+(/[A-Za-z0-9.\-_]+)*$")
+    """The cluster's IAM OIDC provider: without `serviceAccountRoleArn`, the component creates the server's IRSA
+    role trusting it for this server's service account only."""
     extra_env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], Annotated[str, _infra("")]] = Field(
         default_factory=dict)
     """More plain variables for the server; may not override a managed one."""

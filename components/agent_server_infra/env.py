@@ -53,6 +53,8 @@ class PostgresFacts:
     user: str = ""
     password: str = ""
     uri: str | None = None
+    iam: bool = False
+    """RDS IAM authentication: the URI carries no password and the server mints a token per connection."""
 
 
 @dataclass(frozen=True)
@@ -83,13 +85,14 @@ def _host(host: str) -> str:
 
 
 def postgres_uri(facts: PostgresFacts) -> str:
-    """``postgresql://user:pw@host:port/db?sslmode=require`` with user, password and database URL-encoded."""
+    """``postgresql://user:pw@host:port/db?sslmode=require`` with user, password and database URL-encoded (no
+    password with IAM authentication)."""
     if facts.uri is not None:
         return facts.uri
     user = quote(facts.user, safe="")
-    password = quote(facts.password, safe="")
+    credentials = user if facts.iam else f"{user}:{quote(facts.password, safe='')}"
     database = quote(facts.database, safe="")
-    return f"postgresql://{user}:{password}@{_host(facts.host)}:{facts.port}/{database}?sslmode=require"
+    return f"postgresql://{credentials}@{_host(facts.host)}:{facts.port}/{database}?sslmode=require"
 
 
 def redis_uri(facts: RedisFacts, database: int = 0) -> str:
@@ -139,6 +142,7 @@ def render_env(
     values: dict[str, str | None] = {
         "DATABASE_URI": postgres_uri(postgres),
         "POSTGRES_URI_CUSTOM": postgres_uri(postgres),
+        "AGENT_POSTGRES_IAM_AUTH_PROVIDER": "aws" if postgres.iam else None,
         "REDIS_URI": redis_uri(redis, server.redis_database),
         "REDIS_URI_CUSTOM": redis_uri(redis, server.redis_database),
         "REDIS_CLUSTER": _bool(redis.cluster),

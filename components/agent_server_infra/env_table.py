@@ -47,6 +47,10 @@ _ROWS: tuple[EnvVar, ...] = (
            secret=True, models=STANDALONE),
     EnvVar("POSTGRES_URI_CUSTOM", "derived:postgres", "Postgres URI handed to a LangSmith control plane; once "
            "set it must stay set for the deployment's lifetime.", secret=True, models=CONTROL_PLANE),
+    EnvVar("AGENT_POSTGRES_IAM_AUTH_PROVIDER", "postgres.iamAuthentication", "`aws` with RDS IAM "
+           "authentication: the server mints a token for the passwordless user of its URI with the pod's IRSA "
+           "credentials (the EKS webhook sets AWS_REGION and the role); unset: the URI's password.", default="",
+           min_version="0.12.0", models=STANDALONE),
     EnvVar("REDIS_URI", "derived:redis", "Redis URI the server reads when started directly "
            "(`rediss://:token@host:port/db`).", secret=True, models=STANDALONE),
     EnvVar("REDIS_URI_CUSTOM", "derived:redis", "Redis URI handed to a LangSmith control plane.",

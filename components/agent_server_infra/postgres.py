@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, TypedDict
 from urllib.parse import unquote
 
@@ -48,6 +49,15 @@ class PostgresShare(TypedDict, total=False):
     """Secret."""
     max_connections: pulumi.Input[int]
     """The database's max_connections, which the sharing servers' budgets must fit together."""
+
+
+def log_exports(config: PostgresConfig) -> list[str]:
+    """The logs RDS exports: ``logExports``, with IAM authentication also ``iam-db-auth-error`` (why a token was
+    refused)."""
+    exports: list[str] = list(config.log_exports)
+    if config.iam_authentication and "iam-db-auth-error" not in exports:
+        exports.append("iam-db-auth-error")
+    return exports
 
 
 class Postgres(DataStore):
@@ -173,7 +183,8 @@ class Postgres(DataStore):
                 lambda suffix: naming.physical(naming.RDS_SNAPSHOT, identifier, f"-final-{suffix}")),
             delete_automated_backups=False,
             copy_tags_to_snapshot=True,
-            enabled_cloudwatch_logs_exports=list(config.log_exports),
+            enabled_cloudwatch_logs_exports=log_exports(config),
+            iam_database_authentication_enabled=config.iam_authentication,
             monitoring_interval=config.monitoring_interval_seconds,
             monitoring_role_arn=monitoring_role,
             performance_insights_enabled=config.performance_insights,
@@ -232,6 +243,13 @@ class Postgres(DataStore):
         self.database = part(lambda p: unquote(p.path.lstrip("/")))
         self.username = part(lambda p: unquote(p.username or ""))
         self.password = pulumi.Output.secret(part(lambda p: unquote(p.password or "")))
+
+    def server_facts(self) -> pulumi.Output[PostgresFacts]:
+        """What the server's URI is built from: the master's credentials, or with IAM authentication the
+        passwordless ``iamUsername`` (the server mints a token per connection)."""
+        if not self.config.iam_authentication:
+            return self.facts()
+        return self.facts().apply(lambda facts: replace(facts, user=self.config.iam_username, password="", iam=True))
 
     def facts(self) -> pulumi.Output[PostgresFacts]:
         """What ``render_env`` needs to build the URI (a secret output: it carries the password)."""

@@ -66,6 +66,7 @@ _POSTGRES_MODES: dict[str, set[str]] = dict.fromkeys(
         "multi_az", "backup_retention_days", "backup_window", "maintenance_window", "deletion_protection",
         "database_name", "username", "port", "performance_insights", "kms_key_id", "log_exports", "protect",
         "log_min_duration_statement_ms", "monitoring_interval_seconds", "monitoring_role_arn",
+        "iam_authentication", "iam_username",
     ),
     _RDS_ONLY,
 )
@@ -122,6 +123,11 @@ def check_postgres(postgres: PostgresConfig, secrets: Secrets) -> list[Issue]:
                                 "the minor itself and a pinned minor makes the next deploy try to downgrade (got "
                                 f"{show(postgres.engine_version)}; or set autoMinorVersionUpgrade: false)"))
         issues.extend(_window_issues("postgres", RDS_WINDOWS, postgres.backup_window, postgres.maintenance_window))
+        if _set(postgres, "iam_username") and not postgres.iam_authentication:
+            issues.append(Issue("postgres.iamUsername", "only used with postgres.iamAuthentication true"))
+        if postgres.iam_authentication and postgres.iam_username.lower() == postgres.username.lower():
+            issues.append(Issue("postgres.iamUsername", f"must differ from the master username "
+                                f"{postgres.username!r}: the master keeps its password for the bootstrap Job"))
         if postgres.monitoring_role_arn is not None and postgres.monitoring_interval_seconds == 0:
             issues.append(Issue("postgres.monitoringRoleArn", "only used with monitoringIntervalSeconds above 0 "
                                 "(enhanced monitoring is off)"))
@@ -237,8 +243,8 @@ def check_server(server: ServerConfig, secrets: Secrets | None, redis: RedisConf
         issues.append(Issue("server.image", "the :latest tag makes rollouts unrepeatable", "warning"))
     if not standalone:
         # api/queue stay meaningful: they are the replica ceilings the control plane runs, for the budget.
-        for field in ("image", "ingress", "service_account_role_arn", "namespace", "create_namespace", "run_as_user",
-                      "run_as_group", "network_policy"):
+        for field in ("image", "ingress", "service_account_role_arn", "oidc_provider_arn", "namespace",
+                      "create_namespace", "run_as_user", "run_as_group", "network_policy"):
             if _set(server, field):
                 issues.append(Issue(f"server.{_alias(ServerConfig, field)}", "only applies when "
                                     "server.deploymentModel is standalone (a control plane runs the server)"))
@@ -249,6 +255,9 @@ def check_server(server: ServerConfig, secrets: Secrets | None, redis: RedisConf
             issues.append(Issue(f"server.{role}.maxReplicas", f"must be ≥ replicas {scale.replicas} "
                                 f"(got {scale.max_replicas})"))
     issues.extend(_check_queue_scaling(server))
+    if server.oidc_provider_arn is not None and server.service_account_role_arn is not None:
+        issues.append(Issue("server.oidcProviderArn", "only used when serviceAccountRoleArn is unset (the "
+                            "component creates the IRSA role from it)"))
     if server.bg_job_isolated_loops and server.postgres_pool_max_size is not None and (
             problem := isolated_loop_pool_problem(server.postgres_pool_max_size, server.n_jobs_per_worker)):
         issues.append(Issue("server.postgresPoolMaxSize", problem))
@@ -285,6 +294,36 @@ def _check_queue_scaling(server: ServerConfig) -> list[Issue]:
     if _set(queue, "target_cpu_percent"):
         issues.append(Issue("server.queue.targetCpuPercent", "only applies when server.queue.autoscaling is cpu "
                             "(KEDA scales on the backlog)"))
+    return issues
+
+
+IAM_AUTH_VARIABLE = "AGENT_POSTGRES_IAM_AUTH_PROVIDER"
+
+
+def check_iam(postgres: PostgresConfig, server: ServerConfig) -> list[Issue]:
+    """IAM database authentication: a server that reads the provider variable, an IRSA role to mint tokens
+    with, and a queue autoscaler that can log in without a password (KEDA's cannot)."""
+    if postgres.mode != "rds" or not postgres.iam_authentication:
+        return []
+    issues: list[Issue] = []
+    minimum = env.ENV[IAM_AUTH_VARIABLE].min_version
+    if server.deployment_model != "standalone":
+        issues.append(Issue("postgres.iamAuthentication", "needs server.deploymentModel standalone (a LangSmith "
+                            "control plane runs the server with credentials of its own)"))
+    if server.server_version is None:
+        issues.append(Issue("postgres.iamAuthentication", f"needs langgraph-api ≥ {minimum} ({IAM_AUTH_VARIABLE}): "
+                            "set server.serverVersion to the image's version"))
+    elif not env.supported(IAM_AUTH_VARIABLE, server.version):
+        issues.append(Issue("postgres.iamAuthentication", f"needs langgraph-api ≥ {minimum} ({IAM_AUTH_VARIABLE}) "
+                            f"but server.serverVersion is {server.server_version}"))
+    if server.deployment_model == "standalone" and server.service_account_role_arn is None \
+            and server.oidc_provider_arn is None:
+        issues.append(Issue("server.serviceAccountRoleArn", "postgres.iamAuthentication needs the server's IRSA role "
+                            "(rds-db:connect is attached to it): set serviceAccountRoleArn or oidcProviderArn"))
+    if server.queue.autoscaling == "backlog":
+        issues.append(Issue("server.queue.autoscaling", "backlog scaling cannot be used with "
+                            "postgres.iamAuthentication: KEDA's postgresql scaler logs in with a password only "
+                            "(kedacore/keda#7096); use autoscaling cpu"))
     return issues
 
 

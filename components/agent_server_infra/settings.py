@@ -192,6 +192,8 @@ class ServerSettings(TypedDict, total=False):
     """GID of the containers and of the pod's volumes (`fsGroup`). Stack config: `agent-server:server.runAsGroup`."""
     service_account_role_arn: pulumi.Input[str]
     """IAM role for the service account (IRSA annotation). Stack config: `agent-server:server.serviceAccountRoleArn`."""
+    oidc_provider_arn: pulumi.Input[str]
+    """The cluster's IAM OIDC provider: without `serviceAccountRoleArn`, the component creates the server's IRSA role trusting it for this server's service account only. Stack config: `agent-server:server.oidcProviderArn`."""
     extra_env: Mapping[str, pulumi.Input[str]]
     """More plain variables for the server; may not override a managed one. Stack config: `agent-server:server.extraEnv`."""
     bg_job_isolated_loops: bool
@@ -322,6 +324,10 @@ class PostgresSettings(TypedDict, total=False):
     """Stack config: `agent-server:postgres.logExports`."""
     max_connections: int
     """External: the server's max_connections (needed for the budget). RDS: pins the parameter instead of the memory-derived default. Stack config: `agent-server:postgres.maxConnections`."""
+    iam_authentication: bool
+    """RDS IAM authentication: the server connects as `iamUsername` with a token its IRSA role mints (no password in its URI); a bootstrap Job creates that user with `rds_iam`. Needs `server.serverVersion` ≥ 0.12.0 and an IRSA role (`server.serviceAccountRoleArn` or `server.oidcProviderArn`); the `iam-db-auth-error` log is exported too. Stack config: `agent-server:postgres.iamAuthentication`."""
+    iam_username: str
+    """The database user the server logs in as with IAM (never the master `username`). Stack config: `agent-server:postgres.iamUsername`."""
     protect: bool
     """Pulumi `protect` on the stateful resource (on in prod). Stack config: `agent-server:postgres.protect`."""
 

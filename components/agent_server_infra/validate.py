@@ -198,6 +198,8 @@ def validate_sections(raw: Mapping[str, Any], source: str | None = None,
         issues.extend(rules.check_server(server, secrets if "secrets" in scope else None, parsed["redis"]))
     if "network" not in broken and "network" in scope:
         issues.extend(rules.check_network(parsed["network"], postgres, redis))
+    if postgres is not None and server is not None:
+        issues.extend(rules.check_iam(postgres, server))
     if "alarms" in scope and parsed["alarms"] is not None:
         issues.extend(rules.check_alarms(parsed["alarms"]))
 

@@ -16,6 +16,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from . import naming
+from .bootstrap import BOOTSTRAP_URI
+from .bootstrap import IAM_USER as BOOTSTRAP_IAM_USER
+from .bootstrap import SCRIPT as BOOTSTRAP_SCRIPT
 from .config import IngressConfig, ScaleConfig, ServerConfig
 from .env import SERVER_PORT, postgres_uri_name
 from .errors import ConfigError, Issue
@@ -52,6 +55,10 @@ KUBE_DNS = ({"kubernetes.io/metadata.name": "kube-system"}, {"k8s-app": "kube-dn
 """Where cluster DNS runs: CoreDNS in kube-system, labelled k8s-app=kube-dns (EKS, kubeadm and most others)."""
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 """Set by Kubernetes on every namespace (1.21+): a namespace selected by its name."""
+BOOTSTRAP_COMPONENT = "bootstrap"
+BOOTSTRAP_RETRIES = 4
+BOOTSTRAP_DEADLINE_SECS = 600
+"""The bootstrap Job's pod retries and its deadline: Pulumi waits for the Job before either role rolls out."""
 ALB_CLASS = "alb"
 ALB_ANNOTATIONS = "alb.ingress.kubernetes.io"
 
@@ -71,6 +78,18 @@ class WorkloadArgs(TypedDict, total=False):
     store_ports: Sequence[int]
     """Ports of Postgres and Redis, the egress the NetworkPolicy allows besides DNS and HTTPS (default 5432,
     6379)."""
+    bootstrap: "DatabaseBootstrap"
+    """With IAM authentication: a Job makes the server's IAM database user before either role starts."""
+
+
+class DatabaseBootstrap(TypedDict):
+    """What the database bootstrap Job needs: the master's URI (secret, in a Secret of the Job's own) and the IAM
+    user to create."""
+
+    master_uri: pulumi.Input[str]
+    """The master user's URI (secret)."""
+    iam_username: str
+    """The database user the server logs in as with IAM tokens."""
 
 
 def probe_paths(mount_prefix: str | None) -> tuple[str, str]:
@@ -114,6 +133,12 @@ def termination_grace_period(server: ServerConfig) -> int:
 def autoscaled(scale: ScaleConfig) -> bool:
     """Whether a HorizontalPodAutoscaler manages the role (its ceiling is above its floor)."""
     return scale.ceiling > scale.replicas
+
+
+def object_name(name: str) -> str:
+    """The Workload's object names' stem (its ServiceAccount's name): a DNS-1035 label leaving room for
+    ``-queue``."""
+    return naming.kubernetes(name, reserve=max(len(f"-{role}") for role in ROLES))
 
 
 def selector_labels(name: str, role: Role) -> dict[str, str]:
@@ -160,25 +185,26 @@ class Workload(pulumi.ComponentResource):
                                      f"only (got {server.deployment_model!r})")], source)
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._build(name, server, args.get("env") or {}, args.get("secret_env") or {}, args.get("labels"),
-                    tuple(args.get("store_ports") or DEFAULT_STORE_PORTS))
+                    tuple(args.get("store_ports") or DEFAULT_STORE_PORTS), args.get("bootstrap"))
 
     @classmethod
     def _validated(cls, name: str, server: ServerConfig, env: Mapping[str, Mapping[str, Any]],
                    secret_env: pulumi.Input[Mapping[str, pulumi.Input[str]]], labels: Mapping[str, str] | None,
-                   store_ports: Sequence[int], opts: pulumi.ResourceOptions | None = None) -> "Workload":
+                   store_ports: Sequence[int], opts: pulumi.ResourceOptions | None = None,
+                   bootstrap: DatabaseBootstrap | None = None) -> "Workload":
         """A Workload of a server config that ``AgentServer`` validated already (with the whole stack)."""
         self = prevalidated(cls, TYPE_TOKEN, name, opts)
-        self._build(name, server, env, secret_env, labels, store_ports)
+        self._build(name, server, env, secret_env, labels, store_ports, bootstrap)
         return self
 
     def _build(self, name: str, server: ServerConfig, env: Mapping[str, Mapping[str, Any]],
                secret_env: pulumi.Input[Mapping[str, pulumi.Input[str]]], labels: Mapping[str, str] | None,
-               store_ports: Sequence[int]) -> None:
+               store_ports: Sequence[int], bootstrap: DatabaseBootstrap | None = None) -> None:
         missing = [role for role in ROLES if role not in env]
         if missing:
             raise ValueError(f"env must have a plain environment for each role; missing {missing}")
         # Object names (``<name>-queue``) are DNS-1035 labels; a name that is not one is cleaned and hashed.
-        name = naming.kubernetes(name, reserve=max(len(f"-{role}") for role in ROLES))
+        name = object_name(name)
         self._name = name
         self._server = server
         self._labels = dict(labels or {})
@@ -213,6 +239,9 @@ class Workload(pulumi.ComponentResource):
             opts=self._opts(additional_secret_outputs=["data", "stringData"]),
         )
 
+        # Both roles start only once the bootstrap Job has made their database user.
+        job = [self._bootstrap(bootstrap, service_account)] if bootstrap is not None else []
+
         deployments: dict[Role, k8s.apps.v1.Deployment] = {}
         for role in ROLES:
             config_map = k8s.core.v1.ConfigMap(
@@ -225,7 +254,7 @@ class Workload(pulumi.ComponentResource):
             # Both roles run the server's migrations at start-up, and two at once on a fresh database crash one
             # of them (UniqueViolation on alembic_version): the queue rolls out only once the API is ready
             # (pulumi-kubernetes waits for a Deployment's rollout before its dependents).
-            after: list[pulumi.Resource] = [deployments["api"]] if role == "queue" else []
+            after: list[pulumi.Resource] = [deployments["api"]] if role == "queue" else list(job)
             deployments[role] = self._deployment(role, config_map, secret, service_account, after)
             self._disruption_budget(role)
             if role == "queue" and server.queue.autoscaling == "backlog":
@@ -353,12 +382,7 @@ class Workload(pulumi.ComponentResource):
                 pre_stop=k8s.core.v1.LifecycleHandlerArgs(
                     sleep=k8s.core.v1.SleepActionArgs(seconds=API_PRE_STOP_SLEEP_SECS)),
             ) if role == "api" else None,
-            security_context=k8s.core.v1.SecurityContextArgs(
-                allow_privilege_escalation=False,
-                read_only_root_filesystem=True,
-                run_as_non_root=True,
-                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-            ),
+            security_context=_container_security(),
             volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
         )
         pod = k8s.core.v1.PodSpecArgs(
@@ -366,11 +390,7 @@ class Workload(pulumi.ComponentResource):
             automount_service_account_token=False,
             enable_service_links=False,
             termination_grace_period_seconds=termination_grace_period(server),
-            security_context=k8s.core.v1.PodSecurityContextArgs(
-                run_as_non_root=True, run_as_user=server.run_as_user, run_as_group=server.run_as_group,
-                fs_group=server.run_as_group,
-                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-            ),
+            security_context=_pod_security(server),
             topology_spread_constraints=[spread(ZONE_KEY), spread(HOST_KEY)],
             containers=[container],
             volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())],
@@ -395,6 +415,52 @@ class Workload(pulumi.ComponentResource):
                 ),
             ),
             opts=self._opts(after),
+        )
+
+    def _bootstrap(self, bootstrap: DatabaseBootstrap,
+                   service_account: "k8s.core.v1.ServiceAccount") -> "k8s.batch.v1.Job":
+        """The database bootstrap Job (:mod:`agent_server_infra.bootstrap`) with its own Secret (the master URI):
+        auto-named, so a changed Secret or script replaces it and it runs again; both roles wait for it."""
+        labels = {**self._common_labels(), "app.kubernetes.io/component": BOOTSTRAP_COMPONENT}
+        secret = k8s.core.v1.Secret(
+            f"{self._name}-bootstrap",
+            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=self._server.namespace, labels=labels),
+            type="Opaque",
+            immutable=True,
+            string_data=pulumi.Output.secret(pulumi.Output.from_input(bootstrap["master_uri"]).apply(
+                lambda uri: {BOOTSTRAP_URI: uri})),
+            opts=self._opts(additional_secret_outputs=["data", "stringData"]),
+        )
+        container = k8s.core.v1.ContainerArgs(
+            name=BOOTSTRAP_COMPONENT,
+            image=self._server.image,
+            command=["python", "-c", BOOTSTRAP_SCRIPT],
+            env_from=[k8s.core.v1.EnvFromSourceArgs(secret_ref=k8s.core.v1.SecretEnvSourceArgs(
+                name=_name_of(secret)))],
+            env=[k8s.core.v1.EnvVarArgs(name=BOOTSTRAP_IAM_USER, value=bootstrap["iam_username"])],
+            resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "50m", "memory": "128Mi"},
+                                                           limits={"memory": "256Mi"}),
+            security_context=_container_security(),
+        )
+        return k8s.batch.v1.Job(
+            f"{self._name}-bootstrap",
+            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=self._server.namespace, labels=labels),
+            spec=k8s.batch.v1.JobSpecArgs(
+                backoff_limit=BOOTSTRAP_RETRIES,
+                active_deadline_seconds=BOOTSTRAP_DEADLINE_SECS,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        restart_policy="Never",
+                        service_account_name=_name_of(service_account),
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        security_context=_pod_security(self._server),
+                        containers=[container],
+                    ),
+                ),
+            ),
+            opts=self._opts(),
         )
 
     def _disruption_budget(self, role: Role) -> "k8s.policy.v1.PodDisruptionBudget":
@@ -498,6 +564,23 @@ class Workload(pulumi.ComponentResource):
             ),
             opts=self._opts(),
         )
+
+
+def _container_security() -> k8s.core.v1.SecurityContextArgs:
+    return k8s.core.v1.SecurityContextArgs(
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+    )
+
+
+def _pod_security(server: ServerConfig) -> k8s.core.v1.PodSecurityContextArgs:
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_non_root=True, run_as_user=server.run_as_user, run_as_group=server.run_as_group,
+        fs_group=server.run_as_group,
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
 
 
 def _peer(namespace: Mapping[str, str] | None = None, pods: Mapping[str, str] | None = None,

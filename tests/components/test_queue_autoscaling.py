@@ -80,7 +80,7 @@ def plan_stack_budget(stack: str) -> dict[str, Any]:
 
 def test_polling_cooldown_and_query_follow_the_config(tmp_path: Path) -> None:
     query = "SELECT COUNT(*) FROM run WHERE status = 'pending' AND created_at > now() - interval '1 day'"
-    recording = plan_stack(str(write_modified_stack(tmp_path, "staging", {"server": {
+    recording = plan_stack(str(write_modified_stack(tmp_path, "dev", {"server": {
         "queue": {"replicas": 1, "maxReplicas": 4, "autoscaling": "backlog",
                   "backlog": {"query": query, "pollingIntervalSeconds": 15, "cooldownSeconds": 120}},
         "nJobsPerWorker": 4}})))

@@ -12,6 +12,7 @@ A mock engine accepts anything, so every check here reads what a recorded resour
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -458,6 +459,73 @@ def _trigger_authentication(recording: Recording, resource: RecordedResource) ->
             yield f"secretTargetRef key {reference['key']!r} is not in the Secret"
 
 
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+JOB = "kubernetes:batch/v1:Job"
+POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
+
+
+def _secret_env(recording: Recording, container: Mapping[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for source in container.get("envFrom") or []:
+        name = (source.get("secretRef") or {}).get("name")
+        for secret in recording.by_type(SECRET):
+            if value(secret, "metadata.name") == name:
+                env.update(value(secret, "stringData") or {})
+    return env
+
+
+def _rds_connect(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    """The inline policy grants rds-db:connect on an instance of this stack that has IAM authentication on, as the
+    user the server's URI names (Amazon RDS User Guide, IAM database access policy)."""
+    name = str(value(resource, "name"))
+    if not POLICY_NAME.fullmatch(name):
+        yield f"name {name!r} is not 1-128 letters, digits or +=,.@_-"
+    statements = json.loads(value(resource, "policy"))["Statement"]
+    instances = {f"{db.outputs['arn']}": db for db in recording.by_type(RDS)}
+    for statement in statements:
+        if statement["Action"] != "rds-db:connect":
+            continue
+        match = re.fullmatch(r"arn:([a-z-]+):rds-db:([a-z0-9-]+):(\d{12}):dbuser:(db-[A-Za-z0-9]+)/(.+)",
+                             statement["Resource"])
+        if match is None:
+            yield f"resource {statement['Resource']!r} is not arn:<partition>:rds-db:<region>:<account>:dbuser:" \
+                  "<DbiResourceId>/<user>"
+            continue
+        partition, region, account, resource_id, user = match.groups()
+        db = next((db for arn, db in instances.items()
+                   if arn == f"arn:{partition}:rds:{region}:{account}:db:{value(db, 'identifier')}"
+                   and db.outputs.get("resourceId") == resource_id), None)
+        if db is None:
+            yield f"no instance of this stack has the resource id {resource_id}"
+        elif not value(db, "iamDatabaseAuthenticationEnabled"):
+            yield f"instance {value(db, 'identifier')} has IAM authentication off"
+        users = {urlsplit(_secret_env(recording, container).get("DATABASE_URI", "")).username
+                 for deployment in recording.by_type(DEPLOYMENT) for container in _containers(deployment)}
+        if users and users != {user}:
+            yield f"grants {user!r} but the server logs in as {sorted(u or '' for u in users)}"
+
+
+def _iam_login(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    """A passwordless server URI only with the provider variable (server ≥ 0.12 mints the token), a bootstrap Job
+    both roles wait for, and a connect policy."""
+    if not value(resource, "iamDatabaseAuthenticationEnabled"):
+        return
+    if not recording.by_type(ROLE_POLICY):
+        yield "IAM authentication without an rds-db:connect policy: the server cannot get a token accepted"
+    jobs = {job.urn for job in recording.by_type(JOB)}
+    for deployment in recording.by_type(DEPLOYMENT):
+        for container in _containers(deployment):
+            uri = urlsplit(_secret_env(recording, container).get("DATABASE_URI", ""))
+            if uri.password:
+                yield f"{deployment.name}: the URI still carries a password"
+            if _env_of(recording, container).get("AGENT_POSTGRES_IAM_AUTH_PROVIDER") != "aws":
+                yield f"{deployment.name}: AGENT_POSTGRES_IAM_AUTH_PROVIDER is not aws"
+        waits = set(deployment.dependencies) | {dep for other in recording.by_type(DEPLOYMENT)
+                                                if other.urn in deployment.dependencies for dep in other.dependencies}
+        if not jobs & waits:
+            yield f"{deployment.name} does not wait for the bootstrap Job"
+
+
 KEDA_SOURCE = ("kedacore/keda v2.20.2 config/crd/bases/keda.sh_scaledobjects.yaml and "
                "keda.sh_triggerauthentications.yaml (tests/data/keda); apis/keda/v1alpha1/scaledobject_webhook.go "
                "verifyHpas ('the workload ... is already managed by the hpa')")
@@ -543,6 +611,14 @@ RULES: tuple[Rule, ...] = (
     Rule(TRIGGER_AUTHENTICATION, "spec.secretTargetRef", "a parameter the postgresql scaler reads, from a key of "
          "the server's Secret", "kedacore/keda pkg/scalers/postgresql_scaler.go (connection, password, host, port, "
          "userName, dbName, sslmode)", _trigger_authentication),
+    # IAM database authentication
+    Rule(ROLE_POLICY, "name / policy", "rds-db:connect on an IAM-enabled instance of this stack, as the server's "
+         "user", "AWS IAM API reference, PutRolePolicy PolicyName; Amazon RDS User Guide, 'Creating and using an "
+         "IAM policy for IAM database access'", _rds_connect),
+    Rule(RDS, "iamDatabaseAuthenticationEnabled", "a passwordless URI, AGENT_POSTGRES_IAM_AUTH_PROVIDER=aws, a "
+         "connect policy and the bootstrap Job before both roles", "docs.langchain.com/langsmith/configure-iam-auth "
+         "(langgraph-api ≥ 0.12.0: URI without password, sslmode=require, the provider variable on API and queue)",
+         _iam_login),
     # alarms
     Rule(ALARM, "period / evaluationPeriods / statistic / comparisonOperator / treatMissingData / actions / name",
          "what PutMetricAlarm accepts", provider_rules.ALARM_SOURCE, _alarm),

@@ -64,7 +64,7 @@ VARIANTS: tuple[Variant, ...] = (
     }),
     Variant("control-plane", "staging", "control-plane", {"server": {
         "image": None, "ingress": None, "serviceAccountRoleArn": None, "namespace": None,
-        "deploymentModel": "control-plane"}}),
+        "deploymentModel": "control-plane"}, "postgres": {"iamAuthentication": None}}),
     # ingress classes
     Variant("ingress-nginx", "prod", "nginx", {"server": {"ingress": Replace(
         host="agents.example.com", className="nginx", tlsSecretName="agents-example-com-tls")}}),
@@ -72,8 +72,12 @@ VARIANTS: tuple[Variant, ...] = (
         host="agents.dev.example.com")}}),
     Variant("ingress-alb-internal", "staging", "alb-internal", {"server": {"mountPrefix": "/a/b"}}),
     # operations: the queue on its backlog, alarms on every store shape
-    Variant("backlog-long-name", "staging", f"{LONG}-backlog", {
+    Variant("backlog-long-name", "prod", f"{LONG}-backlog", {
         "server": {"queue": Replace(replicas=1, maxReplicas=6, autoscaling="backlog")}, "alarms": TOPIC}),
     Variant("alarms-cluster", "cluster", "alarms-cluster", {"alarms": TOPIC}),
     Variant("alarms-single-no-replica", "dev", "alarms-dev", {"alarms": TOPIC}),
+    # IAM authentication with a role created from the OIDC provider, under a long stack name
+    Variant("iam-oidc-long-name", "staging", f"{LONG}-iam", {"server": {
+        "serviceAccountRoleArn": None,
+        "oidcProviderArn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/5C2A7B1E9D"}}),
 )

@@ -258,6 +258,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             kind = typ.split(":")[-1]
             state.update(arn=arn_base.format("ec2") + f":{re.sub(r'(?<!^)(?=[A-Z])', '-', kind).lower()}/"
                                                      f"{resource_id}")
+        elif typ == "aws:iam/role:Role":
+            # IAM is global: no region in the ARN, and the name after ``role/`` (the path's, when one is set).
+            role = plain.get("name") or generated.get("name") or name
+            state.update(name=role, arn=f"arn:aws:iam::{ACCOUNT_ID}:role{plain.get('path') or '/'}{role}",
+                         uniqueId=f"AROA{_digest(typ, name, length=17).upper()}")
+            resource_id = role
         elif typ == "random:index/randomPassword:RandomPassword":
             length = int(plain.get("length") or 32)
             special = plain.get("overrideSpecial", "") if plain.get("special", True) else ""

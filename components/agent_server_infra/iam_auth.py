@@ -1,0 +1,79 @@
+"""RDS IAM authentication for the server: its IRSA role (given, or created from the cluster's OIDC provider) and
+the ``rds-db:connect`` policy for its database user.
+
+Sources: Amazon RDS User Guide, "Creating and using an IAM policy for IAM database access" (the resource
+``arn:<partition>:rds-db:<region>:<account>:dbuser:<DbiResourceId>/<db-user>``); Amazon EKS User Guide, "Assign
+IAM roles to Kubernetes service accounts" (the trust policy: ``sts:AssumeRoleWithWebIdentity`` from the OIDC
+provider, conditions on ``<issuer>:sub`` = ``system:serviceaccount:<namespace>:<name>`` and ``<issuer>:aud`` =
+``sts.amazonaws.com``).
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from . import naming
+
+POLICY_NAME_MAX = 128
+"""IAM PutRolePolicy PolicyName: 1-128 of letters, digits and +=,.@_- (unique per role: one per server on a
+shared role)."""
+
+
+def connect_resource(instance_arn: str, resource_id: str, user: str) -> str:
+    """The ``rds-db:connect`` resource of ``user`` on the instance (its partition, region and account read from the
+    instance's ARN ``arn:<partition>:rds:<region>:<account>:db:<identifier>``)."""
+    _, partition, _, region, account, *_ = instance_arn.split(":")
+    return f"arn:{partition}:rds-db:{region}:{account}:dbuser:{resource_id}/{user}"
+
+
+def connect_policy(resource: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "rds-db:connect", "Resource": resource}]})
+
+
+def irsa_trust_policy(oidc_provider_arn: str, namespace: str, service_account: str) -> str:
+    """The trust policy of a role only this namespace's ``service_account`` may assume."""
+    issuer = oidc_provider_arn.split(":oidc-provider/", 1)[1]
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Federated": oidc_provider_arn},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                                       f"{issuer}:aud": "sts.amazonaws.com"}},
+    }]})
+
+
+def role_name(role_arn: str) -> str:
+    """The name of a role from its ARN (``arn:aws:iam::123456789012:role/path/name`` → ``name``)."""
+    return role_arn.split(":role/", 1)[1].rsplit("/", 1)[-1]
+
+
+def server_role(name: str, oidc_provider_arn: pulumi.Input[str], namespace: str, service_account: str, *,
+                parent: pulumi.Resource, tags: Mapping[str, Any]) -> aws.iam.Role:
+    """The server's IRSA role, trusting only its service account."""
+    scoped = naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
+    return aws.iam.Role(
+        f"{naming.logical(name)}-server",
+        name=naming.physical(naming.IAM_ROLE, scoped, "-server"),
+        assume_role_policy=pulumi.Output.from_input(oidc_provider_arn).apply(
+            lambda arn: irsa_trust_policy(arn, namespace, service_account)),
+        description=f"IRSA role of the Agent Server {name}",
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def allow_connect(name: str, role: pulumi.Input[str], instance: aws.rds.Instance, user: str, *,
+                  parent: pulumi.Resource) -> aws.iam.RolePolicy:
+    """``rds-db:connect`` as ``user`` on ``instance`` for the role named ``role``, as an inline policy of it."""
+    return aws.iam.RolePolicy(
+        f"{naming.logical(name)}-rds-connect",
+        name=naming.fit(f"{name}-rds-connect", POLICY_NAME_MAX),
+        role=role,
+        policy=pulumi.Output.all(instance.arn, instance.resource_id).apply(
+            lambda values: connect_policy(connect_resource(values[0], values[1], user))),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
