@@ -265,13 +265,15 @@ def _refresh_safe(recording: Recording, resource: RecordedResource) -> Iterator[
                    "refresh one mechanism revokes the other's rules")
 
 
-def _env_of(recording: Recording, container: Mapping[str, Any]) -> dict[str, str]:
+def _env_of(recording: Recording, container: Mapping[str, Any], secret: bool = False) -> dict[str, str]:
+    """The variables a container gets from its ConfigMaps (or, ``secret``, its Secrets)."""
+    ref, type_, field = ("secretRef", SECRET, "stringData") if secret else ("configMapRef", CONFIG_MAP, "data")
     env: dict[str, str] = {}
     for source in container.get("envFrom") or []:
-        name = (source.get("configMapRef") or {}).get("name")
-        for config_map in recording.by_type(CONFIG_MAP):
-            if value(config_map, "metadata.name") == name:
-                env.update(value(config_map, "data") or {})
+        name = (source.get(ref) or {}).get("name")
+        for resource in recording.by_type(type_):
+            if value(resource, "metadata.name") == name:
+                env.update(value(resource, field) or {})
     return env
 
 
@@ -464,16 +466,6 @@ JOB = "kubernetes:batch/v1:Job"
 POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
 
 
-def _secret_env(recording: Recording, container: Mapping[str, Any]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for source in container.get("envFrom") or []:
-        name = (source.get("secretRef") or {}).get("name")
-        for secret in recording.by_type(SECRET):
-            if value(secret, "metadata.name") == name:
-                env.update(value(secret, "stringData") or {})
-    return env
-
-
 def _rds_connect(recording: Recording, resource: RecordedResource) -> Iterator[str]:
     """The inline policy grants rds-db:connect on an instance of this stack that has IAM authentication on, as the
     user the server's URI names (Amazon RDS User Guide, IAM database access policy)."""
@@ -499,7 +491,7 @@ def _rds_connect(recording: Recording, resource: RecordedResource) -> Iterator[s
             yield f"no instance of this stack has the resource id {resource_id}"
         elif not value(db, "iamDatabaseAuthenticationEnabled"):
             yield f"instance {value(db, 'identifier')} has IAM authentication off"
-        users = {urlsplit(_secret_env(recording, container).get("DATABASE_URI", "")).username
+        users = {urlsplit(_env_of(recording, container, secret=True).get("DATABASE_URI", "")).username
                  for deployment in recording.by_type(DEPLOYMENT) for container in _containers(deployment)}
         if users and users != {user}:
             yield f"grants {user!r} but the server logs in as {sorted(u or '' for u in users)}"
@@ -515,7 +507,7 @@ def _iam_login(recording: Recording, resource: RecordedResource) -> Iterator[str
     jobs = {job.urn for job in recording.by_type(JOB)}
     for deployment in recording.by_type(DEPLOYMENT):
         for container in _containers(deployment):
-            uri = urlsplit(_secret_env(recording, container).get("DATABASE_URI", ""))
+            uri = urlsplit(_env_of(recording, container, secret=True).get("DATABASE_URI", ""))
             if uri.password:
                 yield f"{deployment.name}: the URI still carries a password"
             if _env_of(recording, container).get("AGENT_POSTGRES_IAM_AUTH_PROVIDER") != "aws":
