@@ -1,9 +1,13 @@
 """The queue's backlog autoscaler: a KEDA ``ScaledObject`` with a ``postgresql`` trigger on the pending runs.
 
-KEDA creates and owns the queue's HorizontalPodAutoscaler (``keda-hpa-<name>``), so the Workload creates no HPA of
-its own for a backlog-scaled queue (KEDA's admission webhook refuses a ScaledObject whose target another HPA
-already scales). The trigger reads its connection from the server's Secret through a ``TriggerAuthentication``:
-no credential is ever a plain value of the ScaledObject.
+KEDA creates and owns the queue's HorizontalPodAutoscaler, so the Workload creates no HPA of its own for a
+backlog-scaled queue: KEDA's admission webhook refuses a ScaledObject whose target an HPA it does not own already
+scales (``verifyHpas`` in kedacore/keda ``apis/keda/v1alpha1/scaledobject_webhook.go``). KEDA's HPA takes the name
+the CPU autoscaler of the queue has (``<name>-queue``) and the ScaledObject asks to adopt it
+(``scaledobject.keda.sh/transfer-hpa-ownership``): switching a deployed queue from ``cpu`` to ``backlog`` is then
+one update, where Pulumi creates the ScaledObject before it deletes the old HPA (KEDA recreates its HPA once that
+delete lands). The trigger reads its connection from the server's Secret through a ``TriggerAuthentication``: no
+credential is ever a plain value of the ScaledObject.
 """
 
 from collections.abc import Mapping
@@ -13,7 +17,6 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from . import naming
 from .config import QueueScaleConfig
 
 KEDA_API_VERSION = "keda.sh/v1alpha1"
@@ -44,11 +47,9 @@ def backlog_trigger(queue: QueueScaleConfig, n_jobs_per_worker: int) -> BacklogT
     return BacklogTrigger(query=queue.backlog.query, target=n_jobs_per_worker, activation=n_jobs_per_worker)
 
 
-def hpa_name(target: str) -> str:
-    """The HPA KEDA creates for the ScaledObject ``target``: KEDA's own ``keda-hpa-<name>``, named explicitly so a
-    long name is hashed into a DNS-1035 label (KEDA 2.20 refuses a ScaledObject whose default HPA name would
-    exceed 63 characters)."""
-    return naming.physical(naming.K8S_DNS_LABEL, f"keda-hpa-{target}")
+TRANSFER_HPA_OWNERSHIP = "scaledobject.keda.sh/transfer-hpa-ownership"
+"""KEDA adopts the HPA named in ``advanced.horizontalPodAutoscalerConfig.name`` instead of refusing the
+ScaledObject because of it (kedacore/keda ``ScaledObjectTransferHpaOwnershipAnnotation``)."""
 
 
 def scaled_object_spec(target: str, queue: QueueScaleConfig, trigger: BacklogTrigger,
@@ -60,7 +61,7 @@ def scaled_object_spec(target: str, queue: QueueScaleConfig, trigger: BacklogTri
         "minReplicaCount": queue.replicas,
         "maxReplicaCount": queue.ceiling,
         "advanced": {"horizontalPodAutoscalerConfig": {
-            "name": hpa_name(target),
+            "name": target,
             "behavior": {"scaleDown": {"stabilizationWindowSeconds": queue.backlog.cooldown_seconds}},
         }},
         "triggers": [{
@@ -86,8 +87,9 @@ def backlog_autoscaler(
     of the queue Deployment ``target``, both named after it."""
     authentication_name = f"{target}-backlog"
 
-    def metadata(name: str) -> k8s.meta.v1.ObjectMetaArgs:
-        return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=dict(labels))
+    def metadata(name: str, annotations: Mapping[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=dict(labels),
+                                          annotations=dict(annotations) if annotations else None)
 
     authentication = k8s.apiextensions.CustomResource(
         authentication_name,
@@ -101,7 +103,7 @@ def backlog_autoscaler(
         target,
         api_version=KEDA_API_VERSION,
         kind="ScaledObject",
-        metadata=metadata(target),
+        metadata=metadata(target, {TRANSFER_HPA_OWNERSHIP: "true"}),
         spec=scaled_object_spec(target, queue, backlog_trigger(queue, n_jobs_per_worker), authentication_name),
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[authentication])),
     )

@@ -184,7 +184,8 @@ class Postgres(DataStore):
             delete_automated_backups=False,
             copy_tags_to_snapshot=True,
             enabled_cloudwatch_logs_exports=log_exports(config),
-            iam_database_authentication_enabled=config.iam_authentication,
+            # Unset when off (the provider's default), so turning the feature on is the only diff it makes.
+            iam_database_authentication_enabled=True if config.iam_authentication else None,
             monitoring_interval=config.monitoring_interval_seconds,
             monitoring_role_arn=monitoring_role,
             performance_insights_enabled=config.performance_insights,

@@ -17,7 +17,7 @@ from agent_server_infra.plan.engine import Recording
 from agent_server_infra.plan.stack import plan_stack
 from agent_server_infra.validate import validate_stack
 from tests.components import k8s_validate
-from tests.helpers import write_modified_stack
+from tests.helpers import Replace, write_modified_stack
 
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 TRIGGER_AUTHENTICATION = "kubernetes:keda.sh/v1alpha1:TriggerAuthentication"
@@ -94,13 +94,25 @@ def test_polling_cooldown_and_query_follow_the_config(tmp_path: Path) -> None:
         assert k8s_validate.validate(resource) == k8s_validate.KEDA_VERSION
 
 
-def test_a_long_name_still_gives_kedas_hpa_a_valid_name() -> None:
-    target = "a" * 57 + "-queue"
-    assert len(f"keda-hpa-{target}") > 63
-    name = keda.hpa_name(target)
-    assert len(name) <= 63
-    assert name.startswith("keda-hpa-aaa")
-    assert keda.hpa_name("srv-queue") == "keda-hpa-srv-queue"
+def test_switching_from_cpu_is_one_update(planned: Callable[[str], Recording], tmp_path: Path) -> None:
+    """KEDA's HPA takes the name of the queue's CPU HPA and the ScaledObject adopts it, so KEDA's webhook admits
+    the ScaledObject while the old HPA (deleted last by Pulumi) still exists."""
+    queue = {key: value for key, value in _prod_queue().items() if key != "autoscaling"}
+    cpu = plan_stack(str(write_modified_stack(tmp_path, "prod", {"server": {"queue": Replace(queue)}})))
+    [old] = [hpa for hpa in cpu.by_type(HPA) if hpa.name.endswith("-queue")]
+    scaled = planned("prod").one(SCALED_OBJECT).plain_inputs
+    assert scaled["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["name"] == old.plain_inputs["metadata"]["name"]
+    assert scaled["metadata"]["annotations"] == {keda.TRANSFER_HPA_OWNERSHIP: "true"}
+    assert scaled["spec"]["scaleTargetRef"]["name"] == old.plain_inputs["spec"]["scaleTargetRef"]["name"]
+
+
+def _prod_queue() -> dict[str, Any]:
+    import yaml
+
+    from tests.helpers import ROOT
+
+    return dict(yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())["config"]["agent-server:server"]
+                ["queue"])
 
 
 def test_kedas_schema_refuses_what_keda_would() -> None:

@@ -442,8 +442,10 @@ def _scaled_object(recording: Recording, resource: RecordedResource) -> Iterator
     name = str(value(resource, "metadata.name"))
     yield from (f"metadata.name {name!r} (the HPA's scaledobject.keda.sh/name label) {problem}"
                 for problem in naming.K8S_LABEL_VALUE.problems(name))
-    hpa_name = str(spec.get("advanced", {}).get("horizontalPodAutoscalerConfig", {}).get("name", f"keda-hpa-{name}"))
-    yield from (f"HPA name {hpa_name!r} {problem}" for problem in naming.K8S_DNS_LABEL.problems(hpa_name))
+    hpa_name = spec.get("advanced", {}).get("horizontalPodAutoscalerConfig", {}).get("name")
+    if hpa_name is None and len(name) > 54:
+        yield f"metadata.name {name!r}: KEDA 2.20 allows 54 characters with the default HPA name keda-hpa-<name>"
+    yield from (f"HPA name {hpa_name!r} {problem}" for problem in naming.K8S_DNS_LABEL.problems(str(hpa_name or name)))
 
 
 POSTGRESQL_SCALER_PARAMETERS = frozenset({"connection", "password", "host", "port", "userName", "dbName", "sslmode"})

@@ -353,3 +353,18 @@ def test_diff_exit_codes_from_the_command_line(plan_document: PlanDocument, tmp_
     assert changed.stdout == (tmp_path / "d.md").read_text()
     assert changed.stdout.endswith("\n")
     assert "### Connection budget" in changed.stdout
+
+
+def test_backlog_back_to_cpu_is_flagged_and_cpu_to_backlog_is_not(plan_document: PlanDocument) -> None:
+    """Back to CPU, Pulumi would create the queue's HPA while KEDA's of the same name still exists; the other way
+    KEDA adopts the old HPA, so that diff has no warning."""
+    backlog = plan_document("prod")
+    queue = {"replicas": 3, "maxReplicas": 12, "cpu": "2", "memory": "4Gi", "memoryLimit": "4Gi"}
+    cpu = plan_document("prod", {"server": {"queue": Replace(queue)}})
+    back = diff_documents(backlog, cpu)
+    [risk] = back.warnings
+    assert (risk.severity, risk.type) == ("fails", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
+    assert "Switch in two updates" in risk.message
+    forward = diff_documents(cpu, backlog)
+    assert {r["type"] for r in forward.removed} == {"kubernetes:autoscaling/v2:HorizontalPodAutoscaler"}
+    assert not forward.warnings

@@ -570,9 +570,28 @@ WARNING_RULES: dict[str, Callable[[ResourceChange, Mapping[str, Any], Mapping[st
 }
 
 
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+
+
+def _backlog_to_cpu(result: PlanDiff) -> Iterable[Risk]:
+    """A queue going from backlog (KEDA) back to CPU scaling: Pulumi creates the new HPA before it deletes the
+    ScaledObject, whose HPA has the same name (the other direction is one update: KEDA adopts the old HPA)."""
+    keda_hpas = {str(((resource.get("inputs") or {}).get("spec") or {}).get("advanced", {})
+                     .get("horizontalPodAutoscalerConfig", {}).get("name"))
+                 for resource in result.removed if resource["type"] == SCALED_OBJECT}
+    for resource in result.added:
+        name = ((resource.get("inputs") or {}).get("metadata") or {}).get("name")
+        if resource["type"] == HPA and name in keda_hpas:
+            yield Risk("fails", resource["type"], resource["name"],
+                       f"is created while KEDA's HPA `{name}` of the removed ScaledObject still exists (Pulumi "
+                       "deletes last): the create conflicts with it. Switch in two updates: first without "
+                       "autoscaling (`queue.maxReplicas` unset), then with `autoscaling: cpu`")
+
+
 def warnings_for(result: PlanDiff, before: Mapping[str, Mapping[str, Any]],
                  after: Mapping[str, Mapping[str, Any]]) -> list[Risk]:
-    found: list[Risk] = []
+    found: list[Risk] = list(_backlog_to_cpu(result))
     for resource in result.removed:
         if resource["type"] in STATEFUL:
             found.append(Risk("delete", resource["type"], resource["name"],
