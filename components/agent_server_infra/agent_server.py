@@ -118,6 +118,11 @@ class AgentServer(pulumi.ComponentResource):
     Several servers can share one :class:`Redis`: each registers a claim on it, prefixes must not collide and the
     Redis budget is summed over all of them; two servers never share a Kubernetes namespace. Everything is checked
     before the first child is created.
+
+    With ``alarms``, the first server on a store creates its CloudWatch alarms (:mod:`agent_server_infra.alarms`),
+    thresholds from the budgets of every server on it. With ``server.oidcProviderArn`` and no role, it creates the
+    server's IRSA role; with ``postgres.iamAuthentication``, it attaches ``rds-db:connect`` for ``iamUsername`` to
+    that role and has the Workload run the bootstrap Job (:mod:`agent_server_infra.bootstrap`) before both roles.
     """
 
     budget: dict[str, Any]

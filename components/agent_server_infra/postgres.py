@@ -65,8 +65,10 @@ class Postgres(DataStore):
 
     ``rds`` mode creates a DB subnet group, a security group that admits 5432 from the configured clients
     only, a parameter group enforcing TLS (``rds.force_ssl=1``) and an encrypted, private instance with backups,
-    deletion protection, a final snapshot and log exports; the master password is generated and secret.
-    ``external`` mode creates nothing and takes the URI from the ``agent-server:postgresUri`` secret.
+    deletion protection, a final snapshot and log exports; the master password is generated and secret. With
+    ``iamAuthentication`` the instance accepts IAM tokens and :meth:`server_facts` names the passwordless
+    ``iamUsername`` (the master keeps its password, for the bootstrap Job). ``external`` mode creates nothing
+    and takes the URI from the ``agent-server:postgresUri`` secret.
     """
 
     address: pulumi.Output[str]

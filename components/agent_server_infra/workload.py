@@ -162,7 +162,8 @@ class Workload(pulumi.ComponentResource):
     period above the drain period; a ClusterIP Service for the API; a PodDisruptionBudget per role; a CPU
     HorizontalPodAutoscaler per role whose ``maxReplicas`` is above ``replicas`` (the Deployment then leaves
     ``replicas`` to the autoscaler), or for a queue with ``autoscaling: backlog`` a KEDA ScaledObject on the
-    pending runs with its TriggerAuthentication (:mod:`agent_server_infra.keda`); and an Ingress when
+    pending runs with its TriggerAuthentication (:mod:`agent_server_infra.keda`); with ``bootstrap``, the database
+    bootstrap Job and its Secret, which both roles wait for; and an Ingress when
     ``server.ingress`` is set (with the AWS Load Balancer Controller's annotations for ``className: alb``). A
     name that is not a DNS-1035 label is cleaned and hashed (:mod:`agent_server_infra.naming`).
 
