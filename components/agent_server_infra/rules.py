@@ -343,6 +343,11 @@ def _check_ingress(server: ServerConfig) -> list[Issue]:
         return []
     issues: list[Issue] = []
     if ingress.class_name == "alb":
+        if server.network_policy.enabled and not server.network_policy.ingress_cidrs:
+            issues.append(Issue("server.networkPolicy.ingressCidrs", "required with className alb: the load "
+                                "balancer reaches the pods' IPs directly from its subnets (IP targets), not from an "
+                                "ingress controller's namespace, so without them the NetworkPolicy drops its "
+                                "traffic and health checks; name the VPC's CIDR or the load balancer's subnets"))
         if ingress.tls_secret_name is not None:
             issues.append(Issue("server.ingress.tlsSecretName", "the AWS Load Balancer Controller (className alb) "
                                 "terminates TLS with ACM and ignores TLS secrets: set certificateArn instead"))

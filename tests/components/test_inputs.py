@@ -39,6 +39,7 @@ def args_with_outputs(**overrides: Any) -> dict[str, Any]:
         "server": {"image": out(VALUES["image"]), "server_version": "0.11.4", "namespace": "agents",
                    "service_account_role_arn": out(ROLE),
                    "ingress": {"host": out(VALUES["host"]), "class_name": "alb", "certificate_arn": out(CERT)},
+                   "network_policy": {"ingress_cidrs": [out("10.0.0.0/16")]},
                    "extra_env": {"FEATURE_FLAG": out(VALUES["extra"])}},
         "license_key": pulumi.Output.secret(out(VALUES["license"])),
     }

@@ -1,5 +1,5 @@
 """What an IaC scanner asked of the defaults: RDS enhanced monitoring and slow-query logging, the slow-log group
-under the Redis key with a chosen retention, and a configurable container UID/GID."""
+under the Redis key with a chosen retention, a configurable container UID/GID and NetworkPolicies for the pods."""
 
 from __future__ import annotations
 
@@ -77,3 +77,30 @@ def test_the_new_settings_are_validated(raw: dict[str, Any], section: str, value
     with pytest.raises(ConfigError) as caught:
         validate_stack({**raw, section: {**raw.get(section, {}), **values}})
     assert expected in caught.value.report()
+
+
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def test_prod_pods_get_network_policies_that_admit_its_alb(planned: Callable[[str], Recording]) -> None:
+    recording = planned("prod")
+    policies = {policy.plain_inputs["metadata"]["name"].removeprefix("agent-server-prod-workload-"): policy
+                .plain_inputs["spec"] for policy in recording.by_type(NETWORK_POLICY)}
+    assert set(policies) == {"default-deny", "api-ingress", "queue-ingress", "egress"}
+    assert policies["default-deny"]["policyTypes"] == ["Ingress", "Egress"]
+    [rule] = policies["api-ingress"]["ingress"]
+    assert {"ipBlock": {"cidr": "10.40.0.0/16"}} in rule["from"], "prod's ALB (IP targets) reaches the API"
+    store_ports = {port["port"] for egress in policies["egress"]["egress"] for port in egress.get("ports", [])
+                   if port["port"] not in (53, 443)}
+    db = recording.one(RDS).plain_inputs
+    group = recording.one("aws:elasticache/replicationGroup:ReplicationGroup").plain_inputs
+    assert store_ports == {db["port"], group["port"]}
+
+
+def test_an_alb_behind_a_network_policy_needs_ingress_cidrs(raw: dict[str, Any]) -> None:
+    server = {**raw["server"], "ingress": {"host": "agents.example.com", "className": "alb"}}
+    with pytest.raises(ConfigError) as caught:
+        validate_stack({**raw, "server": server})
+    assert "server.networkPolicy.ingressCidrs: required with className alb" in caught.value.report()
+    assert validate_stack({**raw, "server": {**server, "networkPolicy": {"enabled": False}}})
+    assert validate_stack({**raw, "server": {**server, "networkPolicy": {"ingressCidrs": ["10.0.0.0/16"]}}})

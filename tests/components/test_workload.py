@@ -11,7 +11,14 @@ import pulumi
 import pytest
 
 from agent_server_infra import env, sizing
-from agent_server_infra.config import IngressConfig, QueueScaleConfig, ScaleConfig, Secrets, ServerConfig
+from agent_server_infra.config import (
+    IngressConfig,
+    NetworkPolicyConfig,
+    QueueScaleConfig,
+    ScaleConfig,
+    Secrets,
+    ServerConfig,
+)
 from agent_server_infra.plan import engine
 from agent_server_infra.plan.manifests import MASK
 from agent_server_infra.settings import ServerSettings
@@ -97,6 +104,7 @@ def full() -> tuple[engine.Recording, dict[str, env.RenderedEnv]]:
     server = stack.config.server.model_copy(update={
         "ingress": IngressConfig(host="agents.example.com", class_name="alb",
                                  certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/abc"),
+        "network_policy": NetworkPolicyConfig(ingress_cidrs=["10.0.0.0/16"]),
         "service_account_role_arn": ROLE_ARN,
     })
     return run(server, stack.config.secrets, labels={"team": "agents"})

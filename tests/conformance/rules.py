@@ -345,6 +345,16 @@ def _alb(recording: Recording, resource: RecordedResource) -> Iterator[str]:
     prefix = str((value(resource, "spec.rules") or [{}])[0].get("http", {}).get("paths", [{}])[0].get("path", "/"))
     if not health.startswith(prefix.rstrip("/") + "/"):
         yield f"healthcheck-path {health!r} is outside the served path {prefix!r}"
+    yield from _alb_reaches_the_pods(recording)
+
+
+def _alb_reaches_the_pods(recording: Recording) -> Iterator[str]:
+    """With IP targets the load balancer connects from its subnets' addresses: a NetworkPolicy that selects the
+    API pods must admit an ipBlock, or the controller's health checks and all traffic are dropped."""
+    policies = recording.by_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    ingress_rules = [rule for policy in policies for rule in value(policy, "spec.ingress") or []]
+    if policies and not any(peer.get("ipBlock") for rule in ingress_rules for peer in rule.get("from") or []):
+        yield "NetworkPolicies select the API pods but admit no ipBlock: IP-target traffic from the ALB is dropped"
 
 
 def _label_values(_: Recording, resource: RecordedResource) -> Iterator[str]:

@@ -64,7 +64,7 @@ VARIANTS: tuple[Variant, ...] = (
     }),
     Variant("control-plane", "staging", "control-plane", {"server": {
         "image": None, "ingress": None, "serviceAccountRoleArn": None, "namespace": None,
-        "deploymentModel": "control-plane"}, "postgres": {"iamAuthentication": None}}),
+        "deploymentModel": "control-plane", "networkPolicy": None}, "postgres": {"iamAuthentication": None}}),
     # ingress classes
     Variant("ingress-nginx", "prod", "nginx", {"server": {"ingress": Replace(
         host="agents.example.com", className="nginx", tlsSecretName="agents-example-com-tls")}}),

@@ -126,7 +126,7 @@ def test_pool_size_or_log_level_changes_touch_no_data_store(tmp_path: Path, chan
 def test_control_plane_model_exports_a_bundle_and_runs_no_workload(tmp_path: Path) -> None:
     path = write_modified_stack(tmp_path, "staging", {"server": {
         "image": None, "ingress": None, "serviceAccountRoleArn": None, "namespace": None,
-        "deploymentModel": "control-plane"}, "postgres": {"iamAuthentication": None}})
+        "deploymentModel": "control-plane", "networkPolicy": None}, "postgres": {"iamAuthentication": None}})
     recording = plan_stack(str(path))
     assert not [r for r in recording.resources if r.type.startswith("kubernetes:")]
     bundle = recording.outputs["envBundle"]
