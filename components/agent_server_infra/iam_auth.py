@@ -8,6 +8,8 @@ provider, conditions on ``<issuer>:sub`` = ``system:serviceaccount:<namespace>:<
 ``sts.amazonaws.com``).
 """
 
+from __future__ import annotations
+
 import json
 from collections.abc import Mapping
 from typing import Any

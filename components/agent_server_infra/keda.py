@@ -10,6 +10,8 @@ delete lands). The trigger reads its connection from the server's Secret through
 credential is ever a plain value of the ScaledObject.
 """
 
+from __future__ import annotations
+
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any

@@ -1,6 +1,8 @@
 """The data stores' CloudWatch alarms as resources: one ``MetricAlarm`` per :class:`~.alarms.AlarmSpec` and
 monitored object (the RDS instance; each node of a replication group)."""
 
+from __future__ import annotations
+
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
