@@ -6,7 +6,10 @@ Pure functions over validated config and budgets (no Pulumi): :mod:`agent_server
 Metrics, namespaces and dimensions: Amazon RDS User Guide, "Amazon CloudWatch metrics for Amazon RDS"
 (``AWS/RDS``, ``DBInstanceIdentifier``); Amazon ElastiCache User Guide, "Host-level metrics" and "Metrics for
 Valkey and Redis OSS" (``AWS/ElastiCache``, ``CacheClusterId``: one per node of a replication group, named
-``<group>-NNN`` or, in cluster mode, ``<group>-SSSS-NNN``).
+``<group>-NNN`` or, in cluster mode, ``<group>-SSSS-NNN``). No ElastiCache metric has a replication-group
+dimension, so each node gets its own alarms; their ids are derived from the group's shape, as ElastiCache numbers a
+new group's members (a group whose replicas were removed and added again may have gaps, which the next update
+does not see: ``member_clusters`` is only known after the group exists).
 """
 
 from __future__ import annotations
