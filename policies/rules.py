@@ -16,6 +16,8 @@ REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LEGACY_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+AGENT_SERVER_LABEL = ("app.kubernetes.io/name", "agent-server")
 OPEN = {"0.0.0.0/0", "::/0"}
 
 Props = Mapping[str, Any]
@@ -78,6 +80,23 @@ def no_open_ingress(resource_type: str, props: Props, protected: bool = False) -
     return [f"security group ingress must not be open to {cidr}" for cidr in cidrs if cidr in OPEN]
 
 
+def queue_never_scales_to_zero(resource_type: str, props: Props, protected: bool = False) -> list[str]:
+    """An Agent Server's KEDA ScaledObject keeps at least one queue replica: scaled to zero (KEDA's default
+    ``minReplicaCount``, or an ``idleReplicaCount``), the queue loses the tasks it holds."""
+    if resource_type != SCALED_OBJECT:
+        return []
+    key, name = AGENT_SERVER_LABEL
+    if ((props.get("metadata") or {}).get("labels") or {}).get(key) != name:
+        return []
+    spec = props.get("spec") or {}
+    found = []
+    if int(spec.get("minReplicaCount") or 0) < 1:
+        found.append(f"minReplicaCount must be ≥ 1 (got {spec.get('minReplicaCount', 'unset: KEDA defaults to 0')})")
+    if "idleReplicaCount" in spec:
+        found.append("idleReplicaCount scales the queue to zero while idle")
+    return found
+
+
 @dataclass(frozen=True)
 class Rule:
     """A named rule with its description, for the PolicyPack."""
@@ -95,6 +114,8 @@ RULES: tuple[Rule, ...] = (
     Rule("rds-force-ssl", "Postgres parameter groups require TLS (rds.force_ssl=1).", rds_force_ssl),
     Rule("elasticache-encrypted", "ElastiCache requires TLS, at-rest encryption and AUTH.", elasticache_encrypted),
     Rule("no-open-ingress", "Data-store security groups never admit 0.0.0.0/0 or ::/0.", no_open_ingress),
+    Rule("queue-never-scales-to-zero", "An Agent Server's KEDA ScaledObject keeps at least one queue replica.",
+         queue_never_scales_to_zero),
 )
 
 

@@ -66,3 +66,15 @@ def test_legacy_security_group_rule_is_checked() -> None:
     props = {"type": "ingress", "cidrBlocks": ["0.0.0.0/0"], "fromPort": 6379, "toPort": 6379}
     assert rules.violations(rules.LEGACY_RULE, props)
     assert rules.violations(rules.LEGACY_RULE, {**props, "type": "egress"}) == []
+
+
+def test_the_backlog_autoscaler_never_scales_the_queue_to_zero(planned: Callable[[str], Recording]) -> None:
+    props = props_of(planned("prod"), rules.SCALED_OBJECT)
+    assert rules.violations(rules.SCALED_OBJECT, props) == []
+    spec = props["spec"]
+    for broken in ({**spec, "minReplicaCount": 0}, {k: v for k, v in spec.items() if k != "minReplicaCount"},
+                   {**spec, "idleReplicaCount": 0}):
+        found = rules.violations(rules.SCALED_OBJECT, {**props, "spec": broken})
+        assert [name for name, _ in found] == ["queue-never-scales-to-zero"]
+    other = {**props, "metadata": {**props["metadata"], "labels": {"app.kubernetes.io/name": "someone-else"}}}
+    assert rules.violations(rules.SCALED_OBJECT, {**other, "spec": {**spec, "minReplicaCount": 0}}) == []
