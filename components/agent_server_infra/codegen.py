@@ -58,7 +58,13 @@ class _Renderer:
                 return f"pulumi.Input[{text}]"
         elif origin is dict:
             text = f"Mapping[str, {self.type_of(get_args(bare)[1])}]"
-        elif origin is Literal or bare is str or bare is SecretStr:
+        elif origin is Literal:
+            # The type of the choices (``Literal[0, 60]`` is an int in the schema, not a string).
+            kinds = {type(choice) for choice in get_args(bare)}
+            if len(kinds) != 1 or not kinds <= {str, int, bool}:
+                raise TypeError(f"no TypedDict type for mixed or unsupported {annotation!r}")
+            text = kinds.pop().__name__
+        elif bare is str or bare is SecretStr:
             text = "str"
         elif bare in (int, bool, float):
             text = bare.__name__

@@ -147,7 +147,7 @@ class AlarmsSettings(TypedDict, total=False):
     """Stack config: `agent-server:alarms.enabled`."""
     sns_topic_arn: pulumi.Input[str]
     """SNS topic every alarm notifies, on alarm and on recovery (required when enabled). Stack config: `agent-server:alarms.snsTopicArn`."""
-    period_seconds: str
+    period_seconds: int
     """Length of one evaluated period. Stack config: `agent-server:alarms.periodSeconds`."""
     evaluation_periods: int
     """Consecutive breaching periods before an alarm fires (period × periods at most one day). Stack config: `agent-server:alarms.evaluationPeriods`."""
@@ -314,7 +314,7 @@ class PostgresSettings(TypedDict, total=False):
     """Performance Insights (7 days retention). Stack config: `agent-server:postgres.performanceInsights`."""
     log_min_duration_statement_ms: int
     """Slow-query log: statements running at least this long are logged (`log_min_duration_statement`, exported with the `postgresql` log); unset leaves RDS's default (off). Stack config: `agent-server:postgres.logMinDurationStatementMs`."""
-    monitoring_interval_seconds: str
+    monitoring_interval_seconds: int
     """RDS enhanced monitoring interval (0: off); on, the component creates the monitoring role unless `monitoringRoleArn` names one. Stack config: `agent-server:postgres.monitoringIntervalSeconds`."""
     monitoring_role_arn: pulumi.Input[str]
     """An existing enhanced-monitoring role (trusting monitoring.rds.amazonaws.com). Stack config: `agent-server:postgres.monitoringRoleArn`."""

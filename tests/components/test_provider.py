@@ -58,6 +58,22 @@ def test_each_section_type_is_the_stack_configs_shape(package: dict[str, Any], s
     assert set(properties) == {str(info.alias) for info in model.model_fields.values()}
 
 
+def test_choices_keep_the_type_of_their_values(package: dict[str, Any]) -> None:
+    """``Literal[0, 1, 5, ...]`` is an integer in the schema (a TypeScript or YAML program sends a number), a
+    ``Literal["cpu", "backlog"]`` a string."""
+    def prop(section: str, key: str, *nested: str) -> Mapping[str, Any]:
+        server = package["resources"][f"{TOKEN}AgentServer"]["inputProperties"]
+        properties = _type(package, server[section]["$ref"])["properties"]
+        for name in nested:
+            properties = _type(package, properties[name]["$ref"])["properties"]
+        return properties[key]
+
+    assert prop("postgres", "monitoringIntervalSeconds")["type"] == "integer"
+    assert prop("alarms", "periodSeconds")["type"] == "integer"
+    assert prop("server", "autoscaling", "queue")["type"] == "string"
+    assert prop("postgres", "mode")["type"] == "string"
+
+
 def test_values_from_other_infrastructure_are_inputs_and_structure_is_plain(package: dict[str, Any]) -> None:
     network = _type(package, f"#/types/{TOKEN}NetworkSettings")["properties"]
     assert "plain" not in network["vpcId"]
