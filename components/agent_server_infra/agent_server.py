@@ -279,41 +279,24 @@ class AgentServer(pulumi.ComponentResource):
         metric, the threshold and how it was reached."""
         if alarms is None or not alarms.enabled:
             return pulumi.Output.from_input([])
+        rows: list[pulumi.Output[list[dict[str, Any]]]] = []
         postgres, redis = self.postgres, self.redis
         if postgres is not None and postgres.config.mode == "rds" and not postgres.alarmed:
             postgres.alarmed = True
-            def postgres_specs(store: Postgres = postgres) -> list[AlarmSpec]:
-                return postgres_alarms(alarms, store.config, store.planned)
-
-            metric_alarms(postgres.name, {"": {"DBInstanceIdentifier": postgres.identifier}}, postgres_specs(),
-                          alarms, parent=postgres, tags=tags, settle=postgres_specs)
-        else:
-            postgres = None
-        store = redis
-        if store is not None and store.config.mode != "external" and not store.alarmed:
-            store.alarmed = True
-            def redis_specs(store: Redis = store) -> list[AlarmSpec]:
-                return redis_alarms(alarms, store.config, store.combined_budget())
-
-            nodes = cache_cluster_ids(store.group_id, store.config)
-            metric_alarms(store.name, {node.removeprefix(store.group_id + "-"): {"CacheClusterId": node}
-                                       for node in nodes}, redis_specs(), alarms, parent=store, tags=tags,
-                          settle=redis_specs)
-        else:
-            store = None
-
-        def described(_: object) -> list[dict[str, Any]]:
-            rows: list[dict[str, Any]] = []
-            if postgres is not None:
-                rows += [{"store": "postgres", "targets": 1, **spec.as_dict()}
-                         for spec in postgres_alarms(alarms, postgres.config, postgres.planned)]
-            if store is not None:
-                count = len(cache_cluster_ids(store.group_id, store.config))
-                rows += [{"store": "redis", "targets": count, **spec.as_dict()}
-                         for spec in redis_alarms(alarms, store.config, store.combined_budget())]
-            return rows
-
-        return pulumi.Output.from_input(None).apply(described)
+            settled = metric_alarms(
+                postgres.name, {"": {"DBInstanceIdentifier": postgres.identifier}},
+                lambda store=postgres: postgres_alarms(alarms, store.config, store.planned), alarms,
+                parent=postgres, tags=tags)
+            rows.append(_described(settled, "postgres", 1))
+        if redis is not None and redis.config.mode != "external" and not redis.alarmed:
+            redis.alarmed = True
+            nodes = cache_cluster_ids(redis.group_id, redis.config)
+            settled = metric_alarms(
+                redis.name, {node.removeprefix(redis.group_id + "-"): {"CacheClusterId": node} for node in nodes},
+                lambda store=redis: redis_alarms(alarms, store.config, store.combined_budget()), alarms,
+                parent=redis, tags=tags)
+            rows.append(_described(settled, "redis", len(nodes)))
+        return pulumi.Output.all(*rows).apply(lambda parts: [row for part in parts for row in part])
 
     @staticmethod
     def _plan(name: str, source: str, validated: ValidatedArgs, postgres: PostgresConfig, redis: RedisConfig,
@@ -323,6 +306,12 @@ class AgentServer(pulumi.ComponentResource):
                                     redis_others=[claim.user for claim in claims])
         except SizingError as exc:
             raise ConfigError([Issue(exc.path, f"{name}: {exc.message}")], source) from None
+
+
+def _described(specs: pulumi.Output[Sequence[AlarmSpec]], store: str, targets: int,
+               ) -> pulumi.Output[list[dict[str, Any]]]:
+    """A store's alarms as the plan shows them: per spec the metric, the threshold and its formula."""
+    return specs.apply(lambda items: [{"store": store, "targets": targets, **spec.as_dict()} for spec in items])
 
 
 def _store_port(configured: int, external: bool, uri: Any, default: int) -> int:

@@ -24,44 +24,37 @@ def description(spec: AlarmSpec, target: str) -> str:
 def metric_alarms(
     name: str,
     targets: Mapping[str, Mapping[str, pulumi.Input[str]]],
-    specs: Sequence[AlarmSpec],
+    compute: Callable[[], Sequence[AlarmSpec]],
     config: AlarmsConfig,
     *,
     parent: pulumi.Resource,
     tags: Mapping[str, Any],
-    settle: Callable[[], Sequence[AlarmSpec]] | None = None,
-) -> list[aws.cloudwatch.MetricAlarm]:
-    """An alarm per spec and target (``{suffix: dimensions}``, suffix ``""`` for a single target).
+) -> pulumi.Output[Sequence[AlarmSpec]]:
+    """An alarm per spec and target (``{suffix: dimensions}``, suffix ``""`` for a single target); returns the
+    specs as they settled.
 
-    ``settle`` recomputes the specs once the program has registered everything (a shared Redis's summed budget
-    is complete only then): the alarms exist at preview, their thresholds follow. The alarm carries no ``Unit``,
-    so it matches the metric whatever unit it is published in.
+    ``compute`` gives the specs. Which alarms exist and what they watch are known now, at preview; thresholds and
+    descriptions come from ``compute`` run once more after the program's synchronous construction (apply
+    callbacks run only then), when every server on a shared store has registered its budget. The alarm carries no
+    ``Unit``, so it matches the metric whatever unit it is published in.
     """
-
-    def settled(spec: AlarmSpec, read: Callable[[AlarmSpec], Any]) -> Any:
-        if settle is None:
-            return read(spec)
-        recompute = settle
-        # Apply callbacks run after the program's synchronous construction, when every claim is registered.
-        return pulumi.Output.from_input(spec.key).apply(
-            lambda key: read(next(item for item in recompute() if item.key == key)))
-
     assert config.sns_topic_arn is not None, "validation requires snsTopicArn when alarms are enabled"
     topic: pulumi.Input[str] = config.sns_topic_arn
+    settled = pulumi.Output.from_input(None).apply(lambda _: {spec.key: spec for spec in compute()})
 
-    created: list[aws.cloudwatch.MetricAlarm] = []
-    for spec in specs:
+    for spec in compute():
         for suffix, dimensions in targets.items():
             target = f"{name}{'-' + suffix if suffix else ''}"
-            created.append(aws.cloudwatch.MetricAlarm(
+            aws.cloudwatch.MetricAlarm(
                 f"{target}-{spec.key}",
                 namespace=spec.namespace,
                 metric_name=spec.metric,
                 statistic=spec.statistic,
                 comparison_operator=spec.comparison,
-                threshold=settled(spec, lambda item: float(item.threshold)),
+                threshold=settled.apply(lambda specs, key=spec.key: float(specs[key].threshold)),
                 treat_missing_data=spec.missing_data,
-                alarm_description=settled(spec, lambda item, target=target: description(item, target)),
+                alarm_description=settled.apply(
+                    lambda specs, key=spec.key, target=target: description(specs[key], target)),
                 dimensions=dict(dimensions),
                 period=config.period_seconds,
                 evaluation_periods=config.evaluation_periods,
@@ -69,5 +62,5 @@ def metric_alarms(
                 ok_actions=[topic],
                 tags=dict(tags),
                 opts=pulumi.ResourceOptions(parent=parent),
-            ))
-    return created
+            )
+    return settled.apply(lambda specs: list(specs.values()))
