@@ -106,9 +106,10 @@ def redis_uri(facts: RedisFacts, database: int = 0) -> str:
 
 
 def postgres_uri_name(model: DeploymentModel) -> str:
-    """The secret variable that holds the Postgres URI under a deployment model (the backlog autoscaler reads
-    the same key of the server's Secret)."""
-    return "DATABASE_URI" if model == "standalone" else "POSTGRES_URI_CUSTOM"
+    """The secret variable that holds the Postgres URI under a deployment model, as the table says (the backlog
+    autoscaler reads the same key of the server's Secret)."""
+    [name] = [row.name for row in ENV.values() if row.source == "derived:postgres" and model in row.models]
+    return name
 
 
 def _bool(value: bool) -> str:

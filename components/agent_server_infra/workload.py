@@ -25,7 +25,7 @@ from .errors import ConfigError, Issue
 from .inputs import prevalidated, validate_args
 from .keda import backlog_autoscaler
 from .settings import ServerSettings
-from .sizing import surge
+from .sizing import backlog_scaled, surge
 
 TYPE_TOKEN = "agent-server-infra:index:Workload"
 Role = Literal["api", "queue"]
@@ -55,7 +55,7 @@ KUBE_DNS = ({"kubernetes.io/metadata.name": "kube-system"}, {"k8s-app": "kube-dn
 """Where cluster DNS runs: CoreDNS in kube-system, labelled k8s-app=kube-dns (EKS, kubeadm and most others)."""
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 """Set by Kubernetes on every namespace (1.21+): a namespace selected by its name."""
-BOOTSTRAP_COMPONENT = "bootstrap"
+BOOTSTRAP_COMPONENT: Literal["bootstrap"] = "bootstrap"
 BOOTSTRAP_RETRIES = 4
 BOOTSTRAP_DEADLINE_SECS = 600
 """The bootstrap Job's pod retries and its deadline: Pulumi waits for the Job before either role rolls out."""
@@ -258,7 +258,7 @@ class Workload(pulumi.ComponentResource):
             after: list[pulumi.Resource] = [deployments["api"]] if role == "queue" else list(job)
             deployments[role] = self._deployment(role, config_map, secret, service_account, after)
             self._disruption_budget(role)
-            if role == "queue" and server.queue.autoscaling == "backlog":
+            if role == "queue" and backlog_scaled(server):
                 backlog_autoscaler(
                     f"{name}-queue", server.queue, server.n_jobs_per_worker, namespace=namespace_name,
                     labels=self._common_labels("queue"), secret_name=_name_of(secret),
@@ -307,7 +307,7 @@ class Workload(pulumi.ComponentResource):
 
     # --- helpers ---------------------------------------------------------------------------------------------
 
-    def _common_labels(self, role: Role | None = None) -> dict[str, str]:
+    def _common_labels(self, role: Role | Literal["bootstrap"] | None = None) -> dict[str, str]:
         labels = {
             **self._labels,
             "app.kubernetes.io/name": APP_NAME,
@@ -422,7 +422,7 @@ class Workload(pulumi.ComponentResource):
                    service_account: "k8s.core.v1.ServiceAccount") -> "k8s.batch.v1.Job":
         """The database bootstrap Job (:mod:`agent_server_infra.bootstrap`) with its own Secret (the master URI):
         auto-named, so a changed Secret or script replaces it and it runs again; both roles wait for it."""
-        labels = {**self._common_labels(), "app.kubernetes.io/component": BOOTSTRAP_COMPONENT}
+        labels = self._common_labels(BOOTSTRAP_COMPONENT)
         secret = k8s.core.v1.Secret(
             f"{self._name}-bootstrap",
             metadata=k8s.meta.v1.ObjectMetaArgs(namespace=self._server.namespace, labels=labels),

@@ -9,6 +9,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from agent_server_infra import keda, sizing
 from agent_server_infra.config import PENDING_RUNS_QUERY
@@ -17,7 +18,7 @@ from agent_server_infra.plan.engine import Recording
 from agent_server_infra.plan.stack import plan_stack
 from agent_server_infra.validate import validate_stack
 from tests.components import k8s_validate
-from tests.helpers import Replace, write_modified_stack
+from tests.helpers import NETWORK, ROOT, Replace, write_modified_stack
 
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 TRIGGER_AUTHENTICATION = "kubernetes:keda.sh/v1alpha1:TriggerAuthentication"
@@ -73,8 +74,6 @@ def test_the_postgres_budget_counts_kedas_connections(planned: Callable[[str], R
 
 
 def plan_stack_budget(stack: str) -> dict[str, Any]:
-    from tests.helpers import ROOT
-
     return plan_stack(str(ROOT / "stacks" / f"Pulumi.{stack}.yaml")).outputs["budget"]["postgres"]["inputs"]
 
 
@@ -107,10 +106,6 @@ def test_switching_from_cpu_is_one_update(planned: Callable[[str], Recording], t
 
 
 def _prod_queue() -> dict[str, Any]:
-    import yaml
-
-    from tests.helpers import ROOT
-
     return dict(yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())["config"]["agent-server:server"]
                 ["queue"])
 
@@ -133,8 +128,6 @@ def test_kedas_schema_refuses_what_keda_would() -> None:
 
 
 def _raw() -> dict[str, Any]:
-    from tests.helpers import NETWORK
-
     return {"network": NETWORK, "server": {"image": "registry.example.com/agents:1.2.3", "serverVersion": "0.11.4"},
             "licenseKey": "lic-0123"}
 

@@ -14,7 +14,15 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from agent_server_infra.env import DeploymentModel, PostgresFacts, RedisFacts, RenderedEnv, Role, render_env
+from agent_server_infra.env import (
+    DeploymentModel,
+    PostgresFacts,
+    RedisFacts,
+    RenderedEnv,
+    Role,
+    postgres_uri_name,
+    render_env,
+)
 from agent_server_infra.stores import URL_SAFE_SPECIALS
 from agent_server_infra.validate import ValidatedStack, validate_stack
 from tests.helpers import NETWORK, full_raw
@@ -103,7 +111,7 @@ class Deployment:
     @property
     def postgres_uri(self) -> str:
         """The Postgres URI under the name this deployment model's server reads."""
-        return self.env.secret["DATABASE_URI" if self.model == "standalone" else "POSTGRES_URI_CUSTOM"]
+        return self.env.secret[postgres_uri_name(self.model)]
 
     @property
     def redis_uri(self) -> str:
