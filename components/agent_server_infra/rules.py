@@ -268,6 +268,7 @@ def check_server(server: ServerConfig, secrets: Secrets | None, redis: RedisConf
         issues.extend(_check_mongo(server, secrets))
     issues.extend(_check_telemetry(server, secrets))
     issues.extend(_check_extra_env(server))
+    issues.extend(_check_advisories(server))
     issues.extend(_check_versions(server))
     if redis is not None:
         issues.extend(check_server_on_redis(server, redis))
@@ -426,9 +427,9 @@ def _check_advisories(server: ServerConfig) -> list[Issue]:
 
 
 def _check_versions(server: ServerConfig) -> list[Issue]:
-    return [*_check_advisories(server), *[
+    return [
         Issue(env.ENV[name].source, f"{name} needs langgraph-api ≥ {env.ENV[name].min_version} but "
               f"server.serverVersion is {server.server_version}")
         for name, used in _GATED
         if used(server) and not env.supported(name, server.version)
-    ]]
+    ]
