@@ -19,7 +19,8 @@ for warning in validate_stack(raw, f"stack {stack}").warnings:
     pulumi.log.warn(warning.render(f"stack {stack}"))
 
 args = cast(AgentServerArgs, {**args_from_config(raw), "tags": {"pulumi-stack": stack}})
-server = AgentServer(f"agent-server-{stack}", args)
+# `agent-server:naming.name` pins the name every URN and physical name derives from, so a renamed stack keeps them.
+server = AgentServer((raw.get("naming") or {}).get("name") or f"agent-server-{stack}", args)
 
 pulumi.export("budget", server.budget)
 pulumi.export("plainEnv", server.plain_env)

@@ -19,7 +19,14 @@ from .postgres import Postgres, PostgresShare
 from .redis import Redis, RedisClaim, RedisShare, shared
 from .registry import of_this_run
 from .rules import check_iam, check_server_on_redis
-from .settings import AlarmsSettings, NetworkSettings, PostgresSettings, RedisSettings, ServerSettings
+from .settings import (
+    AlarmsSettings,
+    NamingSettings,
+    NetworkSettings,
+    PostgresSettings,
+    RedisSettings,
+    ServerSettings,
+)
 from .sizing import ConnectionPlan, RedisUser, SizingError, plan_connections, redis_budget
 
 if TYPE_CHECKING:
@@ -70,6 +77,9 @@ class AgentServerArgs(TypedDict, total=False):
         existing_redis: pulumi.Input[RedisShare]
     alarms: AlarmsSettings
     """CloudWatch alarms on the stores this server creates (none when absent)."""
+    naming: NamingSettings
+    """Pinned physical names: ``naming.name`` is the stem of every physical name (the stores get
+    ``<name>-postgres`` and ``<name>-redis``), kept through a stack rename or a move of the component."""
     tags: Mapping[str, pulumi.Input[str]]
     """Tags of every AWS resource."""
 
@@ -150,10 +160,10 @@ class AgentServer(pulumi.ComponentResource):
         source = f"AgentServer {name}"
         existing_postgres, existing_redis = args.get("existing_postgres"), args.get("existing_redis")
         own_postgres, own_redis = existing_postgres is None, existing_redis is None
-        scope = ["network", "server", "secrets", "alarms", *(["postgres"] if own_postgres else []),
+        scope = ["network", "server", "secrets", "alarms", "naming", *(["postgres"] if own_postgres else []),
                  *(["redis"] if own_redis else [])]
         sections: dict[str, Any] = {key: args.get(key) for key in ("network", "postgres", "redis", "server",
-                                                                   "alarms")}
+                                                                   "alarms", "naming")}
         if isinstance(existing_postgres, Postgres):
             sections["postgres"] = None
         if isinstance(existing_redis, Redis):
@@ -192,12 +202,15 @@ class AgentServer(pulumi.ComponentResource):
         tags = {"app.kubernetes.io/part-of": "agent-server", "agent-server/instance": name,
                 **dict(args.get("tags") or {})}
         child = pulumi.ResourceOptions(parent=self)
+        self.stem = config.naming.name if config.naming is not None else None
+        """The pinned stem of every physical name (``naming.name``), if any."""
         self.postgres: Postgres | None = existing_postgres if isinstance(existing_postgres, Postgres) else (
             Postgres._validated(f"{name}-postgres", config.postgres, config.network,
-                                validated.secrets.get("postgres_uri"), tags, child) if own_postgres else None)
+                                validated.secrets.get("postgres_uri"), tags, child, self._stem("postgres"))
+            if own_postgres else None)
         self.redis: Redis | None = existing_redis if isinstance(existing_redis, Redis) else (
             Redis._validated(f"{name}-redis", config.redis, config.network, validated.secrets.get("redis_uri"), tags,
-                             child) if own_redis else None)
+                             child, self._stem("redis")) if own_redis else None)
         if self.redis is not None:
             self.redis.claims.append(claim)
         if self.postgres is not None:
@@ -250,8 +263,18 @@ class AgentServer(pulumi.ComponentResource):
             "budget": self.budget, "plain_env": self.plain_env, "secret_env": self.secret_env,
             "secret_env_names": self.secret_env_names, "service_name": self.service_name, "url": self.url,
             "env_bundle": self.env_bundle, "postgres_share": self.postgres_share, "redis_share": self.redis_share,
-            "alarms": self.alarms,
+            "alarms": self.alarms, "stores": self._stores(),
         })
+
+    def _stores(self) -> dict[str, pulumi.Output[str]]:
+        """The URNs of the Postgres and Redis components this server uses (its own or shared): what ``diff`` sums
+        the budgets of one store over."""
+        return {kind: store.urn for kind, store in (("postgres", self.postgres), ("redis", self.redis))
+                if store is not None}
+
+    def _stem(self, child: str) -> str | None:
+        """The pinned physical stem of a child store (``<naming.name>-postgres``), or ``None`` (derived)."""
+        return f"{self.stem}-{child}" if self.stem else None
 
     def _database_identity(self, name: str, server: ServerConfig, postgres: PostgresConfig, tags: Mapping[str, Any],
                            ) -> tuple[ServerConfig, "DatabaseBootstrap | None"]:
@@ -263,7 +286,7 @@ class AgentServer(pulumi.ComponentResource):
         role: pulumi.Input[str] | None = pulumi.Output.from_input(given).apply(role_name) if given else None
         if given is None and server.oidc_provider_arn is not None:
             created = server_role(name, server.oidc_provider_arn, server.namespace, object_name(f"{name}-workload"),
-                                  parent=self, tags=tags)
+                                  parent=self, tags=tags, stem=self.stem)
             role = created.name
             server = server.model_copy(update={"service_account_role_arn": created.arn})
         store = self.postgres
@@ -292,7 +315,8 @@ class AgentServer(pulumi.ComponentResource):
             redis.alarmed = True
             nodes = cache_cluster_ids(redis.group_id, redis.config)
             settled = metric_alarms(
-                redis.name, {node.removeprefix(redis.group_id + "-"): {"CacheClusterId": node} for node in nodes},
+                redis.name, {node.removeprefix(redis.group_id + "-"): {"CacheClusterId": redis.member(index, node)}
+                             for index, node in enumerate(nodes)},
                 lambda store=redis: redis_alarms(alarms, store.config, store.combined_budget()), alarms,
                 parent=redis, tags=tags)
             rows.append(_described(settled, "redis", len(nodes)))

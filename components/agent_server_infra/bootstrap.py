@@ -8,6 +8,11 @@ then runs its migrations as that user, so it needs to create in the database and
 
 The Job runs :data:`SCRIPT` with the server's own image (it has Python and psycopg) as the master user, whose URI
 comes from a Secret of its own; the statements are idempotent, so a replaced Job runs them again harmlessly.
+
+From :data:`VERSION` 2 the master is always made a member of the IAM user: then the master may act as the owner of
+every table the server made (PostgreSQL: a member of the owning role passes the ownership checks), so turning IAM
+authentication off, after which the pods log in as the master, keeps the server working. The Job carries its
+version as a label, which ``agent-server-infra diff`` reads to tell whether a database may leave IAM.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ BOOTSTRAP_URI = "AGENT_SERVER_BOOTSTRAP_URI"
 """The bootstrap Job's master URI (a Secret of its own, never the server's)."""
 IAM_USER = "AGENT_SERVER_IAM_USER"
 """The user the Job creates and the server logs in as."""
+VERSION = 2
+"""What the script guarantees: 1 the IAM user and its rights; 2 also the master's membership in it."""
+VERSION_LABEL = "agent-server/bootstrap-version"
 
 SCRIPT = f'''\
 import os
@@ -42,10 +50,10 @@ with psycopg.connect(os.environ["{BOOTSTRAP_URI}"], autocommit=True) as conn:
         "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
         "WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd') "
         "AND t.typowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)").fetchall()
-    if owned or types:
-        # Giving an object away needs membership in the new owner (Postgres: "must be able to SET ROLE"), which
-        # CREATEROLE alone does not give the master before Postgres 16.
-        conn.execute(sql.SQL("GRANT {{}} TO current_user").format(user))
+    # Giving an object away needs membership in the new owner (Postgres: "must be able to SET ROLE"), which
+    # CREATEROLE alone does not give the master before Postgres 16; membership also lets the master run the server
+    # on the IAM user's tables once IAM authentication is turned off.
+    conn.execute(sql.SQL("GRANT {{}} TO current_user").format(user))
     for (relation,) in owned:
         conn.execute(sql.SQL("ALTER TABLE public.{{}} OWNER TO {{}}").format(sql.Identifier(relation), user))
     for (name,) in types:
@@ -54,4 +62,5 @@ with psycopg.connect(os.environ["{BOOTSTRAP_URI}"], autocommit=True) as conn:
           f"{{len(types)}} types to it")
 '''
 """What the Job runs (``python -c``): the IAM user with ``rds_iam``, create rights on the database and on
-``public``, and ownership of what the master created in ``public`` (tables, sequences, views and their types)."""
+``public``, the master's membership in it, and ownership of what the master created in ``public`` (tables,
+sequences, views and their types)."""

@@ -206,6 +206,10 @@ class PostgresConfig(_Model):
     max_allocated_storage_gb: int | None = Field(default=None, ge=20, le=65536)
     """Storage autoscaling ceiling (unset: no autoscaling)."""
     storage_type: Literal["gp3", "gp2", "io1", "io2"] = "gp3"
+    iops: int | None = Field(default=None, ge=1000, le=256_000)
+    """Provisioned IOPS: required by `io1`/`io2`; with `gp3` only from 400 GiB (below that RDS fixes 3000)."""
+    storage_throughput: int | None = Field(default=None, ge=500, le=4000)
+    """`gp3` throughput in MiB/s, only from 400 GiB and together with `iops`."""
     multi_az: bool = False
     """Standby in a second availability zone."""
     backup_retention_days: int = Field(default=7, ge=0, le=35)
@@ -244,6 +248,17 @@ class PostgresConfig(_Model):
     exported too."""
     iam_username: str = Field(default="agent_server", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
     """The database user the server logs in as with IAM (never the master `username`)."""
+    apply_immediately: bool = False
+    """Apply instance changes (class, storage, multi-AZ, engine version, IAM authentication) during `pulumi up`
+    instead of at the next maintenance window; the server's pools follow the instance only once it has changed,
+    so `diff` blocks a class change that raises them while it is deferred (over-commit)."""
+    allow_major_version_upgrade: bool = False
+    """Let a new major `engineVersion` upgrade the instance in place (with `applyImmediately`, or `blueGreenUpdate`:
+    a deferred upgrade keeps the old parameter group attached while `pulumi up` deletes it)."""
+    blue_green_update: bool = False
+    """Apply engine-version and parameter-group changes through an RDS blue/green deployment (a staging copy kept
+    in sync by logical replication, then a switchover of about a minute) instead of an in-place upgrade; sets
+    `rds.logical_replication`, which takes effect at the next reboot."""
     protect: bool = False
     """Pulumi `protect` on the stateful resource (on in prod)."""
 
@@ -298,6 +313,19 @@ class RedisConfig(_Model):
     `logs.<region>.amazonaws.com` use it: kms:Encrypt*, Decrypt*, ReEncrypt*, GenerateDataKey*, Describe*)."""
     slow_log_retention_days: int = 30
     """Days CloudWatch Logs keeps the slow log (a retention CloudWatch offers)."""
+    apply_immediately: bool = False
+    """Apply engine-version and node-type changes during `pulumi up` instead of at the next maintenance window
+    (needed by an engine major upgrade or redis → valkey: the new parameter group replaces the old one, whose delete
+    fails while the group still uses it)."""
+    multi_az: bool | None = None
+    """Multi-AZ with automatic failover; unset: on when the cache has replicas. Turn it off on its own before
+    removing the last replicas (the provider removes replicas before it turns Multi-AZ off, and AWS refuses that)."""
+    auth_token_version: int = Field(default=0, ge=0)
+    """Bump to generate a new AUTH token (rotation): with `authTokenUpdateStrategy: ROTATE` the old token stays
+    valid beside the new one while the pods roll; then set `SET` to invalidate the old one."""
+    auth_token_update_strategy: Literal["ROTATE", "SET"] = "ROTATE"
+    """How ElastiCache takes a new AUTH token: `ROTATE` keeps the previous token valid too, `SET` makes the current
+    token the only valid one (ModifyReplicationGroup AuthTokenUpdateStrategy)."""
     cluster: bool = False
     """External only: whether the external Redis is a cluster."""
     max_clients: int | None = Field(default=None, ge=1, le=1_000_000)
@@ -517,6 +545,18 @@ class ServerConfig(_Model):
         return parse_version(self.server_version) if self.server_version else None
 
 
+class NamingConfig(_Model):
+    """How the deployment's physical names are pinned (``agent-server:naming``). Every physical name (the RDS
+    identifier, the ElastiCache group id, IAM role and log group names) derives from project, stack and the
+    component's name, so a renamed stack or component would get new, empty stores. Pin the name first and nothing
+    moves: `pulumi stack rename` then only rewrites URNs."""
+
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_.\-]{0,99}$")
+    """Stem of every physical name (unset: `<project>-<stack>-<component>`, or the component's name when it starts
+    with `<project>-<stack>`). The stack program also names its `AgentServer` so (unset: `agent-server-<stack>`):
+    set it to `agent-server-<current stack>` before `pulumi stack rename`."""
+
+
 class AlarmsConfig(_Model):
     """CloudWatch alarms on the data stores this stack creates (``agent-server:alarms``; no alarms when absent).
     The connection thresholds are the connection budget's own numbers: Postgres `DatabaseConnections` above the
@@ -580,8 +620,9 @@ SECTIONS: dict[str, type[_Model]] = {
     "redis": RedisConfig,
     "server": ServerConfig,
     "alarms": AlarmsConfig,
+    "naming": NamingConfig,
 }
-OPTIONAL_SECTIONS: frozenset[str] = frozenset({"network", "alarms"})
+OPTIONAL_SECTIONS: frozenset[str] = frozenset({"network", "alarms", "naming"})
 """Sections that are ``None`` when absent (the others get their defaults)."""
 
 
@@ -593,4 +634,5 @@ class StackConfig(_Model):
     redis: RedisConfig = Field(default_factory=RedisConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     alarms: AlarmsConfig | None = None
+    naming: NamingConfig | None = None
     secrets: Secrets = Field(default_factory=Secrets)

@@ -14,12 +14,13 @@ from .access import client_security_group
 from .config import NetworkConfig, PostgresConfig
 from .env import PostgresFacts, postgres_uri
 from .provider_rules import postgres_parameter_group_family
-from .settings import NetworkSettings, PostgresSettings
+from .settings import NamingSettings, NetworkSettings, PostgresSettings
 from .sizing import Budget, postgres_capacity
 from .stores import DataStore, final_snapshot_suffix, generated_password, secret_uri, tags_of
 
 TYPE_TOKEN = "agent-server-infra:index:Postgres"
 RDS_CA = "rds-ca-rsa2048-g1"
+LOGICAL_REPLICATION = "rds.logical_replication"
 
 
 class PostgresArgs(TypedDict, total=False):
@@ -32,6 +33,8 @@ class PostgresArgs(TypedDict, total=False):
     """The database: `mode` rds (default) or external, and the instance's settings."""
     postgres_uri: pulumi.Input[str]
     """External mode: the database's URI (secret)."""
+    naming: NamingSettings
+    """Pinned physical names (``naming.name``: the stem of the instance identifier and role names)."""
     tags: Mapping[str, pulumi.Input[str]]
     """Tags of every AWS resource."""
 
@@ -95,7 +98,7 @@ class Postgres(DataStore):
         self._from_args(name, args, opts)
 
     def _build(self, name: str, config: PostgresConfig, network: NetworkConfig | None,
-               uri: pulumi.Output[str] | None, tags: Mapping[str, Any] | None) -> None:
+               uri: pulumi.Output[str] | None, tags: Mapping[str, Any] | None, stem: str | None = None) -> None:
         self.config = config
         self.name = name
         self.max_connections = postgres_capacity(config)
@@ -108,7 +111,7 @@ class Postgres(DataStore):
             self._external(uri)
         else:
             assert network is not None, "validation requires a network in rds mode"
-            self._rds(name, config, network, tags_of(tags))
+            self._rds(name, config, network, tags_of(tags), stem)
         self.share = pulumi.Output.all(self.address, self.port, self.database, self.username, self.password).apply(
             lambda values: PostgresShare(name=name, address=values[0], port=int(values[1]), database=values[2],
                                          username=values[3], password=values[4],
@@ -119,8 +122,9 @@ class Postgres(DataStore):
             "security_group_id": self.security_group_id, "share": self.share,
         })
 
-    def _rds(self, name: str, config: PostgresConfig, network: NetworkConfig, tags: dict[str, Any]) -> None:
-        scoped = naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
+    def _rds(self, name: str, config: PostgresConfig, network: NetworkConfig, tags: dict[str, Any],
+             stem: str | None) -> None:
+        scoped = stem or naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
         identifier = naming.physical(naming.RDS_INSTANCE, scoped)
         # Children's logical names (their auto-names) and the groups' descriptions, which AWS cannot change in
         # place, follow the component's name rather than the scoped physical identifier.
@@ -141,6 +145,10 @@ class Postgres(DataStore):
         if config.log_min_duration_statement_ms is not None:
             parameters.append(aws.rds.ParameterGroupParameterArgs(
                 name="log_min_duration_statement", value=str(config.log_min_duration_statement_ms)))
+        if config.blue_green_update:
+            # A blue/green deployment of RDS for PostgreSQL replicates logically to the green instance.
+            parameters.append(aws.rds.ParameterGroupParameterArgs(
+                name=LOGICAL_REPLICATION, value="1", apply_method="pending-reboot"))
         parameter_group = aws.rds.ParameterGroup(
             f"{name}-params",
             family=postgres_parameter_group_family(config.engine_version),
@@ -164,6 +172,8 @@ class Postgres(DataStore):
             allocated_storage=config.allocated_storage_gb,
             max_allocated_storage=config.max_allocated_storage_gb,
             storage_type=config.storage_type,
+            iops=config.iops,
+            storage_throughput=config.storage_throughput,
             storage_encrypted=True,
             kms_key_id=config.kms_key_id,
             db_name=config.database_name,
@@ -194,8 +204,9 @@ class Postgres(DataStore):
             performance_insights_retention_period=7 if config.performance_insights else None,
             performance_insights_kms_key_id=config.kms_key_id if config.performance_insights else None,
             auto_minor_version_upgrade=config.auto_minor_version_upgrade,
-            allow_major_version_upgrade=False,
-            apply_immediately=False,
+            allow_major_version_upgrade=config.allow_major_version_upgrade,
+            apply_immediately=config.apply_immediately,
+            blue_green_update=aws.rds.InstanceBlueGreenUpdateArgs(enabled=True) if config.blue_green_update else None,
             tags={**tags, "Name": identifier},
             opts=pulumi.ResourceOptions(parent=self, protect=config.protect,
                                         additional_secret_outputs=["password"]),

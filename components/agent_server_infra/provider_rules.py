@@ -182,6 +182,31 @@ STORAGE_CEILING_SOURCE = (
 )
 
 
+GP3_PROVISIONED_MINIMUM_GB = 400
+"""RDS for PostgreSQL gp3 below 400 GiB has a fixed baseline (3,000 IOPS, 125 MiB/s); from 400 GiB IOPS and
+throughput may be provisioned above the 12,000 IOPS / 500 MiB/s baseline."""
+GP3_IOPS = (12_000, 64_000)
+GP3_THROUGHPUT = (500, 4_000)
+GP3_MAX_THROUGHPUT_PER_IOPS = 0.25
+GP3_MAX_IOPS_PER_GIB = 500
+IO1_MAX_IOPS_PER_GIB = 50
+PROVISIONED_IOPS = (1_000, 256_000)
+STORAGE_SOURCE = (
+    "Amazon RDS User Guide, 'Amazon RDS DB instance storage' (CHAP_Storage): gp3 for PostgreSQL below 400 GiB: "
+    "3,000 IOPS / 125 MiB/s, not configurable; from 400 GiB: 12,000-64,000 IOPS and 500-4,000 MiB/s, "
+    "throughput/IOPS at most 0.25, IOPS/GiB at most 500 (also against the autoscaling ceiling); io1: 1,000-19,950 "
+    "IOPS between 100 and 399 GiB, 1,000-256,000 from 400 GiB; AWS answers 'You can't specify IOPS or storage "
+    "throughput for engine postgres and a storage size less than 400'. terraform-provider-aws "
+    "internal/service/rds/instance.go "
+    "isStorageTypeGP3BelowAllocatedStorageThreshold (postgres: allocated < 400)"
+)
+
+
+def gp3_provisioned_minimum() -> int:
+    """The smallest gp3 volume (GiB) whose IOPS and throughput RDS lets you provision."""
+    return GP3_PROVISIONED_MINIMUM_GB
+
+
 def minimum_storage_ceiling(allocated_gb: int) -> int:
     """The smallest ``maxAllocatedStorage`` RDS accepts above ``allocated_gb``: at least 10 % more."""
     return -(-allocated_gb * 11 // 10)  # ceil(allocated × 1.1) in integers
@@ -205,6 +230,16 @@ POSTGRES_CREATABLE_SOURCE = (
     "AWS Health notice for RDS for PostgreSQL (May 2026): minors 15.9-15.12, 16.5-16.8 and 17.1-17.4 reach the "
     "end of standard support on 2026-05-31, and from 2026-05-01 new instances cannot be created on them (they are "
     "upgraded to 15.15, 16.11 and 17.7 or later); Amazon RDS for PostgreSQL release calendar"
+)
+
+
+POSTGRES_AUTO_UPGRADE_MINORS: dict[int, str] = {15: "15.15", 16: "16.11", 17: "17.7"}
+"""The minor every instance of a major runs at least once RDS has upgraded it (instances on the minors whose
+standard support ended on 2026-05-31 were moved to these or later): a minor pinned below it is a downgrade."""
+POSTGRES_AUTO_UPGRADE_SOURCE = (
+    "AWS Health notice for RDS for PostgreSQL (May 2026): instances on 15.9-15.12, 16.5-16.8 and 17.1-17.4 are "
+    "upgraded to 15.15, 16.11 and 17.7 or later; with AutoMinorVersionUpgrade RDS moves an instance to the preferred "
+    "minor in its maintenance window"
 )
 
 

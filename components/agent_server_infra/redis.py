@@ -18,7 +18,7 @@ from .provider_rules import (
     supports_transit_encryption_mode,
 )
 from .registry import of_this_run
-from .settings import NetworkSettings, RedisSettings
+from .settings import NamingSettings, NetworkSettings, RedisSettings
 from .sizing import Budget, RedisUser, redis_budget, redis_capacity
 from .stores import URL_SAFE_SPECIALS, DataStore, final_snapshot_suffix, generated_password, secret_uri, tags_of
 
@@ -49,6 +49,8 @@ class RedisArgs(TypedDict, total=False):
     """The cache: `mode` single (default), cluster or external, and the replication group's settings."""
     redis_uri: pulumi.Input[str]
     """External mode: the Redis URI (secret)."""
+    naming: NamingSettings
+    """Pinned physical names (``naming.name``: the stem of the replication group id and log group)."""
     tags: Mapping[str, pulumi.Input[str]]
     """Tags of every AWS resource."""
 
@@ -122,7 +124,7 @@ class Redis(DataStore):
         self._from_args(name, args, opts)
 
     def _build(self, name: str, config: RedisConfig, network: NetworkConfig | None,
-               uri: pulumi.Output[str] | None, tags: Mapping[str, Any] | None) -> None:
+               uri: pulumi.Output[str] | None, tags: Mapping[str, Any] | None, stem: str | None = None) -> None:
         self.config = config
         self.name = name
         self.cluster = config.is_cluster
@@ -136,7 +138,7 @@ class Redis(DataStore):
             self._external(uri)
         else:
             assert network is not None, "validation requires a network in single and cluster mode"
-            self._elasticache(name, config, network, tags_of(tags))
+            self._elasticache(name, config, network, tags_of(tags), stem)
         external = self.uri if config.mode == "external" else None
         self.share = pulumi.Output.all(self.endpoint, self.port, self.token, external).apply(
             lambda values: RedisShare(name=name, endpoint=values[0], port=int(values[1]), token=values[2],
@@ -159,8 +161,9 @@ class Redis(DataStore):
         return redis_budget(max_clients=self.max_clients, users=[claim.user for claim in self.claims],
                             cluster=self.cluster)
 
-    def _elasticache(self, name: str, config: RedisConfig, network: NetworkConfig, tags: dict[str, Any]) -> None:
-        scoped = naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
+    def _elasticache(self, name: str, config: RedisConfig, network: NetworkConfig, tags: dict[str, Any],
+                     stem: str | None) -> None:
+        scoped = stem or naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
         group_id = naming.physical(naming.ELASTICACHE_GROUP, scoped)
         # Children's logical names (their auto-names) and the groups' descriptions, which AWS cannot change in
         # place, follow the component's name rather than the scoped physical identifier.
@@ -191,20 +194,25 @@ class Redis(DataStore):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        token = generated_password(f"{name}-auth-token", self, AUTH_TOKEN_LENGTH, AUTH_TOKEN_SPECIALS)
+        # A new version generates a new token (keepers replace the password); none until the first rotation, so that
+        # a cache created before the knob existed keeps its token.
+        token = generated_password(f"{name}-auth-token", self, AUTH_TOKEN_LENGTH, AUTH_TOKEN_SPECIALS,
+                                   {"version": str(config.auth_token_version)} if config.auth_token_version else None)
         snapshot_suffix = final_snapshot_suffix(f"{name}-final-snapshot", self, {
             "replicationGroupId": group_id, "kmsKeyId": config.kms_key_id or "", "port": str(config.port),
         })
         # TLS is always required; the mode that says so exists from Redis 7.0.5 (Valkey 7.2) on, and older
         # engines (Redis 6) require TLS by transitEncryptionEnabled alone.
         transit_mode = "required" if supports_transit_encryption_mode(config.engine, config.version) else None
+        replicas = config.replicas_per_shard if self.cluster else config.replicas
+        multi_az = replicas >= 1 if config.multi_az is None else config.multi_az
         shape: dict[str, object] = (
             {"cluster_mode": "enabled", "num_node_groups": config.shards,
              "replicas_per_node_group": config.replicas_per_shard, "automatic_failover_enabled": True,
-             "multi_az_enabled": config.replicas_per_shard >= 1}
+             "multi_az_enabled": multi_az}
             if self.cluster else
             {"num_cache_clusters": 1 + config.replicas, "automatic_failover_enabled": config.replicas >= 1,
-             "multi_az_enabled": config.replicas >= 1}
+             "multi_az_enabled": multi_az}
         )
         replication_group = aws.elasticache.ReplicationGroup(
             f"{name}-group",
@@ -222,14 +230,14 @@ class Redis(DataStore):
             transit_encryption_enabled=True,
             transit_encryption_mode=transit_mode,
             auth_token=token.result,
-            auth_token_update_strategy="ROTATE",
+            auth_token_update_strategy=config.auth_token_update_strategy,
             snapshot_retention_limit=config.snapshot_retention_days,
             snapshot_window=config.snapshot_window,
             maintenance_window=config.maintenance_window,
             final_snapshot_identifier=snapshot_suffix.apply(
                 lambda suffix: naming.physical(naming.ELASTICACHE_SNAPSHOT, group_id, f"-final-{suffix}")),
             auto_minor_version_upgrade=True,
-            apply_immediately=False,
+            apply_immediately=config.apply_immediately,
             log_delivery_configurations=[aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs(
                 destination=slow_log.name, destination_type="cloudwatch-logs", log_format="json",
                 log_type="slow-log",
@@ -248,6 +256,14 @@ class Redis(DataStore):
         self.port = replication_group.port.apply(lambda port: int(port or config.port))
         self.token = pulumi.Output.secret(token.result)
         self.uri = pulumi.Output.secret(self.facts().apply(redis_uri))
+
+    def member(self, index: int, expected: str) -> pulumi.Output[str]:
+        """The id of the group's ``index``-th member cluster (sorted), as ElastiCache reports them: a group whose
+        replicas were removed and added again numbers them with gaps, so the shape's ``expected`` id (``<group>-00N``)
+        is only the fallback while the members are unknown (a preview of a new group, mocks)."""
+        assert self.replication_group is not None, "only a replication group has members"
+        return self.replication_group.member_clusters.apply(
+            lambda members: sorted(members)[index] if members and index < len(members) else expected)
 
     def _external(self, uri: pulumi.Output[str]) -> None:
         self.uri, part = secret_uri(uri)

@@ -24,7 +24,14 @@ from .provider_rules import (
     ALARM_MAX_EVALUATION_SECONDS,
     ELASTICACHE_VERSIONS,
     ELASTICACHE_WINDOWS,
+    GP3_IOPS,
+    GP3_MAX_IOPS_PER_GIB,
+    GP3_MAX_THROUGHPUT_PER_IOPS,
+    GP3_PROVISIONED_MINIMUM_GB,
+    GP3_THROUGHPUT,
+    IO1_MAX_IOPS_PER_GIB,
     LOG_RETENTION_DAYS,
+    PROVISIONED_IOPS,
     RDS_WINDOWS,
     WindowRules,
     daily_minutes,
@@ -66,7 +73,8 @@ _POSTGRES_MODES: dict[str, set[str]] = dict.fromkeys(
         "multi_az", "backup_retention_days", "backup_window", "maintenance_window", "deletion_protection",
         "database_name", "username", "port", "performance_insights", "kms_key_id", "log_exports", "protect",
         "log_min_duration_statement_ms", "monitoring_interval_seconds", "monitoring_role_arn",
-        "iam_authentication", "iam_username",
+        "iam_authentication", "iam_username", "iops", "storage_throughput", "apply_immediately",
+        "allow_major_version_upgrade", "blue_green_update",
     ),
     _RDS_ONLY,
 )
@@ -75,7 +83,8 @@ _REDIS_MODES: dict[str, set[str]] = {
     **dict.fromkeys(
         (
             "engine", "node_type", "engine_version", "port", "snapshot_retention_days", "snapshot_window",
-            "maintenance_window", "kms_key_id", "protect", "slow_log_retention_days",
+            "maintenance_window", "kms_key_id", "protect", "slow_log_retention_days", "apply_immediately",
+            "multi_az", "auth_token_version", "auth_token_update_strategy",
         ),
         _MANAGED_REDIS,
     ),
@@ -123,6 +132,10 @@ def check_postgres(postgres: PostgresConfig, secrets: Secrets) -> list[Issue]:
                                 "the minor itself and a pinned minor makes the next deploy try to downgrade (got "
                                 f"{show(postgres.engine_version)}; or set autoMinorVersionUpgrade: false)"))
         issues.extend(_window_issues("postgres", RDS_WINDOWS, postgres.backup_window, postgres.maintenance_window))
+        issues.extend(_check_storage(postgres))
+        if postgres.blue_green_update and postgres.backup_retention_days == 0:
+            issues.append(Issue("postgres.blueGreenUpdate", "a blue/green deployment needs automated backups "
+                                "(backupRetentionDays above 0)"))
         if _set(postgres, "iam_username") and not postgres.iam_authentication:
             issues.append(Issue("postgres.iamUsername", "only used with postgres.iamAuthentication true"))
         if postgres.iam_authentication and postgres.iam_username.lower() == postgres.username.lower():
@@ -150,6 +163,62 @@ def _check_postgres_uri(uri: str) -> list[Issue]:
     return issues
 
 
+def _check_storage(postgres: PostgresConfig) -> list[Issue]:
+    """Provisioned IOPS and throughput against the storage type and size RDS takes them for (STORAGE_SOURCE)."""
+    issues: list[Issue] = []
+    kind, size, iops, throughput = (postgres.storage_type, postgres.allocated_storage_gb, postgres.iops,
+                                    postgres.storage_throughput)
+    if kind in {"io1", "io2"} and iops is None:
+        issues.append(Issue("postgres.iops", f"required with storageType {kind} (provisioned IOPS storage)"))
+    if kind == "gp2" and (iops is not None or throughput is not None):
+        issues.append(Issue("postgres.iops" if iops is not None else "postgres.storageThroughput",
+                            "gp2 takes neither IOPS nor throughput (its IOPS follow its size)"))
+    if kind in {"io1", "io2"} and throughput is not None:
+        issues.append(Issue("postgres.storageThroughput", f"only gp3 takes a throughput (storageType is {kind})"))
+    if kind == "gp3" and (iops is not None or throughput is not None):
+        if size < GP3_PROVISIONED_MINIMUM_GB:
+            issues.append(Issue("postgres.iops" if iops is not None else "postgres.storageThroughput",
+                                f"gp3 below {GP3_PROVISIONED_MINIMUM_GB} GiB has a fixed 3,000 IOPS and 125 MiB/s "
+                                f"(allocatedStorageGb is {size}); RDS refuses provisioned values there"))
+        elif iops is None or throughput is None:
+            issues.append(Issue("postgres.iops" if iops is None else "postgres.storageThroughput",
+                                "gp3 from 400 GiB takes IOPS and throughput together"))
+        else:
+            low, high = GP3_IOPS
+            if not low <= iops <= min(high, GP3_MAX_IOPS_PER_GIB * size):
+                issues.append(Issue("postgres.iops", f"gp3 takes {low}-{min(high, GP3_MAX_IOPS_PER_GIB * size)} "
+                                    f"IOPS on {size} GiB (at most {GP3_MAX_IOPS_PER_GIB} per GiB; got {iops})"))
+            if not GP3_THROUGHPUT[0] <= throughput <= GP3_THROUGHPUT[1] or \
+                    throughput > GP3_MAX_THROUGHPUT_PER_IOPS * iops:
+                issues.append(Issue("postgres.storageThroughput", f"gp3 takes {GP3_THROUGHPUT[0]}-"
+                                    f"{GP3_THROUGHPUT[1]} MiB/s and at most {GP3_MAX_THROUGHPUT_PER_IOPS} MiB/s per "
+                                    f"IOPS (got {throughput} with {iops} IOPS)"))
+    if kind in {"io1", "io2"} and iops is not None:
+        ceiling = min(PROVISIONED_IOPS[1], IO1_MAX_IOPS_PER_GIB * size) if kind == "io1" else PROVISIONED_IOPS[1]
+        if not PROVISIONED_IOPS[0] <= iops <= ceiling:
+            issues.append(Issue("postgres.iops", f"{kind} takes {PROVISIONED_IOPS[0]}-{ceiling} IOPS on {size} GiB "
+                                f"(got {iops})"))
+    return issues
+
+
+def _check_redis_changes(redis: RedisConfig) -> list[Issue]:
+    """Multi-AZ, AUTH token rotation and node types as ElastiCache takes them."""
+    issues: list[Issue] = []
+    replicas = redis.replicas_per_shard if redis.mode == "cluster" else redis.replicas
+    if redis.multi_az and replicas == 0:
+        issues.append(Issue("redis.multiAz", "needs at least one replica to fail over to (ElastiCache refuses "
+                            "Multi-AZ without replicas)"))
+    if redis.auth_token_update_strategy == "SET" and redis.auth_token_version == 0:
+        issues.append(Issue("redis.authTokenUpdateStrategy", "SET finishes a rotation (AWS allows it only after "
+                            "ROTATE): bump authTokenVersion with ROTATE first"))
+    family = redis.node_type.split(".")[1]
+    if family.startswith("r") and family.endswith("d"):
+        issues.append(Issue("redis.nodeType", f"{redis.node_type} is a data-tiering node, which ElastiCache runs "
+                            "only with data tiering; this component does not enable it (pick cache.r6g or "
+                            "cache.r7g)"))
+    return issues
+
+
 def _window_issues(section: str, rules: WindowRules, daily: str, weekly: str) -> list[Issue]:
     """A store's daily (backup or snapshot) and weekly (maintenance) windows: long enough, never overlapping."""
     issues: list[Issue] = []
@@ -173,6 +242,7 @@ def check_redis(redis: RedisConfig, secrets: Secrets) -> list[Issue]:
             issues.append(Issue("redis.engineVersion", f"{redis.engine} {redis.version} is not a version "
                                 f"ElastiCache creates (known: {', '.join(known)})"))
         issues.extend(_window_issues("redis", ELASTICACHE_WINDOWS, redis.snapshot_window, redis.maintenance_window))
+        issues.extend(_check_redis_changes(redis))
         if redis.slow_log_retention_days not in LOG_RETENTION_DAYS:
             issues.append(Issue("redis.slowLogRetentionDays", f"must be a retention CloudWatch Logs offers "
                                 f"({', '.join(map(str, LOG_RETENTION_DAYS))}; got {redis.slow_log_retention_days})"))

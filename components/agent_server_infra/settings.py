@@ -13,7 +13,7 @@ from typing import Required, TypedDict
 
 import pulumi
 
-__all__ = ["AlarmsSettings", "BacklogScalingSettings", "CheckpointDeleteSettings", "DatadogSettings", "IngressSettings", "NetworkPolicySettings", "NetworkSettings", "OtelSettings", "PostgresSettings", "QueueScaleSettings", "RedisSettings", "ScaleSettings", "ServerSettings"]
+__all__ = ["AlarmsSettings", "BacklogScalingSettings", "CheckpointDeleteSettings", "DatadogSettings", "IngressSettings", "NamingSettings", "NetworkPolicySettings", "NetworkSettings", "OtelSettings", "PostgresSettings", "QueueScaleSettings", "RedisSettings", "ScaleSettings", "ServerSettings"]
 
 
 class BacklogScalingSettings(TypedDict, total=False):
@@ -138,6 +138,13 @@ class ScaleSettings(TypedDict, total=False):
     """Stack config: `agent-server:server.api.memoryLimit`."""
     target_cpu_percent: int
     """Stack config: `agent-server:server.api.targetCpuPercent`."""
+
+
+class NamingSettings(TypedDict, total=False):
+    """How the deployment's physical names are pinned (``agent-server:naming``). Every physical name (the RDS identifier, the ElastiCache group id, IAM role and log group names) derives from project, stack and the component's name, so a renamed stack or component would get new, empty stores. Pin the name first and nothing moves: `pulumi stack rename` then only rewrites URNs."""
+
+    name: str
+    """Stem of every physical name (unset: `<project>-<stack>-<component>`, or the component's name when it starts with `<project>-<stack>`). The stack program also names its `AgentServer` so (unset: `agent-server-<stack>`): set it to `agent-server-<current stack>` before `pulumi stack rename`. Stack config: `agent-server:naming.name`."""
 
 
 class AlarmsSettings(TypedDict, total=False):
@@ -269,6 +276,14 @@ class RedisSettings(TypedDict, total=False):
     """At-rest encryption key of the cache and of its slow-log group (the key policy must let `logs.<region>.amazonaws.com` use it: kms:Encrypt*, Decrypt*, ReEncrypt*, GenerateDataKey*, Describe*). Stack config: `agent-server:redis.kmsKeyId`."""
     slow_log_retention_days: int
     """Days CloudWatch Logs keeps the slow log (a retention CloudWatch offers). Stack config: `agent-server:redis.slowLogRetentionDays`."""
+    apply_immediately: bool
+    """Apply engine-version and node-type changes during `pulumi up` instead of at the next maintenance window (needed by an engine major upgrade or redis → valkey: the new parameter group replaces the old one, whose delete fails while the group still uses it). Stack config: `agent-server:redis.applyImmediately`."""
+    multi_az: bool
+    """Multi-AZ with automatic failover; unset: on when the cache has replicas. Turn it off on its own before removing the last replicas (the provider removes replicas before it turns Multi-AZ off, and AWS refuses that). Stack config: `agent-server:redis.multiAz`."""
+    auth_token_version: int
+    """Bump to generate a new AUTH token (rotation): with `authTokenUpdateStrategy: ROTATE` the old token stays valid beside the new one while the pods roll; then set `SET` to invalidate the old one. Stack config: `agent-server:redis.authTokenVersion`."""
+    auth_token_update_strategy: str
+    """How ElastiCache takes a new AUTH token: `ROTATE` keeps the previous token valid too, `SET` makes the current token the only valid one (ModifyReplicationGroup AuthTokenUpdateStrategy). Stack config: `agent-server:redis.authTokenUpdateStrategy`."""
     cluster: bool
     """External only: whether the external Redis is a cluster. Stack config: `agent-server:redis.cluster`."""
     max_clients: int
@@ -294,6 +309,10 @@ class PostgresSettings(TypedDict, total=False):
     """Storage autoscaling ceiling (unset: no autoscaling). Stack config: `agent-server:postgres.maxAllocatedStorageGb`."""
     storage_type: str
     """Stack config: `agent-server:postgres.storageType`."""
+    iops: int
+    """Provisioned IOPS: required by `io1`/`io2`; with `gp3` only from 400 GiB (below that RDS fixes 3000). Stack config: `agent-server:postgres.iops`."""
+    storage_throughput: int
+    """`gp3` throughput in MiB/s, only from 400 GiB and together with `iops`. Stack config: `agent-server:postgres.storageThroughput`."""
     multi_az: bool
     """Standby in a second availability zone. Stack config: `agent-server:postgres.multiAz`."""
     backup_retention_days: int
@@ -328,6 +347,12 @@ class PostgresSettings(TypedDict, total=False):
     """RDS IAM authentication: the server connects as `iamUsername` with a token its IRSA role mints (no password in its URI); a bootstrap Job creates that user with `rds_iam`. Needs `server.serverVersion` ≥ 0.12.0 and an IRSA role (`server.serviceAccountRoleArn` or `server.oidcProviderArn`); the `iam-db-auth-error` log is exported too. Stack config: `agent-server:postgres.iamAuthentication`."""
     iam_username: str
     """The database user the server logs in as with IAM (never the master `username`). Stack config: `agent-server:postgres.iamUsername`."""
+    apply_immediately: bool
+    """Apply instance changes (class, storage, multi-AZ, engine version, IAM authentication) during `pulumi up` instead of at the next maintenance window; the server's pools follow the instance only once it has changed, so `diff` blocks a class change that raises them while it is deferred (over-commit). Stack config: `agent-server:postgres.applyImmediately`."""
+    allow_major_version_upgrade: bool
+    """Let a new major `engineVersion` upgrade the instance in place (with `applyImmediately`, or `blueGreenUpdate`: a deferred upgrade keeps the old parameter group attached while `pulumi up` deletes it). Stack config: `agent-server:postgres.allowMajorVersionUpgrade`."""
+    blue_green_update: bool
+    """Apply engine-version and parameter-group changes through an RDS blue/green deployment (a staging copy kept in sync by logical replication, then a switchover of about a minute) instead of an in-place upgrade; sets `rds.logical_replication`, which takes effect at the next reboot. Stack config: `agent-server:postgres.blueGreenUpdate`."""
     protect: bool
     """Pulumi `protect` on the stateful resource (on in prod). Stack config: `agent-server:postgres.protect`."""
 

@@ -18,9 +18,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-from .config import PostgresConfig, RedisConfig, ServerConfig
 from .env_table import default_int, supported
+
+if TYPE_CHECKING:  # attributes only: `diff` sizes pools from plan documents without loading pydantic
+    from .config import PostgresConfig, RedisConfig, ServerConfig
 
 GIB = 1024**3
 RDS_BYTES_PER_CONNECTION = 9_531_392
@@ -178,7 +181,7 @@ def postgres_budget(
     floor = ISOLATED_LOOP_POOL_FLOOR * n_jobs_per_worker if isolated_loops else 1
     explicit = pool_max_size is not None
     if pool_max_size is None:
-        pool = _largest_fitting_pool(pods, usable, n_jobs_per_worker, isolated_loops, POOL_MAX_SIZE_CEILING,
+        pool = largest_fitting_pool(pods, usable, n_jobs_per_worker, isolated_loops, POOL_MAX_SIZE_CEILING,
                                      scaler_connections)
         if pool < floor:
             need = _postgres_used(pods, floor, n_jobs_per_worker, isolated_loops, scaler_connections)
@@ -211,7 +214,7 @@ def postgres_budget(
         },
     )
     if not budget.fits:
-        largest = _largest_fitting_pool(pods, usable, n_jobs_per_worker, isolated_loops, usable, scaler_connections)
+        largest = largest_fitting_pool(pods, usable, n_jobs_per_worker, isolated_loops, usable, scaler_connections)
         # Below the floor a smaller pool is refused as well: then only more connections or fewer pods help.
         advice = (f"lower postgresPoolMaxSize (≤ {largest} fits) or use a larger instance class" if largest >= floor
                   else f"no postgresPoolMaxSize ≥ {floor} fits; use a larger instance class or fewer maxReplicas")
@@ -233,7 +236,7 @@ def isolated_loop_pool_problem(pool: int, n_jobs_per_worker: int) -> str | None:
             f"postgresPoolMaxSize ≥ {ISOLATED_LOOP_POOL_FLOOR * n_jobs_per_worker})")
 
 
-def _largest_fitting_pool(pods: Pods, usable: int, n_jobs: int, isolated: bool, ceiling: int,
+def largest_fitting_pool(pods: Pods, usable: int, n_jobs: int, isolated: bool, ceiling: int,
                           scaler: int = 0) -> int:
     """The largest pool ≤ ``ceiling`` whose connections fit ``usable`` (0 when none does). Usage grows with the
     pool, so a binary search finds it."""

@@ -17,13 +17,14 @@ URL_SAFE_SPECIALS = "-_.~"
 encoded, since external URIs and user-supplied passwords may contain anything)."""
 
 
-def generated_password(name: str, parent: pulumi.Resource, length: int,
-                       specials: str = URL_SAFE_SPECIALS) -> random.RandomPassword:
+def generated_password(name: str, parent: pulumi.Resource, length: int, specials: str = URL_SAFE_SPECIALS,
+                       keepers: Mapping[str, str] | None = None) -> random.RandomPassword:
     """A generated secret of letters, digits and ``specials`` (by default ``-_.~``) with every character class
-    present."""
+    present; a change of ``keepers`` generates a new one."""
     return random.RandomPassword(
         name,
         length=length,
+        keepers=dict(keepers) if keepers else None,
         special=True,
         override_special=specials,
         min_lower=1,
@@ -73,21 +74,26 @@ class DataStore(pulumi.ComponentResource):
     """Whether a server created this store's alarms already (the first server with alarms on it does)."""
 
     def _from_args(self, name: str, args: Mapping[str, Any], opts: pulumi.ResourceOptions | None) -> None:
-        validated = validate_args({"network": args.get("network"), self.section: args.get(self.section) or {}},
+        validated = validate_args({"network": args.get("network"), self.section: args.get(self.section) or {},
+                                   "naming": args.get("naming")},
                                   {self.uri_secret: args.get(self.uri_secret)}, source=f"{type(self).__name__} {name}",
-                                  sections=("network", self.section, "secrets"))
+                                  sections=("network", self.section, "naming", "secrets"))
         pulumi.ComponentResource.__init__(self, self.type_token, name, None, opts)
+        pinned = validated.config.naming
         self._build(name, getattr(validated.config, self.section), validated.config.network,
-                    validated.secrets.get(self.uri_secret), args.get("tags"))
+                    validated.secrets.get(self.uri_secret), args.get("tags"), pinned.name if pinned else None)
 
     @classmethod
     def _validated(cls, name: str, config: Any, network: Any, uri: pulumi.Output[str] | None,
-                   tags: Mapping[str, Any] | None, opts: pulumi.ResourceOptions | None = None) -> Any:
-        """A store of config that ``AgentServer`` validated already (with the whole stack)."""
+                   tags: Mapping[str, Any] | None, opts: pulumi.ResourceOptions | None = None,
+                   stem: str | None = None) -> Any:
+        """A store of config that ``AgentServer`` validated already (with the whole stack); ``stem`` pins its
+        physical names."""
         store = prevalidated(cls, cls.type_token, name, opts)
-        store._build(name, config, network, uri, tags)
+        store._build(name, config, network, uri, tags, stem)
         return store
 
     def _build(self, name: str, config: Any, network: Any, uri: pulumi.Output[str] | None,
-               tags: Mapping[str, Any] | None) -> None:
+               tags: Mapping[str, Any] | None, stem: str | None = None) -> None:
         raise NotImplementedError
+

@@ -19,6 +19,8 @@ from . import naming
 from .bootstrap import BOOTSTRAP_URI
 from .bootstrap import IAM_USER as BOOTSTRAP_IAM_USER
 from .bootstrap import SCRIPT as BOOTSTRAP_SCRIPT
+from .bootstrap import VERSION as BOOTSTRAP_VERSION
+from .bootstrap import VERSION_LABEL as BOOTSTRAP_VERSION_LABEL
 from .config import IngressConfig, ScaleConfig, ServerConfig
 from .env import SERVER_PORT, postgres_uri_name
 from .errors import ConfigError, Issue
@@ -423,6 +425,7 @@ class Workload(pulumi.ComponentResource):
         """The database bootstrap Job (:mod:`agent_server_infra.bootstrap`) with its own Secret (the master URI):
         auto-named, so a changed Secret or script replaces it and it runs again; both roles wait for it."""
         labels = self._common_labels(BOOTSTRAP_COMPONENT)
+        versioned = {**labels, BOOTSTRAP_VERSION_LABEL: str(BOOTSTRAP_VERSION)}
         secret = k8s.core.v1.Secret(
             f"{self._name}-bootstrap",
             metadata=k8s.meta.v1.ObjectMetaArgs(namespace=self._server.namespace, labels=labels),
@@ -445,7 +448,7 @@ class Workload(pulumi.ComponentResource):
         )
         return k8s.batch.v1.Job(
             f"{self._name}-bootstrap",
-            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=self._server.namespace, labels=labels),
+            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=self._server.namespace, labels=versioned),
             spec=k8s.batch.v1.JobSpecArgs(
                 backoff_limit=BOOTSTRAP_RETRIES,
                 active_deadline_seconds=BOOTSTRAP_DEADLINE_SECS,

@@ -46,7 +46,7 @@ def test_components_and_their_settings_are_in_the_schema(package: dict[str, Any]
     server = package["resources"][f"{TOKEN}AgentServer"]["inputProperties"]
     assert set(server) == {"network", "postgres", "redis", "server", "licenseKey", "langsmithApiKey",
                            "datadogApiKey", "mongodbUri", "postgresUri", "redisUri", "otelHeaders",
-                           "existingPostgres", "existingRedis", "alarms", "tags"}
+                           "existingPostgres", "existingRedis", "alarms", "naming", "tags"}
 
 
 @pytest.mark.parametrize("section", sorted(SECTIONS))

@@ -3,7 +3,8 @@
 ``resources`` is a list of ``{type, name, urn, parent, inputs, dependencies, protect}`` sorted by URN, inputs in the
 engine's camelCase as the mocks saw them, secret values masked unless asked for; ``outputs`` are the stack
 outputs; ``deployments`` the env and budget of each AgentServer, taken from its registered outputs, with a
-fingerprint per secret variable (``secretEnvFingerprints``) so a diff can tell that a secret changed.
+fingerprint per secret variable (``secretEnvFingerprints``) so a diff can tell that a secret changed, and the URNs of
+the stores it uses (``stores``), so a diff sums the budgets of one store.
 """
 
 from __future__ import annotations
@@ -83,9 +84,11 @@ def _deployment(resource: RecordedResource, show_secrets: bool) -> dict[str, Any
     values = clean(secret_env.value, True) if isinstance(secret_env, Secret) else {}
     secrets = values if show_secrets and isinstance(secret_env, Secret) else dict.fromkeys(names, SECRET)
     alarms = clean(outputs.get("alarms") or [], show_secrets)
+    stores = clean(outputs.get("stores") or {}, show_secrets)
     return {
         "name": resource.name,
         **({"alarms": alarms} if alarms else {}),
+        **({"stores": stores} if stores else {}),
         "env": clean(outputs.get("plain_env") or {}, show_secrets),
         "secretEnv": secrets,
         "secretEnvFingerprints": {name: fingerprint(name, values[name]) for name in sorted(secrets)
