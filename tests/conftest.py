@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agent_server_infra.plan.document import dumps, to_document
 from agent_server_infra.plan.engine import Recording
 from agent_server_infra.plan.stack import plan_stack
-from tests.helpers import NETWORK, ROOT
+from tests.helpers import NETWORK, ROOT, Changes, PlanDocument, write_modified_stack
 
 
 @pytest.fixture
@@ -33,5 +36,37 @@ def planned() -> Callable[[str], Recording]:
         if stack not in cache:
             cache[stack] = plan_stack(str(ROOT / "stacks" / f"Pulumi.{stack}.yaml"))
         return cache[stack]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def plan_document(tmp_path_factory: pytest.TempPathFactory,
+                  planned: Callable[[str], Recording]) -> PlanDocument:
+    """``plan_document(stack, changes=None, show_secrets=False, name=None, program=None)``: the plan document of a
+    shipped stack, or of a copy with ``changes`` (planned as the stack ``name``, e.g. a renamed one, and by
+    ``program``, a project directory whose ``__main__.py`` and ``Pulumi.yaml`` plan it), as ``plan --json`` writes
+    it (round-tripped through JSON). Cached per session."""
+    recordings: dict[str, Recording] = {}
+
+    def recording(stack: str, changes: Changes | None, name: str | None, program: Path | None) -> Recording:
+        if not changes and name is None and program is None:
+            return planned(stack)
+        key = json.dumps([stack, name, str(program), {key: [type(value).__name__, value]
+                                                       for key, value in (changes or {}).items()}], sort_keys=True)
+        if key not in recordings:
+            directory = tmp_path_factory.mktemp(f"{stack}-modified")
+            source = None
+            if program is not None:
+                source = program / f"Pulumi.{stack}.yaml"
+                (directory / "Pulumi.yaml").write_text((program / "Pulumi.yaml").read_text())
+            path = write_modified_stack(directory, stack, changes or {}, name, source=source)
+            main = (program or ROOT) / "__main__.py"
+            recordings[key] = plan_stack(str(path), program=main)
+        return recordings[key]
+
+    def get(stack: str, changes: Changes | None = None, show_secrets: bool = False, name: str | None = None,
+            program: Path | None = None) -> dict[str, Any]:
+        return json.loads(dumps(to_document(recording(stack, changes, name, program), show_secrets=show_secrets)))
 
     return get

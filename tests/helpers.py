@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,18 +71,22 @@ class Replace(dict[str, Any]):
     """A config section that replaces the shipped one instead of being merged into it."""
 
 
+PlanDocument = Callable[..., dict[str, Any]]
+"""The ``plan_document`` fixture (``tests/conftest.py``)."""
 Changes = dict[str, Any]
-"""Per config key (``postgres``, ``server``, ...): the values to set in that section of the shipped stack file
+"""Per config key (``postgres``, ``server``, ...; a key of another namespace in full, ``shared-redis:teams``): the
+values to set in that section of the shipped stack file
 (a value of ``None`` removes the key), a :class:`Replace` for a whole new section, or a plain value (a secret's
 ``{"secure": ...}``)."""
 
-def write_modified_stack(directory: Path, stack: str, changes: Changes, name: str | None = None) -> Path:
-    """A copy of ``stacks/Pulumi.<stack>.yaml`` with ``changes`` applied, written into ``directory`` as the stack
-    ``name`` (default: ``stack``)."""
-    document = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+def write_modified_stack(directory: Path, stack: str, changes: Changes, name: str | None = None,
+                         source: Path | None = None) -> Path:
+    """A copy of ``stacks/Pulumi.<stack>.yaml`` (or of the stack file ``source``) with ``changes`` applied, written
+    into ``directory`` as the stack ``name`` (default: ``stack``)."""
+    document = yaml.safe_load((source or ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
     config = document["config"]
     for key, values in changes.items():
-        full = f"agent-server:{key}"
+        full = key if ":" in key else f"agent-server:{key}"
         if isinstance(values, Replace) or not isinstance(values, dict) or "secure" in values:
             config[full] = dict(values) if isinstance(values, dict) else values
             continue

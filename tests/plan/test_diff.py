@@ -12,17 +12,10 @@ import pytest
 
 from agent_server_infra import cli
 from agent_server_infra.plan import diff as plan_diff
-from agent_server_infra.plan.diff import (
-    RDS_INSTANCE,
-    REPLICATION_GROUP,
-    PlanDiff,
-    diff_documents,
-    value_changes,
-)
+from agent_server_infra.plan.diff import PlanDiff, diff_documents, value_changes
 from agent_server_infra.plan.diff_markdown import diff_markdown
 from agent_server_infra.plan.document import SCHEMA_VERSION
-from tests.helpers import ROOT, Replace
-from tests.plan.conftest import PlanDocument
+from tests.helpers import ROOT, PlanDocument, Replace
 
 
 def write(path: Path, document: dict[str, Any]) -> str:
@@ -36,8 +29,16 @@ def run_diff(tmp_path: Path, old: dict[str, Any], new: dict[str, Any],
     return code, capsys.readouterr().out
 
 
-def severities(diff: PlanDiff, type_: str | None = None) -> set[str]:
-    return {risk.severity for risk in diff.warnings if type_ is None or risk.type == type_}
+RDS_INSTANCE = "aws:rds/instance:Instance"
+REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
+
+
+def effects(diff: PlanDiff, type_: str | None = None) -> set[str]:
+    return {effect for item in diff.assessed if type_ is None or item.type == type_ for effect in item.effects}
+
+
+def messages(diff: PlanDiff, type_: str) -> list[str]:
+    return [finding.message for item in diff.assessed if item.type == type_ for finding in item.findings]
 
 
 # ------------------------------------------------------------------------------------------- no changes
@@ -70,7 +71,8 @@ def test_pool_size_change_shows_only_env_and_workload_changes(plan_document: Pla
     assert {(change.type, change.name) for change in aws} == {
         ("aws:cloudwatch/metricAlarm:MetricAlarm", "agent-server-prod-postgres-connections")}
     assert {path for change in aws for path in change.paths} == {"threshold", "alarmDescription"}
-    assert not diff.warnings
+    assert effects(diff) <= {"immediate", "replace"}, "the pods roll onto new ConfigMaps, nothing else"
+    assert not [item for item in diff.assessed if set(item.effects) - {"immediate"} and not item.routine]
     assert {(change.role, change.name, change.before, change.after) for change in diff.env} == {
         ("api", "LANGGRAPH_POSTGRES_POOL_MAX_SIZE", "53", "20"),
         ("queue", "LANGGRAPH_POSTGRES_POOL_MAX_SIZE", "53", "20"),
@@ -94,15 +96,15 @@ def test_pool_size_change_shows_only_env_and_workload_changes(plan_document: Pla
 # ------------------------------------------------------------------------------------------- replacements
 
 
-def test_database_name_change_raises_the_replacement_warning(plan_document: PlanDocument, tmp_path: Path,
+def test_database_name_change_is_a_blocked_replacement(plan_document: PlanDocument, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     before = plan_document("prod")
     after = plan_document("prod", {"postgres": {"databaseName": "agents"}})
     diff = diff_documents(before, after)
 
-    rds = [risk for risk in diff.warnings if risk.type == RDS_INSTANCE]
-    assert [risk.severity for risk in rds] == ["replace"]
-    assert "`dbName` langgraph → agents forces replacement" in rds[0].message
+    assert {"replace-delete-first", "data-loss", "fails"} <= effects(diff, RDS_INSTANCE)
+    assert any(message.startswith("`dbName` langgraph → agents replaces the instance")
+               for message in messages(diff, RDS_INSTANCE))
     rds_change = next(change for change in diff.changed if change.type == RDS_INSTANCE)
     # The final snapshot's random suffix is kept by the inputs that replace the instance: it moves with them.
     assert rds_change.paths == ["dbName", "finalSnapshotIdentifier"]
@@ -114,94 +116,100 @@ def test_database_name_change_raises_the_replacement_warning(plan_document: Plan
     assert secret[0].kind == "changed"
 
     code, out = run_diff(tmp_path, before, after, capsys)
-    assert code == 3
+    assert code == 4, "blocked: the database would be replaced, empty"
     assert out.index("> [!CAUTION]") < out.index("### Resources")
-    assert "Forces replacement of a store" in out
+    assert "**Blocked: data-loss, fails.**" in out
+    assert "**Way through:**" in out
     assert "| `DATABASE_URI` | all (secret) | [secret] | **changed** |" in out
     assert "langgraph@" not in out
     assert "postgresql://" not in out
 
 
-def test_engine_version_major_change_raises_the_replacement_warning(plan_document: PlanDocument,
-                                                                     tmp_path: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_major_upgrade_without_the_flag_is_blocked_with_the_keys_to_set(plan_document: PlanDocument,
+                                                                           tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
     before = plan_document("prod")
     after = plan_document("prod", {"postgres": {"engineVersion": "17"}})
     diff = diff_documents(before, after)
 
-    by_type = {risk.type: risk for risk in diff.warnings}
-    # The instance cannot take a major upgrade in place (allowMajorVersionUpgrade is false) ...
-    assert by_type[RDS_INSTANCE].severity == "fails"
-    assert "16 → 17 is a major upgrade" in by_type[RDS_INSTANCE].message
-    # ... and the parameter group of the new family replaces the old one.
-    group = by_type["aws:rds/parameterGroup:ParameterGroup"]
-    assert group.severity == "replace-supporting"
-    assert "`family` postgres16 → postgres17 forces replacement" in group.message
+    # The instance cannot take a major upgrade while allowMajorVersionUpgrade is false ...
+    assert effects(diff, RDS_INSTANCE) == {"fails"}
+    assert any("16 → 17 is a major upgrade" in message for message in messages(diff, RDS_INSTANCE))
+    # ... and the parameter group of the new family replaces the old one (created first: it is auto-named).
+    assert effects(diff, "aws:rds/parameterGroup:ParameterGroup") == {"replace"}
+    assert any("`family` postgres16 → postgres17 replaces the parameter group" in message
+               for message in messages(diff, "aws:rds/parameterGroup:ParameterGroup"))
 
     code, out = run_diff(tmp_path, before, after, capsys)
-    assert code == 3
+    assert code == 4
     assert "> [!CAUTION]" in out
-    assert "engineVersion" in out
-    assert "forces replacement" in out
+    assert "agent-server:postgres.allowMajorVersionUpgrade: true" in out
 
 
-def test_minor_engine_version_change_is_no_warning(plan_document: PlanDocument) -> None:
-    pinned = {"postgres": {"engineVersion": "16.9", "autoMinorVersionUpgrade": False}}
+def test_a_minor_upgrade_waits_for_the_window(plan_document: PlanDocument) -> None:
+    pinned = {"postgres": {"engineVersion": "16.11", "autoMinorVersionUpgrade": False}}
     diff = diff_documents(plan_document("dev", pinned),
-                          plan_document("dev", {"postgres": {**pinned["postgres"], "engineVersion": "16.11"}}))
+                          plan_document("dev", {"postgres": {**pinned["postgres"], "engineVersion": "16.13"}}))
     assert diff.has_changes
-    assert not diff.warnings
+    assert effects(diff, RDS_INSTANCE) == {"deferred", "restart"}, "a minor upgrade at the maintenance window"
+    assert not diff.blocked()
 
 
 def test_pinning_the_major_only_is_no_downgrade(plan_document: PlanDocument) -> None:
-    pinned = plan_document("dev", {"postgres": {"engineVersion": "16.9", "autoMinorVersionUpgrade": False}})
+    pinned = plan_document("dev", {"postgres": {"engineVersion": "16.11", "autoMinorVersionUpgrade": False}})
     diff = diff_documents(pinned, plan_document("dev"))
-    rds = [risk for risk in diff.warnings if risk.type == RDS_INSTANCE]
-    assert rds == []
+    assert "fails" not in effects(diff, RDS_INSTANCE)
+    assert any("stops pinning the minor" in message for message in messages(diff, RDS_INSTANCE))
     down = diff_documents(pinned, plan_document("dev", {"postgres": {"engineVersion": "15"}}))
-    assert any(risk.severity == "fails" and "downgrade" in risk.message for risk in down.warnings)
+    assert any("downgrade" in message for message in messages(down, RDS_INSTANCE))
+    assert down.blocking() == ["fails"]
 
 
 def test_redis_cluster_mode_change_cannot_apply_in_place(plan_document: PlanDocument) -> None:
     diff = diff_documents(plan_document("dev"), plan_document("dev", {"redis": {"mode": "cluster", "replicas": None}}))
-    redis = [risk for risk in diff.warnings if risk.type == REPLICATION_GROUP]
-    assert any(risk.severity == "fails" and "`clusterMode` disabled → enabled" in risk.message for risk in redis)
-    assert any(risk.type == "aws:elasticache/parameterGroup:ParameterGroup" for risk in diff.warnings)
+    assert "fails" in effects(diff, REPLICATION_GROUP)
+    assert any("`clusterMode` disabled → enabled" in message for message in messages(diff, REPLICATION_GROUP))
+    assert effects(diff, "aws:elasticache/parameterGroup:ParameterGroup") == {"replace"}
 
 
 # ------------------------------------------------------------------------------------------- protection
 
 
-def test_turning_protection_off_warns(plan_document: PlanDocument, tmp_path: Path,
+def test_turning_protection_off_warns_without_blocking(plan_document: PlanDocument, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     before = plan_document("prod")
     after = plan_document("prod", {"postgres": {"protect": False, "deletionProtection": False},
                                    "redis": {"protect": False}})
     diff = diff_documents(before, after)
 
-    messages = {(risk.type, risk.message) for risk in diff.warnings if risk.severity == "protection"}
-    assert (RDS_INSTANCE, "`deletionProtection` true → false: the database can be deleted") in messages
-    protect = {type_ for type_, message in messages if message.startswith("Pulumi `protect` true → false")}
+    weakening = {(item.type, finding.message) for item in diff.assessed for finding in item.findings
+                 if finding.weakens}
+    assert (RDS_INSTANCE, "`deletionProtection` true → false: the database can now be deleted") in weakening
+    protect = {type_ for type_, message in weakening if message.startswith("Pulumi `protect` true → false")}
     assert protect == {RDS_INSTANCE, REPLICATION_GROUP}
-    assert not severities(diff) - {"protection"}, "nothing but protection changed"
+    assert effects(diff) == {"immediate"}, "protection switches off at once, and nothing else changes"
 
     code, out = run_diff(tmp_path, before, after, capsys)
     assert code == 3
     assert "> [!WARNING]" in out
-    assert "Switches off a safety net" in out
+    assert "switch off a safety net" in out
 
 
-def test_removing_a_stateful_resource_warns(plan_document: PlanDocument) -> None:
+def test_removing_a_protected_database_is_blocked_with_the_two_steps(plan_document: PlanDocument) -> None:
     after = plan_document("prod", {"postgres": Replace(mode="external", maxConnections=500),
                                    "postgresUri": {"secure": "v1:AAAAAAAAAAAAAAAA:BBBBBBBBBBBBBBBB="}})
     diff = diff_documents(plan_document("prod"), after)
     removed = {resource["type"] for resource in diff.removed}
     assert RDS_INSTANCE in removed
-    deletes = [risk for risk in diff.warnings if risk.severity == "delete"]
-    assert [risk.type for risk in deletes] == [RDS_INSTANCE]
-    assert "protected" in deletes[0].message
+    [database] = [item for item in diff.assessed if item.type == RDS_INSTANCE]
+    assert database.action == "delete"
+    assert {"data-loss", "fails"} <= set(database.effects)
+    refusals = [finding for finding in database.findings if finding.effect == "fails"]
+    assert any("deletion protection is on" in finding.message for finding in refusals)
+    assert any("Pulumi refuses to delete it" in finding.message for finding in refusals)
     markdown = diff_markdown(diff)
-    assert "Deletes a stateful resource" in markdown
+    assert "**Blocked: data-loss, fails.**" in markdown
+    assert "agent-server:postgres.deletionProtection: false" in markdown
     assert "| − | `aws:rds/instance:Instance` |" in markdown
 
 
@@ -213,9 +221,9 @@ def test_skip_final_snapshot_and_backups_off_warn() -> None:
 
     diff = diff_documents(document(skipFinalSnapshot=False, backupRetentionPeriod=7),
                           document(skipFinalSnapshot=True, backupRetentionPeriod=0))
-    messages = [risk.message for risk in diff.warnings]
-    assert any(message.startswith("`skipFinalSnapshot` false → true") for message in messages)
-    assert any(message.startswith("`backupRetentionPeriod` → 0") for message in messages)
+    found = [finding.message for item in diff.assessed for finding in item.findings if finding.weakens]
+    assert any(message.startswith("`skipFinalSnapshot` false → true") for message in found)
+    assert any(message.startswith("`backupRetentionPeriod` → 0") for message in found)
 
 
 # ------------------------------------------------------------------------------------------- elasticache rules
@@ -229,25 +237,30 @@ def replication_group(**inputs: Any) -> dict[str, Any]:
          "dependencies": [], "protect": True, "parent": None}]}
 
 
-@pytest.mark.parametrize(("change", "severity", "fragment"), [
-    ({"replicationGroupId": "agents-2"}, "replace", "`replicationGroupId`"),
-    ({"port": 6380}, "replace", "`port` 6379 → 6380"),
-    ({"atRestEncryptionEnabled": False}, "replace", "`atRestEncryptionEnabled`"),
-    ({"kmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/x"}, "replace", "`kmsKeyId`"),
-    ({"subnetGroupName": "other"}, "replace", "`subnetGroupName`"),
-    ({"engine": "valkey"}, "caution", "redis → valkey upgrades in place"),
-    ({"engineVersion": "6.2"}, "replace", "is a downgrade"),
-    ({"nodeType": "cache.r6gd.xlarge"}, "replace", "data-tiering"),
-    ({"nodeType": "cache.r7g.xlarge"}, "caution", "scales the nodes online"),
+REPLACED = {"replace-delete-first", "data-loss", "disruption"}
+
+
+@pytest.mark.parametrize(("change", "expected", "fragment"), [
+    ({"replicationGroupId": "agents-2"}, REPLACED, "`replicationGroupId`"),
+    ({"port": 6380}, REPLACED, "`port` 6379 → 6380"),
+    ({"atRestEncryptionEnabled": False}, REPLACED, "`atRestEncryptionEnabled`"),
+    ({"kmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/x"}, REPLACED, "`kmsKeyId`"),
+    ({"subnetGroupName": "other"}, REPLACED, "`subnetGroupName`"),
+    ({"engine": "valkey"}, {"deferred", "fails"}, "`engine` redis → valkey waits for the maintenance window"),
+    ({"engineVersion": "6.2"}, REPLACED, "is a downgrade"),
+    ({"nodeType": "cache.r6gd.xlarge"}, {"deferred", "fails"}, "data-tiering"),
+    ({"nodeType": "cache.r7g.xlarge"}, {"deferred", "immediate"}, "scales the nodes online"),
 ])
-def test_elasticache_replacement_rules(change: dict[str, Any], severity: str, fragment: str) -> None:
+def test_elasticache_update_rules(change: dict[str, Any], expected: set[str], fragment: str) -> None:
     diff = diff_documents(replication_group(), replication_group(**change))
-    assert [(risk.severity, fragment in risk.message) for risk in diff.warnings] == [(severity, True)]
+    protected = {"fails"} if "replace-delete-first" in expected else set()  # the group is protected
+    assert effects(diff) == expected | protected
+    assert any(fragment in message for message in messages(diff, REPLICATION_GROUP))
 
 
 def test_engine_change_other_than_redis_to_valkey_replaces() -> None:
     diff = diff_documents(replication_group(engine="valkey"), replication_group(engine="redis"))
-    assert severities(diff) == {"replace"}
+    assert effects(diff) >= REPLACED
 
 
 def test_transit_encryption_change_replaces_only_before_7_0_5() -> None:
@@ -255,8 +268,8 @@ def test_transit_encryption_change_replaces_only_before_7_0_5() -> None:
                          replication_group(engineVersion="6.2", transitEncryptionEnabled=False))
     new = diff_documents(replication_group(engineVersion="7.1"),
                          replication_group(engineVersion="7.1", transitEncryptionEnabled=False))
-    assert severities(old) == {"replace"}
-    assert severities(new) == set()
+    assert effects(old) >= REPLACED
+    assert effects(new) == {"immediate"}
 
 
 # ------------------------------------------------------------------------------------------- secrets
@@ -362,9 +375,10 @@ def test_backlog_back_to_cpu_is_flagged_and_cpu_to_backlog_is_not(plan_document:
     queue = {"replicas": 3, "maxReplicas": 12, "cpu": "2", "memory": "4Gi", "memoryLimit": "4Gi"}
     cpu = plan_document("prod", {"server": {"queue": Replace(queue)}})
     back = diff_documents(backlog, cpu)
-    [risk] = back.warnings
-    assert (risk.severity, risk.type) == ("fails", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
-    assert "Switch in two updates" in risk.message
+    [risk] = [(item.type, finding) for item in back.assessed for finding in item.findings
+              if finding.effect == "fails"]
+    assert risk[0] == "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+    assert risk[1].way.startswith("two updates")
     forward = diff_documents(cpu, backlog)
     assert {r["type"] for r in forward.removed} == {"kubernetes:autoscaling/v2:HorizontalPodAutoscaler"}
-    assert not forward.warnings
+    assert not forward.blocked()

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..exits import EXIT_CHANGES, EXIT_INVALID, EXIT_NO_CHANGES
+from ..exits import EXIT_BLOCKED, EXIT_CHANGES, EXIT_INVALID, EXIT_NO_CHANGES
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -41,7 +41,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from .diff import PlanFileError, diff_documents, load_plan
+    import json
+
+    from .diff import PlanFileError, diff_documents, load_plan, safety_document
     from .diff_markdown import diff_markdown
 
     try:
@@ -49,12 +51,18 @@ def cmd_diff(args: argparse.Namespace) -> int:
     except PlanFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    allowed = frozenset(args.allow or ())
     diff = diff_documents(old, new)
-    markdown = diff_markdown(diff)
+    markdown = diff_markdown(diff, allowed)
     if args.markdown:
         Path(args.markdown).write_text(markdown, encoding="utf-8")
+    if args.json:
+        Path(args.json).write_text(json.dumps(safety_document(diff, allowed), indent=2, sort_keys=True,
+                                              ensure_ascii=False) + "\n", encoding="utf-8")
     if not args.quiet:
         sys.stdout.write(markdown)
+    if diff.blocked(allowed):
+        return EXIT_BLOCKED
     return EXIT_CHANGES if diff.has_changes else EXIT_NO_CHANGES
 
 
@@ -70,10 +78,17 @@ def register(sub: Any) -> None:  # argparse's _SubParsersAction is private
     plan.add_argument("--quiet", "-q", action="store_true", help="print no tables")
     plan.set_defaults(run=cmd_plan, fast_exit=True)
 
+    from ..transitions import BLOCKING
+
     diff = sub.add_parser(
-        "diff", help="markdown of what changes between two `plan --json` documents (exit 0: none, 3: changes)")
+        "diff", help="what changes between two `plan --json` documents and what each change really does (exit 0: "
+                     "none, 3: changes, 4: blocked)")
     diff.add_argument("old", help="the plan before (e.g. of the base commit)")
     diff.add_argument("new", help="the plan after (e.g. of the pull request)")
     diff.add_argument("--markdown", metavar="PATH", help="also write the markdown to PATH")
+    diff.add_argument("--json", metavar="PATH", help="write the change-safety document: {changes: [{urn, type, name, "
+                      "action, effects, reasons}], blocked}")
+    diff.add_argument("--allow", metavar="EFFECT", action="append", choices=sorted(BLOCKING),
+                      help="accept a blocking effect deliberately (repeatable)")
     diff.add_argument("--quiet", "-q", action="store_true", help="print nothing; only the exit code tells")
     diff.set_defaults(run=cmd_diff, fast_exit=True)

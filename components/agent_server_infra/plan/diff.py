@@ -1,120 +1,41 @@
-"""What changes between two plan documents (``plan --json``): resources, environment, budgets, and what is risky.
+"""What changes between two plan documents (``plan --json``): resources, environment, budgets, and what each change
+really does to a running stack.
 
 ``diff_documents(old, new)`` compares two documents produced by :func:`agent_server_infra.plan.document.to_document`
-and returns a :class:`PlanDiff` (what changes, computed); :mod:`agent_server_infra.plan.diff_markdown` shows it
-for a pull request. Resources are keyed by URN; a changed resource lists the input paths that differ
+and returns a :class:`PlanDiff`; :mod:`agent_server_infra.plan.diff_markdown` shows it for a pull request and
+:func:`safety_document` is its ``--json`` form. Resources are keyed by URN (a stack renamed between the two plans is
+mapped, as ``pulumi stack rename`` rewrites every URN); a changed resource lists the input paths that differ
 (``spec.template.spec.containers[0].image``). Secret values never appear: plan documents mask them, and a secret
 variable is reported only as *changed* (its fingerprint moved), never with a value, even when a document was
 written with ``--show-secrets``.
 
-The warnings are the point of the PR comment: an input change that makes the provider **replace** the RDS instance
-or the ElastiCache replication group (a new, empty store), a change that cannot be applied in place, and anything
-that switches off a safety net (Pulumi ``protect``, deletion protection, final snapshots, backups) or deletes a
-stateful resource.
+Every created, deleted or changed resource is judged by :mod:`agent_server_infra.transitions` (the providers' update
+rules, each with its source): its action, its effects from one vocabulary (``immediate``, ``deferred``, ... ``fails``,
+``over-commit``), the reasons and the way through. A diff is *blocked* when any change carries ``fails``,
+``data-loss`` or ``over-commit`` that was not allowed deliberately.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from ..transitions import BLOCKING, EFFECTS, Effect
+from ..transitions.assess import Assessed, assess
+from ..transitions.common import Pair
 
 SCHEMA_VERSION = 1
 """The plan document schema this module reads: ``document.SCHEMA_VERSION``, spelled again so that ``diff`` loads
 neither the mock engine nor Pulumi (a test keeps the two equal)."""
 SECRET = "[secret]"
-RDS_INSTANCE = "aws:rds/instance:Instance"
-REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
-STATEFUL: tuple[str, ...] = (RDS_INSTANCE, REPLICATION_GROUP)
-
-# ------------------------------------------------------------------------------------ replacement rules
-#
-# pulumi-aws is bridged from the Terraform AWS provider: whether a change replaces a resource is decided by the
-# upstream schema (``ForceNew: true``, or a ``CustomizeDiff`` that forces new), which the bridge applies at
-# preview. Pulumi's own schema and the generated Python SDK do not carry that flag, so these tables cite the
-# upstream schema (hashicorp/terraform-provider-aws, ``internal/service/rds/instance.go`` and
-# ``internal/service/elasticache/replication_group.go``) and, where they say so, the SDK docstrings in
-# ``pulumi_aws/rds/instance.py`` and ``pulumi_aws/elasticache/replication_group.py``.
-
-RDS_FORCES_NEW: dict[str, str] = {
-    # upstream schema: ForceNew
-    "engine": "the engine cannot change in place",
-    "dbName": "the initial database is created with the instance",
-    "username": "the master user is created with the instance",
-    "kmsKeyId": "the storage encryption key cannot change in place",
-    "storageEncrypted": "encryption at rest cannot be switched on or off in place",
-    "availabilityZone": "a single-AZ instance cannot move zones in place",
-    "characterSetName": "SDK: \"This can't be changed\"",
-    "ncharCharacterSetName": "SDK: \"This can't be changed\"",
-    "timezone": "SDK: \"can only be set on creation\"",
-    "snapshotIdentifier": "the instance is restored from a snapshot at creation",
-    "restoreToPointInTime": "the instance is restored at creation",
-    "s3Import": "the instance is imported at creation",
-    "customIamInstanceProfile": "RDS Custom instance profile is set at creation",
-}
-"""RDS instance inputs whose change replaces the instance. ``identifier`` is not here: since provider v5 (upstream
-#507, #31232) a new identifier renames the instance in place; that is a warning of its own (the endpoint moves)."""
-
-RDS_CANNOT_CHANGE: dict[str, str] = {
-    "performanceInsightsKmsKeyId": "SDK: \"Once KMS key is set, it can never be changed\"",
-}
-
-ELASTICACHE_FORCES_NEW: dict[str, str] = {
-    # upstream schema: ForceNew
-    "replicationGroupId": "the group's identifier cannot change in place",
-    "atRestEncryptionEnabled": "encryption at rest is chosen at creation",
-    "kmsKeyId": "the at-rest encryption key is chosen at creation",
-    "subnetGroupName": "the subnet group is chosen at creation",
-    "port": "the port is chosen at creation",
-    "dataTieringEnabled": "data tiering is chosen at creation",
-    "networkType": "the network type (IPv4/IPv6/dual stack) is chosen at creation",
-    "globalReplicationGroupId": "joining a global datastore creates a new group",
-    "securityGroupNames": "cache security group names are set at creation",
-    "snapshotArns": "the group is seeded from RDB files at creation",
-    "snapshotName": "SDK: \"Changing the snapshot_name forces a new resource\"",
-    # upstream CustomizeDiff: ForceNewIf on meaningful changes of an explicit node group configuration
-    "nodeGroupConfigurations": "explicit node group (shard) configuration changed",
-}
-
-SUPPORTING_FORCES_NEW: dict[str, dict[str, str]] = {
-    # upstream schema: aws_db_parameter_group / aws_elasticache_parameter_group family, name and description are
-    # ForceNew; aws_db_subnet_group / aws_elasticache_subnet_group name is ForceNew. A replaced group is created
-    # anew and the store is modified to use it (for RDS, a parameter group of a new family comes with a major
-    # engine upgrade).
-    "aws:rds/parameterGroup:ParameterGroup": {"family": "", "name": "", "namePrefix": "", "description": ""},
-    "aws:elasticache/parameterGroup:ParameterGroup": {"family": "", "name": "", "description": ""},
-    "aws:rds/subnetGroup:SubnetGroup": {"name": "", "namePrefix": ""},
-    "aws:elasticache/subnetGroup:SubnetGroup": {"name": ""},
-    # upstream schema: aws_security_group name, name_prefix, description and vpc_id are ForceNew.
-    "aws:ec2/securityGroup:SecurityGroup": {"name": "", "namePrefix": "", "description": "", "vpcId": ""},
-}
-
-Severity = Literal["delete", "replace", "fails", "protection", "replace-supporting", "caution"]
-SEVERITY_TITLES: dict[Severity, str] = {
-    "delete": "deletes a stateful resource",
-    "replace": "forces replacement of a store (a new, empty database or cache)",
-    "fails": "cannot be applied in place (`pulumi up` fails or needs manual steps)",
-    "protection": "switches off a safety net",
-    "replace-supporting": "replaces a parameter, subnet or security group of a store (the store is then modified)",
-    "caution": "applies in place, with side effects",
-}
-SEVERITY_ORDER: tuple[Severity, ...] = ("delete", "replace", "fails", "protection", "replace-supporting", "caution")
-SEVERE: frozenset[Severity] = frozenset({"delete", "replace", "fails"})
 
 
 class PlanFileError(ValueError):
     """A file that is not a plan document (``agent-server-infra plan STACK --json PATH``)."""
-
-
-@dataclass(frozen=True)
-class Risk:
-    severity: Severity
-    type: str
-    name: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -180,14 +101,28 @@ class PlanDiff:
     secrets_maybe_changed: list[str] = field(default_factory=list)
     budgets: list[BudgetChange] = field(default_factory=list)
     outputs: list[InputChange] = field(default_factory=list)
-    warnings: list[Risk] = field(default_factory=list)
-    replaced: set[str] = field(default_factory=set)
-    """URNs of changed resources that are replaced rather than updated in place."""
+    assessed: list[Assessed] = field(default_factory=list)
+    """Every created, deleted or changed resource, judged (action, effects, reasons, the way through)."""
+    renamed_stack: tuple[str, str] | None = None
+    """``(old, new)`` when the two plans are of one project under two stack names (``pulumi stack rename``)."""
 
     @property
     def has_changes(self) -> bool:
         return bool(self.added or self.removed or self.changed or self.deployments_added
                      or self.deployments_removed or self.env or self.budgets or self.outputs)
+
+    @property
+    def replaced(self) -> set[str]:
+        """URNs of the resources Pulumi replaces rather than updates in place."""
+        return {item.urn for item in self.assessed if item.action == "replace"}
+
+    def blocking(self, allowed: Iterable[str] = ()) -> list[Effect]:
+        """The effects that block this diff (of :data:`~agent_server_infra.transitions.BLOCKING`, not allowed)."""
+        found = {effect for item in self.assessed for effect in item.blocking(allowed)}
+        return [effect for effect in EFFECTS if effect in found]
+
+    def blocked(self, allowed: Iterable[str] = ()) -> bool:
+        return bool(self.blocking(allowed))
 
 
 # ------------------------------------------------------------------------------------------ loading
@@ -320,35 +255,62 @@ def _resource_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> Resource
 
 
 def diff_documents(old: Mapping[str, Any], new: Mapping[str, Any]) -> PlanDiff:
-    """Everything that differs from ``old`` to ``new``, and the warnings it deserves."""
+    """Everything that differs from ``old`` to ``new``, each change judged."""
     result = PlanDiff(old_label=plan_label(old), new_label=plan_label(new))
+    if old.get("project") == new.get("project") and old.get("stack") != new.get("stack"):
+        result.renamed_stack = (str(old.get("stack")), str(new.get("stack")))
+        old = renamed(old, *result.renamed_stack)
     before, after = _by_urn(old), _by_urn(new)
     result.added = [after[urn] for urn in sorted(set(after) - set(before))]
     result.removed = [before[urn] for urn in sorted(set(before) - set(after))]
-    for urn in sorted(set(before) & set(after)):
-        change = _resource_change(before[urn], after[urn])
+    pairs: list[Pair] = []
+    for urn in sorted(set(before) | set(after)):
+        change = _resource_change(before[urn], after[urn]) if urn in before and urn in after else None
         if change is not None:
             result.changed.append(change)
+        pairs.append(Pair(urn, before.get(urn), after.get(urn), tuple(item.path for item in change.inputs)
+                          if change is not None else ()))
     _diff_deployments(result, old, new)
     outputs = value_changes(old.get("outputs") or {}, new.get("outputs") or {})
     secret_outputs = {*(old.get("secretOutputs") or []), *(new.get("secretOutputs") or [])}
     result.outputs = [change for change in _masked(outputs, secret_outputs)
                       if _top(change.path) not in {"plainEnv", "budget"}]  # reported per deployment
-    result.warnings = warnings_for(result, before, after)
-    replacing = {"replace", "replace-supporting"}
-    replaced_names = {(risk.type, risk.name) for risk in result.warnings if risk.severity in replacing}
-    result.replaced = {change.urn for change in result.changed
-                       if (change.type, change.name) in replaced_names or _rolls_by_name(change, after[change.urn])}
+    result.assessed = assess(pairs, old, new)
     return result
 
 
-def _rolls_by_name(change: ResourceChange, resource: Mapping[str, Any]) -> bool:
-    """An auto-named ConfigMap or Secret whose data changes gets a new name: Pulumi replaces it (create, then
-    delete), and the pods that reference it roll."""
-    if change.type not in {"kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret"}:
-        return False
-    named = bool(((resource.get("inputs") or {}).get("metadata") or {}).get("name"))
-    return not named and any(_top(item.path) in {"data", "stringData", "binaryData"} for item in change.inputs)
+def renamed(document: Mapping[str, Any], old_stack: str, new_stack: str) -> dict[str, Any]:
+    """``document`` as ``pulumi stack rename OLD NEW`` leaves its state: every URN of stack ``old_stack`` rewritten
+    to ``new_stack`` (the resources' own, their parents', their dependencies' and the stores the servers use)."""
+    prefix, target = f"urn:pulumi:{old_stack}::", f"urn:pulumi:{new_stack}::"
+
+    def urn(value: Any) -> Any:
+        return target + value[len(prefix):] if isinstance(value, str) and value.startswith(prefix) else value
+
+    resources = [{**resource, "urn": urn(resource["urn"]), "parent": urn(resource.get("parent")),
+                  "dependencies": [urn(item) for item in resource.get("dependencies") or []]}
+                 for resource in document["resources"]]
+    deployments = [{**deployment, "stores": {kind: urn(value) for kind, value in (deployment.get("stores") or {})
+                                             .items()}} if deployment.get("stores") else deployment
+                   for deployment in document["deployments"]]
+    return {**document, "resources": resources, "deployments": deployments, "stack": new_stack}
+
+
+def safety_document(diff: PlanDiff, allowed: Iterable[str] = ()) -> dict[str, Any]:
+    """The ``diff --json`` document: every change with its action, effects and reasons, and whether the diff is
+    blocked (a change carries ``fails``, ``data-loss`` or ``over-commit`` not in ``allowed``)."""
+    allowed = sorted(set(allowed))
+    document: dict[str, Any] = {
+        "old": diff.old_label, "new": diff.new_label,
+        "changes": [item.as_dict() for item in diff.assessed],
+        "blocked": diff.blocked(allowed),
+        "blocking": diff.blocking(allowed),
+        "allowed": allowed,
+        "blockingEffects": sorted(BLOCKING),
+    }
+    if diff.renamed_stack is not None:
+        document["renamedStack"] = {"from": diff.renamed_stack[0], "to": diff.renamed_stack[1]}
+    return document
 
 
 def plan_label(document: Mapping[str, Any]) -> str:
@@ -406,204 +368,3 @@ def _secret_resource_changed(result: PlanDiff, deployment: str) -> bool:
         ref.path.endswith("secretRef.name") for change in result.changed
         if change.type.startswith("kubernetes:apps/") and change.name.startswith(f"{deployment}-")
         for ref in change.inputs)
-
-
-# ------------------------------------------------------------------------------------------ warnings
-
-
-def _major(version: Any) -> int | None:
-    match = re.match(r"^(\d+)", str(version or ""))
-    return int(match.group(1)) if match else None
-
-
-def _version_tuple(version: Any) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", str(version or "")))
-
-
-def _downgrade(old: Any, new: Any) -> bool:
-    """Whether ``new`` is below ``old`` in the parts both name: ``16.8`` → ``16`` only stops pinning the minor
-    (a major alone is a prefix the provider matches the running version against), ``16.8`` → ``15`` goes down."""
-    before, after = _version_tuple(old), _version_tuple(new)
-    return after < before[:len(after)]
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "(unset)"
-    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _top_changes(change: ResourceChange) -> dict[str, InputChange]:
-    """The changed top-level inputs of a resource (one entry per input, the first leaf that changed)."""
-    tops: dict[str, InputChange] = {}
-    for item in change.inputs:
-        top = _top(item.path)
-        tops.setdefault(top, item)
-    return tops
-
-
-def _inputs_value(resource: Mapping[str, Any], key: str) -> Any:
-    return (resource.get("inputs") or {}).get(key)
-
-
-def _switched_off(old: Mapping[str, Any], new: Mapping[str, Any], key: str) -> bool:
-    """A retention count that was positive and is now 0 or unset (backups or snapshots off)."""
-    return (_inputs_value(old, key) or 0) > 0 and (_inputs_value(new, key) or 0) == 0
-
-
-def _forced_replacements(table: Mapping[str, str], tops: Mapping[str, InputChange], old: Mapping[str, Any],
-                         new: Mapping[str, Any], warn: Callable[[Severity, str], Risk]) -> Iterable[Risk]:
-    """One ``replace`` risk per changed input that the provider's schema marks ForceNew."""
-    for key, why in table.items():
-        if key in tops:
-            yield warn("replace", f"`{key}` {_show(_inputs_value(old, key))} → {_show(_inputs_value(new, key))} "
-                                  f"forces replacement: {why}")
-
-
-def _rds_warnings(change: ResourceChange, old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterable[Risk]:
-    tops = _top_changes(change)
-
-    def warn(severity: Severity, message: str) -> Risk:
-        return Risk(severity, change.type, change.name, message)
-
-    yield from _forced_replacements(RDS_FORCES_NEW, tops, old, new, warn)
-    for key, why in RDS_CANNOT_CHANGE.items():
-        if key in tops and _inputs_value(old, key) is not None:
-            yield warn("fails", f"`{key}` cannot change once set ({why})")
-    if "engineVersion" in tops:
-        a, b = _inputs_value(old, "engineVersion"), _inputs_value(new, "engineVersion")
-        if _downgrade(a, b):
-            yield warn("fails", f"`engineVersion` {_show(a)} → {_show(b)} is a downgrade: RDS cannot downgrade in "
-                                "place; only a restore into a new instance can")
-        elif _major(a) != _major(b):
-            allowed = bool(_inputs_value(new, "allowMajorVersionUpgrade"))
-            tail = ("it upgrades in place with an outage" if allowed else
-                    "this stack sets `allowMajorVersionUpgrade: false`, so `pulumi up` fails until the upgrade "
-                    "is allowed (or run as a blue/green deployment)")
-            yield warn("fails" if not allowed else "caution",
-                       f"`engineVersion` {_show(a)} → {_show(b)} is a major upgrade: {tail}; the parameter group "
-                       "family changes with it")
-    if "identifier" in tops:
-        yield warn("caution", f"`identifier` {_show(_inputs_value(old, 'identifier'))} → "
-                              f"{_show(_inputs_value(new, 'identifier'))} renames the instance in place: its "
-                              "endpoint changes and it reboots")
-    if _inputs_value(old, "deletionProtection") is True and _inputs_value(new, "deletionProtection") is not True:
-        yield warn("protection", "`deletionProtection` true → false: the database can be deleted")
-    if _inputs_value(old, "skipFinalSnapshot") is not True and _inputs_value(new, "skipFinalSnapshot") is True:
-        yield warn("protection", "`skipFinalSnapshot` false → true: deleting the instance keeps no final snapshot")
-    if _inputs_value(old, "deleteAutomatedBackups") is False and _inputs_value(new, "deleteAutomatedBackups") in {
-        True, None}:
-        yield warn("protection", "`deleteAutomatedBackups` → true: automated backups go with the instance")
-    if _switched_off(old, new, "backupRetentionPeriod"):
-        yield warn("protection", "`backupRetentionPeriod` → 0: automated backups are switched off")
-
-
-def _elasticache_warnings(change: ResourceChange, old: Mapping[str, Any],
-                          new: Mapping[str, Any]) -> Iterable[Risk]:
-    tops = _top_changes(change)
-
-    def warn(severity: Severity, message: str) -> Risk:
-        return Risk(severity, change.type, change.name, message)
-
-    yield from _forced_replacements(ELASTICACHE_FORCES_NEW, tops, old, new, warn)
-    if "engine" in tops:
-        a, b = _inputs_value(old, "engine") or "redis", _inputs_value(new, "engine") or "redis"
-        if (a, b) == ("redis", "valkey"):
-            yield warn("caution", "`engine` redis → valkey upgrades in place (the one engine change that does)")
-        else:
-            yield warn("replace", f"`engine` {_show(a)} → {_show(b)} forces replacement (upstream: only "
-                                  "redis → valkey is in place)")
-    if "engineVersion" in tops:
-        a, b = _inputs_value(old, "engineVersion"), _inputs_value(new, "engineVersion")
-        if _downgrade(a, b):
-            yield warn("replace", f"`engineVersion` {_show(a)} → {_show(b)} is a downgrade, which forces "
-                                  "replacement (upstream CustomizeDiff)")
-    if "transitEncryptionEnabled" in tops and _version_tuple(_inputs_value(old, "engineVersion")) < (7, 0, 5):
-        yield warn("replace", "`transitEncryptionEnabled` changes on an engine older than 7.0.5, which forces "
-                              "replacement (SDK: only configurable at creation before 7.0.5)")
-    if "clusterMode" in tops:
-        a, b = _inputs_value(old, "clusterMode") or "disabled", _inputs_value(new, "clusterMode") or "disabled"
-        if a == "enabled":
-            yield warn("fails", f"`clusterMode` {a} → {b}: ElastiCache migrates only towards cluster mode "
-                                "(disabled → compatible → enabled); leaving it needs a new group")
-        elif (a, b) == ("disabled", "enabled"):
-            yield warn("fails", "`clusterMode` disabled → enabled must pass through `compatible` (clients must "
-                                "support cluster mode first)")
-        else:
-            yield warn("caution", f"`clusterMode` {a} → {b}: an online migration; clients must speak cluster mode")
-    if "nodeType" in tops:
-        a, b = str(_inputs_value(old, "nodeType") or ""), str(_inputs_value(new, "nodeType") or "")
-        tiering_a, tiering_b = _data_tiering(a), _data_tiering(b)
-        if tiering_a != tiering_b:
-            yield warn("replace", f"`nodeType` {a} → {b} moves {'off' if tiering_a else 'onto'} data-tiering "
-                                  "(r6gd) nodes, which needs `dataTieringEnabled` to change: a replacement")
-        else:
-            yield warn("caution", f"`nodeType` {a} → {b} scales the nodes online (minutes of reduced capacity)")
-    if _inputs_value(old, "finalSnapshotIdentifier") and not _inputs_value(new, "finalSnapshotIdentifier"):
-        yield warn("protection", "`finalSnapshotIdentifier` removed: deleting the group keeps no final snapshot")
-    if _switched_off(old, new, "snapshotRetentionLimit"):
-        yield warn("protection", "`snapshotRetentionLimit` → 0: automatic snapshots are switched off")
-
-
-def _data_tiering(node_type: str) -> bool:
-    """``cache.r6gd.xlarge``: the ``d`` families keep data on local SSD (data tiering)."""
-    family = node_type.split(".")[1] if node_type.count(".") >= 2 else ""
-    return family.endswith("d") and family[:1] == "r"
-
-
-def _supporting_warnings(change: ResourceChange, old: Mapping[str, Any],
-                         new: Mapping[str, Any]) -> Iterable[Risk]:
-    rules = SUPPORTING_FORCES_NEW.get(change.type, {})
-    tops = _top_changes(change)
-    for key in rules:
-        if key in tops:
-            yield Risk("replace-supporting", change.type, change.name,
-                       f"`{key}` {_show(_inputs_value(old, key))} → {_show(_inputs_value(new, key))} forces "
-                       "replacement of this group; the store is then modified to use the new one")
-
-
-WARNING_RULES: dict[str, Callable[[ResourceChange, Mapping[str, Any], Mapping[str, Any]], Iterable[Risk]]] = {
-    RDS_INSTANCE: _rds_warnings,
-    REPLICATION_GROUP: _elasticache_warnings,
-    **dict.fromkeys(SUPPORTING_FORCES_NEW, _supporting_warnings),
-}
-
-
-SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
-HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
-
-
-def _backlog_to_cpu(result: PlanDiff) -> Iterable[Risk]:
-    """A queue going from backlog (KEDA) back to CPU scaling: Pulumi creates the new HPA before it deletes the
-    ScaledObject, whose HPA has the same name (the other direction is one update: KEDA adopts the old HPA)."""
-    keda_hpas = {str(((resource.get("inputs") or {}).get("spec") or {}).get("advanced", {})
-                     .get("horizontalPodAutoscalerConfig", {}).get("name"))
-                 for resource in result.removed if resource["type"] == SCALED_OBJECT}
-    for resource in result.added:
-        name = ((resource.get("inputs") or {}).get("metadata") or {}).get("name")
-        if resource["type"] == HPA and name in keda_hpas:
-            yield Risk("fails", resource["type"], resource["name"],
-                       f"is created while KEDA's HPA `{name}` of the removed ScaledObject still exists (Pulumi "
-                       "deletes last): the create conflicts with it. Switch in two updates: first without "
-                       "autoscaling (`queue.maxReplicas` unset), then with `autoscaling: cpu`")
-
-
-def warnings_for(result: PlanDiff, before: Mapping[str, Mapping[str, Any]],
-                 after: Mapping[str, Mapping[str, Any]]) -> list[Risk]:
-    found: list[Risk] = list(_backlog_to_cpu(result))
-    for resource in result.removed:
-        if resource["type"] in STATEFUL:
-            found.append(Risk("delete", resource["type"], resource["name"],
-                                 "is removed: `pulumi up` deletes it" + (
-                                     " (it is protected, so the update fails until `protect` is lifted)"
-                                     if resource.get("protect") else "")))
-    for change in result.changed:
-        rule = WARNING_RULES.get(change.type)
-        if rule is not None:
-            found.extend(rule(change, before[change.urn], after[change.urn]))
-        if change.protect == (True, False):
-            found.append(Risk("protection", change.type, change.name,
-                                 "Pulumi `protect` true → false: `pulumi destroy` or a replacement may delete it"))
-    order = {severity: index for index, severity in enumerate(SEVERITY_ORDER)}
-    return sorted(found, key=lambda warning: (order[warning.severity], warning.type, warning.name))

@@ -1,5 +1,6 @@
 """The markdown of a plan diff, for a pull request comment: what :func:`~agent_server_infra.plan.diff.diff_documents`
-computed, shown (the warnings first, then resources, environment, budgets and outputs).
+computed, shown (the change-safety verdict first, with each finding's reason and the way through, then resources,
+environment, budgets and outputs).
 
 Values never appear for secrets: the diff reports a secret variable only as changed.
 """
@@ -11,7 +12,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .diff import SEVERE, SEVERITY_ORDER, SEVERITY_TITLES, PlanDiff, ResourceChange, Risk
+from ..transitions import BLOCKING, EFFECT_MEANINGS, EFFECTS
+from ..transitions.assess import Assessed
+from .diff import PlanDiff, ResourceChange
 
 MAX_PATHS = 6
 MAX_VALUE = 80
@@ -62,22 +65,44 @@ def _summary(diff: PlanDiff) -> str:
     return line + ("  \n" + " · ".join(extras) if extras else "")
 
 
-def _warning_block(warnings: list[Risk]) -> list[str]:
-    if not warnings:
+NOTABLE = frozenset(EFFECTS) - {"immediate"}
+"""Effects worth a line of their own in the report (a plain in-place update is not)."""
+
+
+def _safety_section(diff: PlanDiff, allowed: frozenset[str]) -> list[str]:
+    """The verdict (blocked or not) and every change with an effect beyond ``immediate``, with its reasons and the
+    way through; nothing when every change simply applies during `pulumi up`."""
+    notable = [item for item in diff.assessed if (set(item.effects) & NOTABLE and not item.routine)
+               or any(finding.weakens for finding in item.findings)]
+    blocking = diff.blocking(allowed)
+    if not notable and not blocking:
         return []
-    severe = any(warning.severity in SEVERE for warning in warnings)
-    lines = ["> [!CAUTION]" if severe else "> [!WARNING]",
-             "> **Review before merging: this change puts stateful resources at risk.**" if severe else
-             "> **Review before merging: this change weakens the protection of stateful resources.**"]
-    for severity in SEVERITY_ORDER:
-        items = [warning for warning in warnings if warning.severity == severity]
-        if not items:
-            continue
-        lines.append(">")
-        lines.append(f"> **{SEVERITY_TITLES[severity].capitalize()}**")
-        for warning in items:
-            lines.append(f"> - `{warning.type}` **{warning.name}**: {warning.message}")
+    lines = ["> [!CAUTION]" if blocking else "> [!WARNING]"]
+    if blocking:
+        lines.append(f"> **Blocked: {', '.join(blocking)}.** `pulumi up` would " + "; ".join(
+            EFFECT_MEANINGS[effect] for effect in blocking) + ". Take the way through below, or accept it "
+            f"deliberately: `agent-server-infra diff --allow {blocking[0]}`.")
+    else:
+        lines.append("> **Not blocked**, but these changes do more than update in place, or switch off a safety net:")
+    accepted = sorted(set(allowed) & BLOCKING & {effect for item in notable for effect in item.effects})
+    if accepted:
+        lines.append(f"> Allowed deliberately: {', '.join(accepted)}.")
+    if diff.renamed_stack is not None:
+        lines.append(f"> The stack is renamed {diff.renamed_stack[0]} → {diff.renamed_stack[1]}: URNs are compared as "
+                     "`pulumi stack rename` rewrites them.")
+    for item in notable:
+        lines += [">", f"> - **{item.action}** `{item.type}` **{item.name}**: {_effects(item, allowed)}"]
+        for finding in item.findings:
+            if finding.effect == "immediate" and not (finding.way or finding.weakens) and len(item.findings) > 1:
+                continue
+            way = f" **Way through:** {finding.way}" if finding.way else ""
+            lines.append(f">   - `{finding.effect}` {_cell(finding.message)}.{way}")
     return [*lines, ""]
+
+
+def _effects(item: Assessed, allowed: frozenset[str]) -> str:
+    return ", ".join(f"**`{effect}`**" if effect in BLOCKING and effect not in allowed else f"`{effect}`"
+                     for effect in item.effects)
 
 
 def _resource_section(diff: PlanDiff) -> list[str]:
@@ -85,12 +110,13 @@ def _resource_section(diff: PlanDiff) -> list[str]:
     rows += [("+", resource["type"], resource["name"], "") for resource in diff.added]
     rows += [("−", resource["type"], resource["name"], "protected" if resource.get("protect") else "")
              for resource in diff.removed]
+    replaced = diff.replaced
     for change in diff.changed:
         paths = change.paths
         shown = ", ".join(f"`{path}`" for path in paths[:MAX_PATHS])
         if len(paths) > MAX_PATHS:
             shown += f", … {len(paths) - MAX_PATHS} more"
-        rows.append(("±" if change.urn in diff.replaced else "~", change.type, change.name, shown))
+        rows.append(("±" if change.urn in replaced else "~", change.type, change.name, shown))
     if not rows:
         return []
     lines = ["### Resources", "", "`+` create · `−` delete · `~` update in place · `±` replace", "",
@@ -176,12 +202,13 @@ def _outputs_section(diff: PlanDiff) -> list[str]:
     return [*lines, ""]
 
 
-def diff_markdown(diff: PlanDiff) -> str:
+def diff_markdown(diff: PlanDiff, allowed: frozenset[str] = frozenset()) -> str:
+    """The report; ``allowed`` are the effects accepted deliberately (``--allow``)."""
     title = diff.new_label if diff.old_label == diff.new_label else f"{diff.old_label} → {diff.new_label}"
     lines = [f"## Plan diff: `{title}`", ""]
     if not diff.has_changes:
         return "\n".join([*lines, "no changes", ""])
-    lines += _warning_block(diff.warnings)
+    lines += _safety_section(diff, allowed)
     lines += [_summary(diff), ""]
     lines += _resource_section(diff)
     lines += _env_section(diff)

@@ -1,0 +1,43 @@
+"""Small readers the transition rules share: an input's value, how a value reads in a message, a config key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+NAMESPACE = "agent-server"
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A resource in the old and the new plan (``None`` where it does not exist), with its changed input paths."""
+
+    urn: str
+    old: Mapping[str, Any] | None
+    new: Mapping[str, Any] | None
+    paths: tuple[str, ...] = ()
+
+
+def value(inputs: Mapping[str, Any], key: str) -> Any:
+    """The input ``key`` of a resource's inputs (``None`` when unset)."""
+    return inputs.get(key)
+
+
+def show(item: Any) -> str:
+    """``item`` as a message shows it: ``(unset)``, text as it is, anything else as compact JSON (60 characters)."""
+    if item is None:
+        return "(unset)"
+    text = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def config_key(path: str) -> str:
+    """``postgres.applyImmediately`` as a stack file names it: ``agent-server:postgres.applyImmediately``."""
+    return f"{NAMESPACE}:{path}"
+
+
+def changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> set[str]:
+    """The top-level inputs whose values differ (added and removed ones included)."""
+    return {key for key in set(old) | set(new) if old.get(key) != new.get(key)}
