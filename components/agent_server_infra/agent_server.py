@@ -18,7 +18,7 @@ from .monitoring import metric_alarms
 from .postgres import Postgres, PostgresShare
 from .redis import Redis, RedisClaim, RedisShare, shared
 from .registry import of_this_run
-from .rules import check_iam, check_server_on_redis
+from .rules import check_iam, check_postgres_tls, check_server_on_redis
 from .settings import AlarmsSettings, NetworkSettings, PostgresSettings, RedisSettings, ServerSettings
 from .sizing import ConnectionPlan, RedisUser, SizingError, plan_connections, redis_budget
 
@@ -173,6 +173,8 @@ class AgentServer(pulumi.ComponentResource):
             conflicts += check_server_on_redis(server, redis_config)
         if isinstance(existing_postgres, Postgres):
             conflicts += check_iam(postgres_config, server)
+        if existing_postgres is not None:
+            conflicts += check_postgres_tls(postgres_config, server)
         elif existing_postgres is not None and postgres_config.iam_authentication:
             conflicts.append(Issue("postgres.iamAuthentication", "needs the Postgres itself (this server's, or the "
                                    "Postgres component passed as existing_postgres): a share carries no instance "

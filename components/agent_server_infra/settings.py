@@ -196,6 +196,8 @@ class ServerSettings(TypedDict, total=False):
     """The cluster's IAM OIDC provider: without `serviceAccountRoleArn`, the component creates the server's IRSA role trusting it for this server's service account only. Stack config: `agent-server:server.oidcProviderArn`."""
     extra_env: Mapping[str, pulumi.Input[str]]
     """More plain variables for the server; may not override a managed one. Stack config: `agent-server:server.extraEnv`."""
+    extra_secret_env: Mapping[str, pulumi.Input[str]]
+    """More secret variables for the server (`LANGGRAPH_AES_KEY`, ...): rendered into its Secret, never a ConfigMap, and shown by `plan` only as names. Same name rules as `extraEnv`, and no name of both. In a stack file they are the top-level secret map `agent-server:extraSecretEnv` (`pulumi config set --secret --path 'agent-server:extraSecretEnv.NAME' VALUE`), never a key of `agent-server:server`. Stack config: `agent-server:server.extraSecretEnv`."""
     bg_job_isolated_loops: bool
     """Stack config: `agent-server:server.bgJobIsolatedLoops`."""
     bg_job_max_retries: int
@@ -213,11 +215,11 @@ class ServerSettings(TypedDict, total=False):
     checkpoint_delete: CheckpointDeleteSettings
     """Stack config: `agent-server:server.checkpointDelete`."""
     checkpointer_backend: str
-    """Stack config: `agent-server:server.checkpointerBackend`."""
+    """`default` (Postgres) or `mongo` (needs the `mongodbUri` secret); unset: the server's default. A custom checkpointer is configured in the graph's `langgraph.json` (`checkpointer.path`), not here. Stack config: `agent-server:server.checkpointerBackend`."""
     langsmith_endpoint: str
     """Stack config: `agent-server:server.langsmithEndpoint`."""
     langsmith_tracing: bool
-    """Stack config: `agent-server:server.langsmithTracing`."""
+    """Trace runs to LangSmith. Unset: on when `langsmithApiKey` is set (as the server does by itself), else off; tracing needs the key, so `true` without it is a warning and is not rendered. Stack config: `agent-server:server.langsmithTracing`."""
     log_color: bool
     """Stack config: `agent-server:server.logColor`."""
     log_level: str
@@ -330,6 +332,8 @@ class PostgresSettings(TypedDict, total=False):
     """The database user the server logs in as with IAM (never the master `username`). Stack config: `agent-server:postgres.iamUsername`."""
     protect: bool
     """Pulumi `protect` on the stateful resource (on in prod). Stack config: `agent-server:postgres.protect`."""
+    ca_bundle: pulumi.Input[str]
+    """PEM text of the CA bundle that signed the instance's certificate: the `rds-ca-rsa2048-g1` bundle of its region (https://truststore.pki.rds.amazonaws.com/<region>/<region>-bundle.pem). Given, the server verifies the database (`sslmode=verify-full`, `sslrootcert` = the bundle, mounted from a ConfigMap into both roles and the bootstrap Job); unset, the connection is encrypted but the certificate not checked (`sslmode=require`). Stack config: `agent-server:postgres.caBundle`."""
 
 
 class NetworkSettings(TypedDict, total=False):

@@ -200,6 +200,7 @@ def validate_sections(raw: Mapping[str, Any], source: str | None = None,
         issues.extend(rules.check_network(parsed["network"], postgres, redis))
     if postgres is not None and server is not None:
         issues.extend(rules.check_iam(postgres, server))
+        issues.extend(rules.check_postgres_tls(postgres, server))
     if "alarms" in scope and parsed["alarms"] is not None:
         issues.extend(rules.check_alarms(parsed["alarms"]))
 

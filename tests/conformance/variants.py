@@ -49,7 +49,10 @@ VARIANTS: tuple[Variant, ...] = (
             {"postgres": {"engineVersion": "17.5", "autoMinorVersionUpgrade": False}}),
     # ElastiCache engines and versions
     *(Variant(f"redis-{version}", "dev", f"redis{version.replace('.', '')}", _redis("redis", version))
-      for version in ("6.0", "6.2", "7.0", "7.1")),
+      for version in ("6.2", "7.0", "7.1")),
+    # Redis 6.0 only under a server older than 0.8.0, whose run queue does not enqueue with ZADD ... LT (Agent
+    # Server changelog 0.8.0); every newer server is refused it (rules.REDIS_QUEUE_SOURCE).
+    Variant("redis-6.0", "dev", "redis60", {**_redis("redis", "6.0"), "server": {"serverVersion": "0.7.103"}}),
     Variant("valkey-default", "dev", "valkey", _redis("valkey", None)),
     *(Variant(f"valkey-{version}", "staging", f"valkey{version.replace('.', '')}", _redis("valkey", version))
       for version in ("7.2", "8.0", "8.1", "8.2", "9.0")),
