@@ -615,6 +615,10 @@ def is_placeholder(text: str) -> bool:
     return text.startswith(SECRET_PLACEHOLDER_PREFIX)
 
 
+SECRET_ENV_KEY = "extraSecretEnv"
+"""The top-level secret map of a stack file that becomes ``server.extraSecretEnv``: each value a secure value of
+its own (``pulumi config set --secret --path 'agent-server:extraSecretEnv.NAME'``), read as a secret, never a key
+of the ``server`` object (whose values ``require_object`` returns as plain text)."""
 SECRET_KEYS: tuple[str, ...] = tuple(
     str(info.alias) for info in Secrets.model_fields.values() if info.alias is not None
 )

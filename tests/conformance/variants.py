@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from tests.helpers import Changes, Replace
 
 SECURE = {"secure": "v1:AAAAAAAAAAAAAAAA:BBBBBBBBBBBBBBBB="}
+PEM = ("-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUStandInRdsCaBundle0wCgYIKoZIzj0EAwIw\n"
+       "-----END CERTIFICATE-----\n")
 LONG = "a" * 60
 TOPIC = Replace(snsTopicArn="arn:aws:sns:us-east-1:123456789012:agents-alarms")
 
@@ -79,6 +81,10 @@ VARIANTS: tuple[Variant, ...] = (
         "server": {"queue": Replace(replicas=1, maxReplicas=6, autoscaling="backlog")}, "alarms": TOPIC}),
     Variant("alarms-cluster", "cluster", "alarms-cluster", {"alarms": TOPIC}),
     Variant("alarms-single-no-replica", "dev", "alarms-dev", {"alarms": TOPIC}),
+    # secret extra environment, and Postgres TLS that verifies the server (with IAM: the bootstrap Job too)
+    Variant("extra-secret-env", "prod", "secret-env", {"extraSecretEnv": {"LANGGRAPH_AES_KEY": SECURE}}),
+    Variant("postgres-verify-full", "dev", "verify-full", {"postgres": {"caBundle": PEM}}),
+    Variant("postgres-verify-full-iam", "staging", "verify-full-iam", {"postgres": {"caBundle": PEM}}),
     # IAM authentication with a role created from the OIDC provider, under a long stack name
     Variant("iam-oidc-long-name", "staging", f"{LONG}-iam", {"server": {
         "serviceAccountRoleArn": None,
