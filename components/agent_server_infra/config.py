@@ -487,9 +487,11 @@ class ServerConfig(_Model):
         default=None, pattern=r"^[a-z0-9][a-z0-9./_:\-@]*$")
     """The server image (built with `langgraph build`), pinned by tag or digest."""
     server_version: Version | None = None
-    """The langgraph-api version in the image, for version gates and the security advisories check."""
+    """The langgraph-api version in the image, for version gates, the security advisories check and the Redis it
+    needs; a version newer than the newest verified release (`releases.json`) is a warning."""
     strict_versions: bool = False
-    """A `serverVersion` with a published security advisory is an error (default: a warning)."""
+    """A `serverVersion` with a published security advisory that applies to the stack, or newer than the newest
+    verified release, is an error (default: a warning)."""
     namespace: DnsLabel = "agent-server"
     """Kubernetes namespace."""
     create_namespace: bool = True

@@ -171,9 +171,9 @@ class ServerSettings(TypedDict, total=False):
     image: pulumi.Input[str]
     """The server image (built with `langgraph build`), pinned by tag or digest. Stack config: `agent-server:server.image`."""
     server_version: str
-    """The langgraph-api version in the image, for version gates and the security advisories check. Stack config: `agent-server:server.serverVersion`."""
+    """The langgraph-api version in the image, for version gates, the security advisories check and the Redis it needs; a version newer than the newest verified release (`releases.json`) is a warning. Stack config: `agent-server:server.serverVersion`."""
     strict_versions: bool
-    """A `serverVersion` with a published security advisory is an error (default: a warning). Stack config: `agent-server:server.strictVersions`."""
+    """A `serverVersion` with a published security advisory that applies to the stack, or newer than the newest verified release, is an error (default: a warning). Stack config: `agent-server:server.strictVersions`."""
     namespace: str
     """Kubernetes namespace. Stack config: `agent-server:server.namespace`."""
     create_namespace: bool
