@@ -167,7 +167,9 @@ class Workload(pulumi.ComponentResource):
     HorizontalPodAutoscaler per role whose ``maxReplicas`` is above ``replicas`` (the Deployment then leaves
     ``replicas`` to the autoscaler), or for a queue with ``autoscaling: backlog`` a KEDA ScaledObject on the
     pending runs with its TriggerAuthentication (:mod:`agent_server_infra.keda`); with ``bootstrap``, the database
-    bootstrap Job and its Secret, which both roles wait for; and an Ingress when
+    bootstrap Job and its Secret, which both roles wait for; with ``postgres_ca_bundle``, a ConfigMap of the Postgres
+    CA bundle (auto-named, immutable) mounted read-only at ``env.POSTGRES_CA_DIR`` into both roles and the bootstrap
+    Job; and an Ingress when
     ``server.ingress`` is set (with the AWS Load Balancer Controller's annotations for ``className: alb``). A
     name that is not a DNS-1035 label is cleaned and hashed (:mod:`agent_server_infra.naming`).
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from agent_server_infra import release_checks
+from agent_server_infra import cli, release_checks
 from agent_server_infra.release_scan import generate, pypi_wheels
 from agent_server_infra.releases import TABLE_PATH, Release, render_table, verified_versions
 
@@ -41,3 +41,10 @@ def test_the_newest_verified_release_is_the_newest_stable_one_on_pypi_when_the_t
     # PyPI does not have: each verified version has a pure-Python wheel there.
     assert set(pypi_wheels(verified_versions())) == set(verified_versions())
     assert Version(verified_versions()[-1]) >= Version("0.16.7")
+
+
+def test_the_command_finds_the_table_fresh_and_the_library_consistent(request: pytest.FixtureRequest,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    cache = Path(request.config.cache.mkdir("langgraph-api-wheels"))
+    assert cli.main(["releases", "--cache", str(cache)]) == 0, capsys.readouterr().err
+    assert "0.11.4 → 0.12.0: + AGENT_POSTGRES_IAM_AUTH_PROVIDER" in capsys.readouterr().out
