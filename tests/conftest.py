@@ -22,7 +22,7 @@ def raw() -> dict[str, Any]:
         "network": NETWORK,
         "postgres": {"instanceClass": "db.t4g.medium"},
         "redis": {"mode": "single"},
-        "server": {"image": "registry.example.com/agents:1.2.3", "serverVersion": "0.11.4"},
+        "server": {"image": "registry.example.com/agents:1.2.3", "serverVersion": "0.16.7"},
         "licenseKey": "lic-0123",
     }
 

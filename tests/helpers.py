@@ -26,7 +26,7 @@ def full_raw(model: str = "standalone") -> dict[str, Any]:
     """A raw stack config that sets every seed variable (telemetry, mongo, checkpoint delete, ...)."""
     server: dict[str, Any] = {
         "deploymentModel": model,
-        "serverVersion": "0.11.4",
+        "serverVersion": "0.16.7",
         "bgJobIsolatedLoops": True,
         "bgJobMaxRetries": 5,
         "bgJobShutdownGracePeriodSecs": 240,

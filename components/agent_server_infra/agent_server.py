@@ -1,5 +1,6 @@
 """The ``AgentServer`` component: budget, data stores, environment and workload of one Agent Server."""
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import urlsplit
@@ -10,7 +11,7 @@ from pydantic import SecretStr
 from . import naming
 from .alarms import AlarmSpec, cache_cluster_ids, postgres_alarms, redis_alarms
 from .config import AlarmsConfig, PostgresConfig, RedisConfig, ServerConfig
-from .env import PostgresFacts, RedisFacts, RenderedEnv, Role, render_env
+from .env import POSTGRES_CA_PATH, PostgresFacts, RedisFacts, RenderedEnv, Role, render_env
 from .errors import ConfigError, Issue
 from .iam_auth import allow_connect, role_name, server_role
 from .inputs import SECRET_FIELDS, ValidatedArgs, validate_args
@@ -18,7 +19,7 @@ from .monitoring import metric_alarms
 from .postgres import Postgres, PostgresShare
 from .redis import Redis, RedisClaim, RedisShare, shared
 from .registry import of_this_run
-from .rules import check_iam, check_server_on_redis
+from .rules import check_iam, check_postgres_tls, check_server_on_redis
 from .settings import (
     AlarmsSettings,
     NamingSettings,
@@ -183,6 +184,8 @@ class AgentServer(pulumi.ComponentResource):
             conflicts += check_server_on_redis(server, redis_config)
         if isinstance(existing_postgres, Postgres):
             conflicts += check_iam(postgres_config, server)
+        if existing_postgres is not None:
+            conflicts += check_postgres_tls(postgres_config, server)
         elif existing_postgres is not None and postgres_config.iam_authentication:
             conflicts.append(Issue("postgres.iamAuthentication", "needs the Postgres itself (this server's, or the "
                                    "Postgres component passed as existing_postgres): a share carries no instance "
@@ -235,15 +238,23 @@ class AgentServer(pulumi.ComponentResource):
         self.secret_env_names = sorted(by_role[roles[0]].secret)
 
         secret_names = sorted(validated.secrets)
+        extra_names = sorted(server.extra_secret_env)
+        if postgres_config.ca_bundle is not None:
+            postgres_facts = pulumi.Output.from_input(postgres_facts).apply(
+                lambda facts: dataclasses.replace(facts, root_cert=POSTGRES_CA_PATH))
 
         def secret_part(values: list[Any]) -> dict[str, str]:
+            secret_values, extra_values = values[2:2 + len(secret_names)], values[2 + len(secret_names):]
             resolved = config.secrets.model_copy(update={
-                field: _secret(value) for field, value in zip(secret_names, values[2:], strict=True)})
-            rendered: RenderedEnv = render_env(server, resolved, values[0], values[1], role=roles[0], **pools)
+                field: _secret(value) for field, value in zip(secret_names, secret_values, strict=True)})
+            extra = dict(zip(extra_names, extra_values, strict=True))
+            rendered: RenderedEnv = render_env(server.model_copy(update={"extra_secret_env": extra}), resolved,
+                                               values[0], values[1], role=roles[0], **pools)
             return rendered.secret
 
         self.secret_env = pulumi.Output.secret(pulumi.Output.all(
-            postgres_facts, redis_facts, *(validated.secrets[field] for field in secret_names)).apply(secret_part))
+            postgres_facts, redis_facts, *(validated.secrets[field] for field in secret_names),
+            *(_secret_input(server.extra_secret_env[name]) for name in extra_names)).apply(secret_part))
         self.service_name = self.url = self.env_bundle = None
         if server.deployment_model == "standalone":
             from .workload import Workload
@@ -254,7 +265,8 @@ class AgentServer(pulumi.ComponentResource):
                                            (_store_port(postgres_config.port, postgres_config.mode == "external",
                                                         args.get("postgres_uri"), 5432),
                                             _store_port(redis_config.port, redis_config.mode == "external",
-                                                        args.get("redis_uri"), 6379)), child, bootstrap_env)
+                                                        args.get("redis_uri"), 6379)), child, bootstrap_env,
+                                           postgres_config.ca_bundle)
             self.service_name, self.url = workload.service_name, workload.url
         else:
             plain = self.plain_env["control-plane"]
@@ -348,6 +360,11 @@ def _store_port(configured: int, external: bool, uri: Any, default: int) -> int:
 
 def _secret(value: Any) -> SecretStr | None:
     return None if value is None else SecretStr(str(value))
+
+
+def _secret_input(value: Any) -> pulumi.Output[str]:
+    """An ``extraSecretEnv`` value (plain, checked in config as a ``SecretStr``, or an Output) as a secret Output."""
+    return pulumi.Output.secret(value.get_secret_value() if isinstance(value, SecretStr) else value)
 
 
 def _postgres_share_facts(share: Any) -> pulumi.Output[PostgresFacts]:

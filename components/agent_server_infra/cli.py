@@ -1,4 +1,4 @@
-"""``agent-server-infra``: check, plan, diff and docs. Exit codes: 0 ok, 2 invalid config, 1 other errors."""
+"""``agent-server-infra``: check, plan, diff, docs and releases. Exit codes: 0 ok, 2 invalid config, 1 other errors."""
 
 from __future__ import annotations
 
@@ -63,6 +63,30 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_releases(args: argparse.Namespace) -> int:
+    from .release_checks import problems
+    from .release_scan import changes, default_cache, generate
+    from .releases import TABLE_PATH, parse_table, render_table
+
+    current = parse_table(TABLE_PATH.read_text()) if TABLE_PATH.exists() else ()
+    versions = sorted({*(release.version for release in current), *args.add} - set(args.remove))
+    table = generate(versions, Path(args.cache) if args.cache else default_cache())
+    for line in changes(table):
+        print(line)
+    found = problems(table)
+    for problem in found:
+        print(f"problem: {problem}", file=sys.stderr)
+    text = render_table(table)
+    if args.write:
+        TABLE_PATH.write_text(text)
+        print(f"wrote {TABLE_PATH.name}: {len(table)} releases, newest {table[-1].version}")
+        return EXIT_ERROR if found else EXIT_OK
+    stale = not TABLE_PATH.exists() or TABLE_PATH.read_text() != text
+    if stale:
+        print(f"{TABLE_PATH.name} differs from the wheels: run `agent-server-infra releases --write`", file=sys.stderr)
+    return EXIT_ERROR if stale or found else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agent-server-infra", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     docs = sub.add_parser("docs", help="regenerate docs/config-reference.md and docs/env-reference.md")
     docs.add_argument("--check", action="store_true", help="exit 1 if a generated doc is stale, write nothing")
     docs.set_defaults(run=cmd_docs)
+
+    releases = sub.add_parser("releases", help="regenerate the table of what each verified langgraph-api release "
+                              "reads (releases.json) from its wheel on PyPI, and check the env table against it")
+    releases.add_argument("--write", action="store_true", help="write releases.json (default: exit 1 if stale)")
+    releases.add_argument("--add", action="append", default=[], metavar="VERSION", help="verify another release")
+    releases.add_argument("--remove", action="append", default=[], metavar="VERSION", help="drop a release")
+    releases.add_argument("--cache", help="where wheels are kept (default: ~/.cache/agent-server-infra/wheels)")
+    releases.set_defaults(run=cmd_releases)
 
     from .plan.commands import register
 

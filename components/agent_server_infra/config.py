@@ -77,6 +77,8 @@ def section_model(annotation: Any) -> type[BaseModel] | None:
 
 
 KMS_STAND_IN = "arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000000"
+PEM_STAND_IN = "-----BEGIN CERTIFICATE-----\nc3RhbmQtaW4=\n-----END CERTIFICATE-----\n"
+PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s*[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----")
 
 
 class _Model(BaseModel):
@@ -157,6 +159,8 @@ def _version(value: str) -> str:
     return value
 
 
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+SECRET_STAND_IN = "stand-in-secret"
 Cidr = Annotated[str, AfterValidator(_cidr)]
 AnyCidr = Annotated[str, AfterValidator(_any_cidr)]
 """A CIDR block, 0.0.0.0/0 included (for egress, never for who may reach the data stores)."""
@@ -261,6 +265,19 @@ class PostgresConfig(_Model):
     `rds.logical_replication`, which takes effect at the next reboot."""
     protect: bool = False
     """Pulumi `protect` on the stateful resource (on in prod)."""
+    ca_bundle: Annotated[str, _infra(PEM_STAND_IN)] | None = None
+    """PEM text of the CA bundle that signed the instance's certificate: the `rds-ca-rsa2048-g1` bundle of its
+    region (https://truststore.pki.rds.amazonaws.com/<region>/<region>-bundle.pem). Given, the server verifies the
+    database (`sslmode=verify-full`, `sslrootcert` = the bundle, mounted from a ConfigMap into both roles and the
+    bootstrap Job); unset, the connection is encrypted but the certificate not checked (`sslmode=require`)."""
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _pem(cls, value: str | None) -> str | None:
+        if value is not None and not PEM_CERTIFICATE.search(value):
+            raise ValueError("must be PEM text with at least one certificate (-----BEGIN CERTIFICATE----- ... "
+                             "-----END CERTIFICATE-----), such as the RDS bundle of the instance's region")
+        return value
 
     @field_validator("engine_version")
     @classmethod
@@ -473,6 +490,20 @@ class CheckpointDeleteConfig(_Model):
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+CheckpointerBackend = Literal["default", "mongo"]
+"""The values every verified release accepts for ``LS_DEFAULT_CHECKPOINTER_BACKEND`` (``releases.json``)."""
+
+
+def _not_custom(value: Any) -> Any:
+    if value == "custom":
+        from .releases import verified_versions
+
+        versions = verified_versions()
+        raise ValueError(f"must be default or mongo (got 'custom'): every verified langgraph-api release "
+                         f"({versions[0]} to {versions[-1]}) refuses it at start-up (\"LS_DEFAULT_CHECKPOINTER_BACKEND "
+                         "must be 'default' or 'mongo'\", langgraph_api/config/_parse.py); a custom checkpointer is "
+                         "configured in the graph's langgraph.json (checkpointer.path) instead")
+    return value
 
 
 class ServerConfig(_Model):
@@ -484,9 +515,11 @@ class ServerConfig(_Model):
         default=None, pattern=r"^[a-z0-9][a-z0-9./_:\-@]*$")
     """The server image (built with `langgraph build`), pinned by tag or digest."""
     server_version: Version | None = None
-    """The langgraph-api version in the image, for version gates and the security advisories check."""
+    """The langgraph-api version in the image, for version gates, the security advisories check and the Redis it
+    needs; a version newer than the newest verified release (`releases.json`) is a warning."""
     strict_versions: bool = False
-    """A `serverVersion` with a published security advisory is an error (default: a warning)."""
+    """A `serverVersion` with a published security advisory that applies to the stack, or newer than the newest
+    verified release, is an error (default: a warning)."""
     namespace: DnsLabel = "agent-server"
     """Kubernetes namespace."""
     create_namespace: bool = True
@@ -508,9 +541,13 @@ class ServerConfig(_Model):
         default=None, pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:oidc-provider/[A-Za-z0-9.\-]+(/[A-Za-z0-9.\-_]+)*$")
     """The cluster's IAM OIDC provider: without `serviceAccountRoleArn`, the component creates the server's IRSA
     role trusting it for this server's service account only."""
-    extra_env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], Annotated[str, _infra("")]] = Field(
-        default_factory=dict)
+    extra_env: dict[EnvName, Annotated[str, _infra("")]] = Field(default_factory=dict)
     """More plain variables for the server; may not override a managed one."""
+    extra_secret_env: dict[EnvName, Annotated[SecretStr, _infra(SECRET_STAND_IN)]] = Field(default_factory=dict)
+    """More secret variables for the server (`LANGGRAPH_AES_KEY`, ...): rendered into its Secret, never a ConfigMap,
+    and shown by `plan` only as names. Same name rules as `extraEnv`, and no name of both. In a stack file they are
+    the top-level secret map `agent-server:extraSecretEnv` (`pulumi config set --secret --path
+    'agent-server:extraSecretEnv.NAME' VALUE`), never a key of `agent-server:server`."""
 
     bg_job_isolated_loops: bool = env.default_bool("BG_JOB_ISOLATED_LOOPS")
     bg_job_max_retries: int = Field(default=env.default_int("BG_JOB_MAX_RETRIES"), ge=0, le=100)
@@ -524,9 +561,13 @@ class ServerConfig(_Model):
     datadog: DatadogConfig = Field(default_factory=DatadogConfig)
     postgres_pool_max_size: int | None = Field(default=None, ge=1, le=10_000)
     checkpoint_delete: CheckpointDeleteConfig | None = None
-    checkpointer_backend: Literal["default", "mongo", "custom"] | None = None
+    checkpointer_backend: CheckpointerBackend | None = None
+    """`default` (Postgres) or `mongo` (needs the `mongodbUri` secret); unset: the server's default. A custom
+    checkpointer is configured in the graph's `langgraph.json` (`checkpointer.path`), not here."""
     langsmith_endpoint: HttpsUrl | None = None
-    langsmith_tracing: bool = env.default_bool("LANGSMITH_TRACING")
+    langsmith_tracing: bool | None = None
+    """Trace runs to LangSmith. Unset: on when `langsmithApiKey` is set (as the server does by itself), else off;
+    tracing needs the key, so `true` without it is a warning and is not rendered."""
     log_color: bool = env.default_bool("LOG_COLOR")
     log_level: LogLevel = cast(LogLevel, env.default_str("LOG_LEVEL"))
     log_json: bool = env.default_bool("LOG_JSON")
@@ -539,6 +580,11 @@ class ServerConfig(_Model):
     """Redis database number (single mode), rendered as `/N` in the URI."""
     redis_max_connections: int | None = Field(default=None, ge=1, le=65_000)
     resumable_stream_ttl_seconds: int = Field(default=env.default_int("RESUMABLE_STREAM_TTL_SECONDS"), ge=1)
+
+    @field_validator("checkpointer_backend", mode="before")
+    @classmethod
+    def _checkpointer(cls, value: Any) -> Any:
+        return _not_custom(value)
 
     @property
     def version(self) -> tuple[int, int, int] | None:
@@ -611,6 +657,10 @@ def is_placeholder(text: str) -> bool:
     return text.startswith(SECRET_PLACEHOLDER_PREFIX)
 
 
+SECRET_ENV_KEY = "extraSecretEnv"
+"""The top-level secret map of a stack file that becomes ``server.extraSecretEnv``: each value a secure value of
+its own (``pulumi config set --secret --path 'agent-server:extraSecretEnv.NAME'``), read as a secret, never a key
+of the ``server`` object (whose values ``require_object`` returns as plain text)."""
 SECRET_KEYS: tuple[str, ...] = tuple(
     str(info.alias) for info in Secrets.model_fields.values() if info.alias is not None
 )

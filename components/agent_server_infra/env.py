@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from pydantic import SecretStr
 
 from .env_table import (
     BOTH,
@@ -33,9 +35,34 @@ if TYPE_CHECKING:
     from .config import Secrets, ServerConfig
 
 __all__ = [
-    "BOTH", "CONTROL_PLANE", "ENV", "MIT_RUNTIME", "RUNTIME_LIMITS", "SERVER_PORT", "STANDALONE", "DeploymentModel",
-    "EnvVar", "PostgresFacts", "RedisFacts", "RenderedEnv", "Role", "RuntimeLimit", "default_bool", "default_int",
-    "default_str", "managed_names", "postgres_uri", "postgres_uri_name", "redis_uri", "render_env", "supported",
+    "BOTH",
+    "CONTROL_PLANE",
+    "ENV",
+    "MIT_RUNTIME",
+    "POSTGRES_CA_DIR",
+    "POSTGRES_CA_FILE",
+    "POSTGRES_CA_PATH",
+    "RUNTIME_LIMITS",
+    "SERVER_PORT",
+    "STANDALONE",
+    "DeploymentModel",
+    "EnvVar",
+    "PostgresFacts",
+    "RedisFacts",
+    "RenderedEnv",
+    "Role",
+    "RuntimeLimit",
+    "default_bool",
+    "default_int",
+    "default_str",
+    "langsmith_tracing",
+    "managed_names",
+    "postgres_uri",
+    "postgres_uri_name",
+    "redis_uri",
+    "render_env",
+    "supported",
+    "verified_uri",
 ]
 
 # --- rendering ---------------------------------------------------------------------------------------------
@@ -55,6 +82,8 @@ class PostgresFacts:
     uri: str | None = None
     iam: bool = False
     """RDS IAM authentication: the URI carries no password and the server mints a token per connection."""
+    root_cert: str | None = None
+    """Path of the CA bundle in the server's containers: the URI then verifies the server (``verify-full``)."""
 
 
 @dataclass(frozen=True)
@@ -84,15 +113,34 @@ def _host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
+POSTGRES_CA_DIR = "/etc/agent-server/postgres-ca"
+"""Where the Postgres CA bundle is mounted (read-only, from a ConfigMap) in both roles and the bootstrap Job."""
+POSTGRES_CA_FILE = "ca-bundle.pem"
+POSTGRES_CA_PATH = f"{POSTGRES_CA_DIR}/{POSTGRES_CA_FILE}"
+
+
 def postgres_uri(facts: PostgresFacts) -> str:
     """``postgresql://user:pw@host:port/db?sslmode=require`` with user, password and database URL-encoded (no
-    password with IAM authentication)."""
+    password with IAM authentication); with a CA bundle, ``sslmode=verify-full&sslrootcert=<path>``."""
     if facts.uri is not None:
         return facts.uri
     user = quote(facts.user, safe="")
     credentials = user if facts.iam else f"{user}:{quote(facts.password, safe='')}"
     database = quote(facts.database, safe="")
-    return f"postgresql://{credentials}@{_host(facts.host)}:{facts.port}/{database}?sslmode=require"
+    uri = f"postgresql://{credentials}@{_host(facts.host)}:{facts.port}/{database}?sslmode=require"
+    return verified_uri(uri, facts.root_cert) if facts.root_cert else uri
+
+
+def verified_uri(uri: str, root_cert: str) -> str:
+    """``uri`` told to verify the server against the CA bundle at ``root_cert``: ``sslmode=verify-full`` (the
+    certificate chains to the bundle and names the host) and ``sslrootcert``, replacing whatever the query said of
+    either. libpq reads both (PostgreSQL docs, "SSL Support": verify-full); so does ``langgraph-runtime-pg``'s
+    asyncpg engine (``_build_asyncpg_ssl_connect_arg``: a default SSL context with ``cafile=sslrootcert``)."""
+    parts = urlsplit(uri)
+    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True)
+             if key.lower() not in {"sslmode", "sslrootcert"}]
+    query += [("sslmode", "verify-full"), ("sslrootcert", root_cert)]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/")))
 
 
 def redis_uri(facts: RedisFacts, database: int = 0) -> str:
@@ -116,6 +164,19 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
+def langsmith_tracing(server: ServerConfig, secrets: Secrets) -> str | None:
+    """``LANGSMITH_TRACING``: ``false`` when switched off, ``true`` only with a LangSmith API key (unset or
+    ``true``), else nothing: the server traces only with a key (``langgraph_api/config``), and without one the SDK
+    would retry uploads that can only fail."""
+    if server.langsmith_tracing is False:
+        return "false"
+    return "true" if secrets.langsmith_api_key is not None else None
+
+
+def _secret_text(value: Any) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
 def _checkpoint_delete_json(server: ServerConfig) -> str | None:
     if server.checkpoint_delete is None:
         return None
@@ -136,7 +197,8 @@ def render_env(
 
     The API role runs with ``N_JOBS_PER_WORKER=0`` (it serves, the queue works). URI names follow
     ``server.deploymentModel``. A variable whose minimum server version is above ``server.serverVersion`` is
-    left out (validation already rejected it when it was set explicitly).
+    left out (validation already rejected it when it was set explicitly). ``extraEnv`` joins the plain variables,
+    ``extraSecretEnv`` the secret ones (its values as given: the caller resolves Outputs first).
     """
     model = server.deployment_model
     otel, datadog = server.otel, server.datadog
@@ -168,7 +230,7 @@ def render_env(
         "LANGSMITH_API_KEY": secrets.langsmith_api_key.get_secret_value() if secrets.langsmith_api_key else None,
         "LANGGRAPH_CLOUD_LICENSE_KEY": secrets.license_key.get_secret_value() if secrets.license_key else None,
         "LANGSMITH_ENDPOINT": server.langsmith_endpoint,
-        "LANGSMITH_TRACING": _bool(server.langsmith_tracing),
+        "LANGSMITH_TRACING": langsmith_tracing(server, secrets),
         "LOG_COLOR": _bool(server.log_color),
         "LOG_LEVEL": server.log_level,
         "LOG_JSON": _bool(server.log_json),
@@ -193,4 +255,6 @@ def render_env(
         (secret if row.secret else plain)[name] = value
     for name, value in server.extra_env.items():
         plain[name] = value
+    for name, value in server.extra_secret_env.items():
+        secret[name] = _secret_text(value)
     return RenderedEnv(plain=dict(sorted(plain.items())), secret=dict(sorted(secret.items())))

@@ -15,6 +15,10 @@ from typing import Literal
 from .versions import parse_version
 
 DeploymentModel = Literal["standalone", "control-plane"]
+Reader = Literal["langgraph-api", "image", "ddtrace", "opentelemetry", "control-plane"]
+"""What reads a variable: ``langgraph-api`` (its wheel's Python: checked against the release table,
+``releases.json``), the Agent Server image around it (its entrypoint or licensed runtime), the Datadog or
+OpenTelemetry SDK, or a LangSmith control plane (which translates it for the runtime)."""
 BOTH: frozenset[DeploymentModel] = frozenset({"standalone", "control-plane"})
 STANDALONE: frozenset[DeploymentModel] = frozenset({"standalone"})
 CONTROL_PLANE: frozenset[DeploymentModel] = frozenset({"control-plane"})
@@ -35,6 +39,7 @@ class EnvVar:
     min_version: str | None = None
     secret: bool = False
     models: frozenset[DeploymentModel] = BOTH
+    reader: Reader = "langgraph-api"
 
     @property
     def min_version_tuple(self) -> tuple[int, int, int] | None:
@@ -46,7 +51,8 @@ _ROWS: tuple[EnvVar, ...] = (
            "(`postgresql://user:pw@host:port/db?sslmode=require`, user and password URL-encoded).",
            secret=True, models=STANDALONE),
     EnvVar("POSTGRES_URI_CUSTOM", "derived:postgres", "Postgres URI handed to a LangSmith control plane; once "
-           "set it must stay set for the deployment's lifetime.", secret=True, models=CONTROL_PLANE),
+           "set it must stay set for the deployment's lifetime.", secret=True, models=CONTROL_PLANE,
+           reader="control-plane"),
     EnvVar("AGENT_POSTGRES_IAM_AUTH_PROVIDER", "postgres.iamAuthentication", "`aws` with RDS IAM "
            "authentication: the server mints a token for the passwordless user of its URI with the pod's IRSA "
            "credentials (the EKS webhook sets AWS_REGION and the role); unset: the URI's password.", default="",
@@ -80,15 +86,18 @@ _ROWS: tuple[EnvVar, ...] = (
     EnvVar("BG_JOB_TIMEOUT_SECS", "server.bgJobTimeoutSecs", "Timeout of a background run in seconds.",
            default="86400"),
     EnvVar("CORS_ALLOW_ORIGINS", "server.corsAllowOrigins", "Allowed CORS origins, comma-joined.", default="*"),
-    EnvVar("DD_API_KEY", "secret:datadogApiKey", "Datadog API key; wraps the server in ddtrace-run.",
-           secret=True),
-    EnvVar("DD_SITE", "server.datadog.site", "Datadog site.", default="datadoghq.com"),
-    EnvVar("DD_ENV", "server.datadog.env", "Datadog environment tag."),
-    EnvVar("DD_SERVICE", "server.datadog.service", "Datadog service name."),
+    EnvVar("DD_API_KEY", "secret:datadogApiKey", "Datadog API key; the image's entrypoint wraps the server in "
+           "ddtrace-run when it is set.", secret=True, reader="image"),
+    EnvVar("DD_SITE", "server.datadog.site", "Datadog site.", default="datadoghq.com", reader="ddtrace"),
+    EnvVar("DD_ENV", "server.datadog.env", "Datadog environment tag.", reader="ddtrace"),
+    EnvVar("DD_SERVICE", "server.datadog.service", "Datadog service name.", reader="ddtrace"),
     EnvVar("LS_CHECKPOINT_DELETE", "server.checkpointDelete", "Deferred checkpoint deletion settings, compact "
-           "JSON.", min_version="0.8.1"),
-    EnvVar("LS_DEFAULT_CHECKPOINTER_BACKEND", "server.checkpointerBackend", "Checkpointer backend: default, "
-           "mongo or custom.", default="default"),
+           "JSON (read by the image's Postgres runtime, not by the langgraph-api wheel).", min_version="0.8.1",
+           reader="image"),
+    EnvVar("LS_DEFAULT_CHECKPOINTER_BACKEND", "server.checkpointerBackend", "Checkpointer backend: `default` "
+           "(Postgres) or `mongo`. Every verified release refuses any other value at start-up "
+           "(`langgraph_api/config/_parse.py`); a custom checkpointer is configured in `langgraph.json` "
+           "(`checkpointer.path`), not here.", default="default"),
     EnvVar("LS_MONGODB_URI", "secret:mongodbUri", "MongoDB URI for the mongo checkpointer, with the database "
            "in the path.", secret=True),
     EnvVar("LANGSMITH_API_KEY", "secret:langsmithApiKey", "LangSmith API key (tracing and licensing).",
@@ -96,21 +105,25 @@ _ROWS: tuple[EnvVar, ...] = (
     EnvVar("LANGGRAPH_CLOUD_LICENSE_KEY", "secret:licenseKey", "Agent Server license key for self-hosted "
            "images.", secret=True),
     EnvVar("LANGSMITH_ENDPOINT", "server.langsmithEndpoint", "Self-hosted LangSmith URL for traces."),
-    EnvVar("LANGSMITH_TRACING", "server.langsmithTracing", "Trace runs to LangSmith.", default="true"),
+    EnvVar("LANGSMITH_TRACING", "server.langsmithTracing", "Trace runs to LangSmith. Unset, the server turns "
+           "it on by itself when a LangSmith API key is set (`langgraph_api/config`); rendered `true` only with "
+           "`langsmithApiKey` (without a key the SDK would retry uploads that can only fail), `false` when "
+           "`langsmithTracing` is false."),
     EnvVar("LOG_COLOR", "server.logColor", "ANSI colours in console logs.", default="true"),
     EnvVar("LOG_LEVEL", "server.logLevel", "Log level.", default="INFO"),
     EnvVar("LOG_JSON", "server.logJson", "Structured JSON logs.", default="false"),
     EnvVar("MOUNT_PREFIX", "server.mountPrefix", "Path prefix the server is served under; probes and the "
            "ingress path follow it."),
-    EnvVar("LS_APM_OTEL_ENABLED", "server.otel.enabled", "OpenTelemetry APM tracing; needs an endpoint.",
-           default="false", min_version="0.5.32"),
+    EnvVar("LS_APM_OTEL_ENABLED", "server.otel.enabled", "OpenTelemetry APM tracing (the image's entrypoint "
+           "starts the server instrumented); needs an endpoint.", default="false", min_version="0.5.32",
+           reader="image"),
     EnvVar("OTEL_EXPORTER_OTLP_ENDPOINT", "server.otel.endpoint", "OTLP endpoint.", min_version="0.5.32"),
     EnvVar("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "server.otel.tracesEndpoint", "OTLP traces endpoint.",
            min_version="0.5.32"),
     EnvVar("OTEL_SERVICE_NAME", "server.otel.serviceName", "OpenTelemetry service name.",
-           min_version="0.5.32"),
+           min_version="0.5.32", reader="opentelemetry"),
     EnvVar("OTEL_EXPORTER_OTLP_HEADERS", "secret:otelHeaders", "OTLP exporter headers (usually an API key).",
-           secret=True, min_version="0.5.32"),
+           secret=True, min_version="0.5.32", reader="opentelemetry"),
     EnvVar("RESUMABLE_STREAM_TTL_SECONDS", "server.resumableStreamTtlSeconds", "TTL of resumable stream data "
            "in Redis.", default="120"),
 )

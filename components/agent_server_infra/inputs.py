@@ -37,7 +37,7 @@ from .config import (
     section_model,
 )
 from .errors import ConfigError, Issue
-from .validate import config_path, under, validate_sections
+from .validate import config_path, lift_secret_env, under, validate_sections
 
 WHOLE_LIST_STAND_INS = 2
 """Items a list that is one Output is validated with until it resolves (subnets: at least two)."""
@@ -267,8 +267,12 @@ def args_from_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     """A raw stack config (stack-config keys, as :mod:`~agent_server_infra.loaders` reads it) as the args of
     :class:`~agent_server_infra.agent_server.AgentServer`: sections with snake_case keys, every secret a secret
     Output (it stays one end to end)."""
+    raw = lift_secret_env(raw)
     args: dict[str, Any] = {section: settings_of(model, raw[section]) for section, model in SECTIONS.items()
                             if raw.get(section) is not None}
+    if "extra_secret_env" in args.get("server", {}):
+        args["server"]["extra_secret_env"] = {name: pulumi.Output.secret(value) for name, value
+                                              in args["server"]["extra_secret_env"].items()}
     for field, key in SECRET_ALIASES.items():
         if key in raw:
             args[field] = pulumi.Output.secret(raw[key])

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .config import SECRET_KEYS, placeholder
+from .config import SECRET_ENV_KEY, SECRET_KEYS, placeholder
 from .errors import NAMESPACE, ConfigError, Issue
 
 
@@ -98,7 +98,13 @@ def raw_from_mapping(config: dict[str, Any], source: str) -> tuple[dict[str, Any
                                          f"{NAMESPACE!r} (did you mean {NAMESPACE}:{key}?)", "warning"))
             continue
         is_secure = _is_secure(value)
-        if key in SECRET_KEYS:
+        if key == SECRET_ENV_KEY:
+            found, secret_env = _secret_env(value)
+            issues.extend(found)
+            ours[key] = secret_env
+        elif key == "server" and isinstance(value, dict) and "extraSecretEnv" in value:
+            issues.append(Issue("server.extraSecretEnv", _SECRET_ENV_NESTED))
+        elif key in SECRET_KEYS:
             if not is_secure:
                 issues.append(Issue(key, "is a secret: set it with `pulumi config set --secret` (got plain text)"))
                 continue
@@ -113,6 +119,24 @@ def raw_from_mapping(config: dict[str, Any], source: str) -> tuple[dict[str, Any
     return ours, others
 
 
+_SECRET_ENV_NESTED = (f"secret variables go in the top-level secret map {NAMESPACE}:{SECRET_ENV_KEY} (pulumi config "
+                      f"set --secret --path '{NAMESPACE}:{SECRET_ENV_KEY}.NAME' VALUE), never in "
+                      f"{NAMESPACE}:server, whose values are plain text")
+
+
+def _secret_env(value: Any) -> tuple[list[Issue], dict[str, str]]:
+    """``extraSecretEnv`` of a stack file: a map whose every value is a secure value (names stay readable, so
+    they are validated offline; values become placeholders)."""
+    how = f"pulumi config set --secret --path '{NAMESPACE}:{SECRET_ENV_KEY}.NAME' VALUE"
+    if not isinstance(value, dict) or _is_secure(value):
+        return [Issue(SECRET_ENV_KEY, f"must be a map of variable names to secure values, one per variable ({how}); "
+                      "a whole map encrypted as one value hides the names from validation")], {}
+    issues = [Issue(f"{SECRET_ENV_KEY}.{name}", f"is a secret: set it with `{how}` (got plain text)")
+              for name, item in value.items() if not _is_secure(item)]
+    return issues, {str(name): placeholder(f"{SECRET_ENV_KEY}.{name}") for name, item in value.items()
+                    if _is_secure(item)}
+
+
 def load_stack_file(path: Path) -> tuple[dict[str, Any], StackFile]:
     """Read ``stacks/Pulumi.<stack>.yaml``: (our raw config, the other namespaces' config)."""
     try:
@@ -125,6 +149,16 @@ def load_stack_file(path: Path) -> tuple[dict[str, Any], StackFile]:
     if not isinstance(config, dict):
         raise ConfigError([Issue("", "the stack file's `config:` must be a mapping")], str(path))
     return raw_from_mapping(config, str(path))
+
+
+def _json_object(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, dict):
+        return value
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else None
+    except json.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def load_pulumi_config() -> dict[str, Any]:
@@ -144,6 +178,8 @@ def load_pulumi_config() -> dict[str, Any]:
         if key in SECRET_KEYS:
             raw[key] = value
             continue
+        if key == "server" and "extraSecretEnv" in (_json_object(value) or {}):
+            raise ConfigError([Issue("server.extraSecretEnv", _SECRET_ENV_NESTED)])
         try:
             raw[key] = json.loads(value) if isinstance(value, str) else value
         except json.JSONDecodeError:

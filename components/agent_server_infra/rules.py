@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 from . import env_table as env
-from .advisories import advisories_for
+from .advisories import Advisory, Condition, advisories_for, move_to
 from .config import (
     AlarmsConfig,
     NetworkConfig,
@@ -39,7 +39,9 @@ from .provider_rules import (
     weekly_minutes,
     windows_overlap,
 )
+from .releases import newer_than_verified, newest_verified
 from .sizing import isolated_loop_pool_problem
+from .versions import parse_version
 
 ELASTICACHE_MAX_NODES = 500
 
@@ -74,7 +76,7 @@ _POSTGRES_MODES: dict[str, set[str]] = dict.fromkeys(
         "database_name", "username", "port", "performance_insights", "kms_key_id", "log_exports", "protect",
         "log_min_duration_statement_ms", "monitoring_interval_seconds", "monitoring_role_arn",
         "iam_authentication", "iam_username", "iops", "storage_throughput", "apply_immediately",
-        "allow_major_version_upgrade", "blue_green_update",
+        "allow_major_version_upgrade", "blue_green_update", "ca_bundle",
     ),
     _RDS_ONLY,
 )
@@ -398,8 +400,48 @@ def check_iam(postgres: PostgresConfig, server: ServerConfig) -> list[Issue]:
     return issues
 
 
+REDIS_QUEUE_SERVER = (0, 8, 0)
+REDIS_QUEUE_MINIMUM = (6, 2, 0)
+REDIS_QUEUE_SOURCE = ("Agent Server changelog v0.8.0: the Redis-backed run queue enqueues with ZADD ... LT, added in "
+                      "Redis 6.2; on Redis 5.0 to 6.1 enqueue fails with a generic ERR syntax error")
+
+
+def _redis_too_old(server: ServerConfig, redis: RedisConfig) -> list[Issue]:
+    """An ElastiCache Redis the server's run queue cannot use (``REDIS_QUEUE_SOURCE``). Without a server version
+    the release is assumed to be a supported one, and every release this library verified needs 6.2."""
+    if redis.mode == "external" or redis.engine != "redis" or parse_version(redis.version) >= REDIS_QUEUE_MINIMUM:
+        return []
+    version = server.version
+    if version is not None and version < REDIS_QUEUE_SERVER:
+        return []
+    running = (f"langgraph-api {server.server_version}" if version is not None
+               else "the server (serverVersion unset: every verified release)")
+    return [Issue("redis.engineVersion", f"Redis {redis.version} is too old for {running}: servers ≥ 0.8.0 enqueue "
+                  "runs with ZADD ... LT (Redis ≥ 6.2) and fail with 'ERR syntax error' on older Redis (Agent Server "
+                  "changelog 0.8.0); use 6.2 or later")]
+
+
+def check_postgres_tls(postgres: PostgresConfig, server: ServerConfig) -> list[Issue]:
+    """A CA bundle (``verify-full``) is mounted into the pods this library runs; nothing else can open it."""
+    if postgres.ca_bundle is None:
+        return []
+    issues: list[Issue] = []
+    if server.deployment_model != "standalone":
+        issues.append(Issue("postgres.caBundle", "needs server.deploymentModel standalone: the bundle is mounted "
+                            "into the server's pods, which a LangSmith control plane runs itself"))
+    if server.queue.autoscaling == "backlog":
+        issues.append(Issue("server.queue.autoscaling", "backlog scaling cannot be used with postgres.caBundle: "
+                            "KEDA's postgresql scaler reads the server's URI, whose sslrootcert names a file only the "
+                            "server's pods have; use autoscaling cpu"))
+    return issues
+
+
 def check_server_on_redis(server: ServerConfig, redis: RedisConfig) -> list[Issue]:
-    """The server's Redis database number against the Redis it uses (its own or a shared one)."""
+    """The server's Redis database number and version against the Redis it uses (its own or a shared one)."""
+    return [*_redis_too_old(server, redis), *_redis_database(server, redis)]
+
+
+def _redis_database(server: ServerConfig, redis: RedisConfig) -> list[Issue]:
     if redis.is_cluster and server.redis_database != 0:
         return [Issue("server.redisDatabase", f"cluster mode has only database 0 (got {server.redis_database}); "
                       "isolate deployments with redisKeyPrefix")]
@@ -457,6 +499,10 @@ def _check_telemetry(server: ServerConfig, secrets: Secrets | None) -> list[Issu
                             "warning"))
     if datadog.enabled and secrets is not None and secrets.datadog_api_key is None:
         issues.append(Issue("datadogApiKey", "secret required when server.datadog.enabled is true"))
+    if server.langsmith_tracing is True and secrets is not None and secrets.langsmith_api_key is None:
+        issues.append(Issue("server.langsmithTracing", "true but langsmithApiKey is not set: the server traces only "
+                            "with a key, so LANGSMITH_TRACING is not rendered (set the key, or drop the setting)",
+                            "warning"))
     if datadog.enabled and otel.enabled:
         issues.append(Issue("server.datadog.enabled", "Datadog (ddtrace-run) and OpenTelemetry are both on; "
                             "ddtrace may override the OTEL instrumentation", "warning"))
@@ -465,12 +511,17 @@ def _check_telemetry(server: ServerConfig, secrets: Secrets | None) -> list[Issu
 
 def _check_extra_env(server: ServerConfig) -> list[Issue]:
     managed = env.managed_names()
-    return [
-        Issue(f"server.extraEnv.{name}", f"{name} is managed by this library; set it through its config key "
+    issues = [
+        Issue(f"server.{key}.{name}", f"{name} is managed by this library; set it through its config key "
               f"({env.ENV[name].source})")
-        for name in sorted(server.extra_env)
+        for key, names in (("extraEnv", server.extra_env), ("extraSecretEnv", server.extra_secret_env))
+        for name in sorted(names)
         if name in managed
     ]
+    issues += [Issue(f"server.extraSecretEnv.{name}", f"{name} is also in server.extraEnv: give each variable "
+                     "once (a secret one only in extraSecretEnv)")
+               for name in sorted(set(server.extra_env) & set(server.extra_secret_env))]
+    return issues
 
 
 _GATED: tuple[tuple[str, Callable[[ServerConfig], bool]], ...] = (
@@ -484,22 +535,51 @@ _GATED: tuple[tuple[str, Callable[[ServerConfig], bool]], ...] = (
 reported at the config key it is rendered from (``env.ENV[name].source``)."""
 
 
+_CONDITIONS: dict[Condition, tuple[str, Callable[[ServerConfig], bool]]] = {
+    "wildcard-cors-ingress": ("server.corsAllowOrigins",
+                              lambda s: "*" in s.cors_allow_origins and s.ingress is not None),
+}
+"""Each advisory condition: the key it is reported at and whether a server config meets it."""
+
+
+def _advisory_issue(server: ServerConfig, advisory: Advisory, target: str) -> Issue:
+    version = server.server_version
+    path, message = "server.serverVersion", f"langgraph-api {version} is affected by {advisory.title}"
+    if advisory.condition == "wildcard-cors-ingress":
+        path, message = _CONDITIONS[advisory.condition][0], (
+            f"'*' with an ingress on langgraph-api {version}: {advisory.title}")
+    return Issue(path, f"{message} ({advisory.summary}); fixed in {', '.join(advisory.fixed)}: move to {target} "
+                 "or later (the oldest verified release no known advisory affects)"
+                 + ("; or list the allowed origins" if advisory.condition == "wildcard-cors-ingress" else ""),
+                 "error" if server.strict_versions else "warning")
+
+
 def _check_advisories(server: ServerConfig) -> list[Issue]:
-    """A server release with a published security advisory: a warning, an error under ``strictVersions``."""
+    """A server release with a published security advisory that applies to this config: a warning, an error under
+    ``strictVersions``. The advice names a release no known advisory affects."""
     if server.server_version is None:
         return []
-    return [
-        Issue("server.serverVersion", f"langgraph-api {server.server_version} is affected by {advisory.id} "
-              f"({advisory.summary}); fixed in {', '.join(advisory.fixed)}: move to "
-              f"{advisory.fix_for(server.server_version)} or later", "error" if server.strict_versions else "warning")
-        for advisory in advisories_for(server.server_version)
-    ]
+    found = [advisory for advisory in advisories_for(server.server_version)
+             if advisory.condition is None or _CONDITIONS[advisory.condition][1](server)]
+    if not found:
+        return []
+    target = move_to(server.server_version)
+    return [_advisory_issue(server, advisory, target) for advisory in found]
 
 
 def _check_versions(server: ServerConfig) -> list[Issue]:
-    return [
+    issues = [
         Issue(env.ENV[name].source, f"{name} needs langgraph-api ≥ {env.ENV[name].min_version} but "
               f"server.serverVersion is {server.server_version}")
         for name, used in _GATED
         if used(server) and not env.supported(name, server.version)
     ]
+    if server.server_version is not None and newer_than_verified(server.server_version):
+        # What a release reads is only known once its wheel is in releases.json: strictVersions, which refuses
+        # releases the library cannot vouch for, refuses it too.
+        issues.append(Issue("server.serverVersion", f"langgraph-api {server.server_version} is newer than "
+                            f"{newest_verified()}, the newest release the environment was verified against "
+                            "(releases.json): variables it renders may be renamed or ignored there; verify it with "
+                            f"`agent-server-infra releases --add {server.server_version} --write`",
+                            "error" if server.strict_versions else "warning"))
+    return issues

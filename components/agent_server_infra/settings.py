@@ -178,9 +178,9 @@ class ServerSettings(TypedDict, total=False):
     image: pulumi.Input[str]
     """The server image (built with `langgraph build`), pinned by tag or digest. Stack config: `agent-server:server.image`."""
     server_version: str
-    """The langgraph-api version in the image, for version gates and the security advisories check. Stack config: `agent-server:server.serverVersion`."""
+    """The langgraph-api version in the image, for version gates, the security advisories check and the Redis it needs; a version newer than the newest verified release (`releases.json`) is a warning. Stack config: `agent-server:server.serverVersion`."""
     strict_versions: bool
-    """A `serverVersion` with a published security advisory is an error (default: a warning). Stack config: `agent-server:server.strictVersions`."""
+    """A `serverVersion` with a published security advisory that applies to the stack, or newer than the newest verified release, is an error (default: a warning). Stack config: `agent-server:server.strictVersions`."""
     namespace: str
     """Kubernetes namespace. Stack config: `agent-server:server.namespace`."""
     create_namespace: bool
@@ -203,6 +203,8 @@ class ServerSettings(TypedDict, total=False):
     """The cluster's IAM OIDC provider: without `serviceAccountRoleArn`, the component creates the server's IRSA role trusting it for this server's service account only. Stack config: `agent-server:server.oidcProviderArn`."""
     extra_env: Mapping[str, pulumi.Input[str]]
     """More plain variables for the server; may not override a managed one. Stack config: `agent-server:server.extraEnv`."""
+    extra_secret_env: Mapping[str, pulumi.Input[str]]
+    """More secret variables for the server (`LANGGRAPH_AES_KEY`, ...): rendered into its Secret, never a ConfigMap, and shown by `plan` only as names. Same name rules as `extraEnv`, and no name of both. In a stack file they are the top-level secret map `agent-server:extraSecretEnv` (`pulumi config set --secret --path 'agent-server:extraSecretEnv.NAME' VALUE`), never a key of `agent-server:server`. Stack config: `agent-server:server.extraSecretEnv`."""
     bg_job_isolated_loops: bool
     """Stack config: `agent-server:server.bgJobIsolatedLoops`."""
     bg_job_max_retries: int
@@ -220,11 +222,11 @@ class ServerSettings(TypedDict, total=False):
     checkpoint_delete: CheckpointDeleteSettings
     """Stack config: `agent-server:server.checkpointDelete`."""
     checkpointer_backend: str
-    """Stack config: `agent-server:server.checkpointerBackend`."""
+    """`default` (Postgres) or `mongo` (needs the `mongodbUri` secret); unset: the server's default. A custom checkpointer is configured in the graph's `langgraph.json` (`checkpointer.path`), not here. Stack config: `agent-server:server.checkpointerBackend`."""
     langsmith_endpoint: str
     """Stack config: `agent-server:server.langsmithEndpoint`."""
     langsmith_tracing: bool
-    """Stack config: `agent-server:server.langsmithTracing`."""
+    """Trace runs to LangSmith. Unset: on when `langsmithApiKey` is set (as the server does by itself), else off; tracing needs the key, so `true` without it is a warning and is not rendered. Stack config: `agent-server:server.langsmithTracing`."""
     log_color: bool
     """Stack config: `agent-server:server.logColor`."""
     log_level: str
@@ -355,6 +357,8 @@ class PostgresSettings(TypedDict, total=False):
     """Apply engine-version and parameter-group changes through an RDS blue/green deployment (a staging copy kept in sync by logical replication, then a switchover of about a minute) instead of an in-place upgrade; sets `rds.logical_replication`, which takes effect at the next reboot. Stack config: `agent-server:postgres.blueGreenUpdate`."""
     protect: bool
     """Pulumi `protect` on the stateful resource (on in prod). Stack config: `agent-server:postgres.protect`."""
+    ca_bundle: pulumi.Input[str]
+    """PEM text of the CA bundle that signed the instance's certificate: the `rds-ca-rsa2048-g1` bundle of its region (https://truststore.pki.rds.amazonaws.com/<region>/<region>-bundle.pem). Given, the server verifies the database (`sslmode=verify-full`, `sslrootcert` = the bundle, mounted from a ConfigMap into both roles and the bootstrap Job); unset, the connection is encrypted but the certificate not checked (`sslmode=require`). Stack config: `agent-server:postgres.caBundle`."""
 
 
 class NetworkSettings(TypedDict, total=False):

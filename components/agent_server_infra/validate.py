@@ -15,11 +15,25 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from . import rules
-from .config import OPTIONAL_SECTIONS, SECRET_KEYS, SECTIONS, Secrets, StackConfig, section_model
+from .config import OPTIONAL_SECTIONS, SECRET_ENV_KEY, SECRET_KEYS, SECTIONS, Secrets, StackConfig, section_model
 from .errors import ConfigError, Issue, errors, show, warnings
 from .sizing import ConnectionPlan, RedisUser, SizingError, plan_connections
 
-KNOWN_KEYS: tuple[str, ...] = (*SECTIONS, *SECRET_KEYS)
+KNOWN_KEYS: tuple[str, ...] = (*SECTIONS, *SECRET_KEYS, SECRET_ENV_KEY)
+
+
+def lift_secret_env(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A stack's raw config with its top-level secret map ``extraSecretEnv`` moved to ``server.extraSecretEnv``
+    (where the components take it), unless ``server`` already has one (a stack file is refused that earlier)."""
+    lifted = dict(raw)
+    secret_env = lifted.pop(SECRET_ENV_KEY, None)
+    if secret_env is None:
+        return lifted
+    server = lifted.get("server")
+    server = dict(server) if isinstance(server, Mapping) else {}
+    server.setdefault("extraSecretEnv", secret_env)
+    lifted["server"] = server
+    return lifted
 
 
 @dataclass(frozen=True)
@@ -168,6 +182,7 @@ def validate_sections(raw: Mapping[str, Any], source: str | None = None,
     rules that need a secret), without the budget: what a component checks of its own part of the config
     (``("network", "postgres", "secrets")``); raise one ConfigError."""
     scope = {*SECTIONS, "secrets"} if sections is None else set(sections)
+    raw = lift_secret_env(raw)
     issues = [
         Issue(key, f"unknown key (known: {', '.join(KNOWN_KEYS)})")
         for key in sorted(raw) if key not in KNOWN_KEYS
@@ -200,6 +215,7 @@ def validate_sections(raw: Mapping[str, Any], source: str | None = None,
         issues.extend(rules.check_network(parsed["network"], postgres, redis))
     if postgres is not None and server is not None:
         issues.extend(rules.check_iam(postgres, server))
+        issues.extend(rules.check_postgres_tls(postgres, server))
     if "alarms" in scope and parsed["alarms"] is not None:
         issues.extend(rules.check_alarms(parsed["alarms"]))
 

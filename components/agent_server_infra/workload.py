@@ -22,7 +22,7 @@ from .bootstrap import SCRIPT as BOOTSTRAP_SCRIPT
 from .bootstrap import VERSION as BOOTSTRAP_VERSION
 from .bootstrap import VERSION_LABEL as BOOTSTRAP_VERSION_LABEL
 from .config import IngressConfig, ScaleConfig, ServerConfig
-from .env import SERVER_PORT, postgres_uri_name
+from .env import POSTGRES_CA_DIR, POSTGRES_CA_FILE, POSTGRES_CA_PATH, SERVER_PORT, postgres_uri_name, verified_uri
 from .errors import ConfigError, Issue
 from .inputs import prevalidated, validate_args
 from .keda import backlog_autoscaler
@@ -61,6 +61,7 @@ BOOTSTRAP_COMPONENT: Literal["bootstrap"] = "bootstrap"
 BOOTSTRAP_RETRIES = 4
 BOOTSTRAP_DEADLINE_SECS = 600
 """The bootstrap Job's pod retries and its deadline: Pulumi waits for the Job before either role rolls out."""
+CA_VOLUME = "postgres-ca"
 ALB_CLASS = "alb"
 ALB_ANNOTATIONS = "alb.ingress.kubernetes.io"
 
@@ -82,6 +83,9 @@ class WorkloadArgs(TypedDict, total=False):
     6379)."""
     bootstrap: "DatabaseBootstrap"
     """With IAM authentication: a Job makes the server's IAM database user before either role starts."""
+    postgres_ca_bundle: pulumi.Input[str]
+    """PEM CA bundle of the Postgres server, mounted from a ConfigMap at ``env.POSTGRES_CA_PATH`` into both roles
+    (and the bootstrap Job), for a URI with ``sslmode=verify-full&sslrootcert=<that path>``."""
 
 
 class DatabaseBootstrap(TypedDict):
@@ -165,7 +169,9 @@ class Workload(pulumi.ComponentResource):
     HorizontalPodAutoscaler per role whose ``maxReplicas`` is above ``replicas`` (the Deployment then leaves
     ``replicas`` to the autoscaler), or for a queue with ``autoscaling: backlog`` a KEDA ScaledObject on the
     pending runs with its TriggerAuthentication (:mod:`agent_server_infra.keda`); with ``bootstrap``, the database
-    bootstrap Job and its Secret, which both roles wait for; and an Ingress when
+    bootstrap Job and its Secret, which both roles wait for; with ``postgres_ca_bundle``, a ConfigMap of the Postgres
+    CA bundle (auto-named, immutable) mounted read-only at ``env.POSTGRES_CA_DIR`` into both roles and the bootstrap
+    Job; and an Ingress when
     ``server.ingress`` is set (with the AWS Load Balancer Controller's annotations for ``className: alb``). A
     name that is not a DNS-1035 label is cleaned and hashed (:mod:`agent_server_infra.naming`).
 
@@ -188,21 +194,24 @@ class Workload(pulumi.ComponentResource):
                                      f"only (got {server.deployment_model!r})")], source)
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._build(name, server, args.get("env") or {}, args.get("secret_env") or {}, args.get("labels"),
-                    tuple(args.get("store_ports") or DEFAULT_STORE_PORTS), args.get("bootstrap"))
+                    tuple(args.get("store_ports") or DEFAULT_STORE_PORTS), args.get("bootstrap"),
+                    args.get("postgres_ca_bundle"))
 
     @classmethod
     def _validated(cls, name: str, server: ServerConfig, env: Mapping[str, Mapping[str, Any]],
                    secret_env: pulumi.Input[Mapping[str, pulumi.Input[str]]], labels: Mapping[str, str] | None,
                    store_ports: Sequence[int], opts: pulumi.ResourceOptions | None = None,
-                   bootstrap: DatabaseBootstrap | None = None) -> "Workload":
+                   bootstrap: DatabaseBootstrap | None = None,
+                   postgres_ca_bundle: pulumi.Input[str] | None = None) -> "Workload":
         """A Workload of a server config that ``AgentServer`` validated already (with the whole stack)."""
         self = prevalidated(cls, TYPE_TOKEN, name, opts)
-        self._build(name, server, env, secret_env, labels, store_ports, bootstrap)
+        self._build(name, server, env, secret_env, labels, store_ports, bootstrap, postgres_ca_bundle)
         return self
 
     def _build(self, name: str, server: ServerConfig, env: Mapping[str, Mapping[str, Any]],
                secret_env: pulumi.Input[Mapping[str, pulumi.Input[str]]], labels: Mapping[str, str] | None,
-               store_ports: Sequence[int], bootstrap: DatabaseBootstrap | None = None) -> None:
+               store_ports: Sequence[int], bootstrap: DatabaseBootstrap | None = None,
+               postgres_ca_bundle: pulumi.Input[str] | None = None) -> None:
         missing = [role for role in ROLES if role not in env]
         if missing:
             raise ValueError(f"env must have a plain environment for each role; missing {missing}")
@@ -241,6 +250,15 @@ class Workload(pulumi.ComponentResource):
             string_data=pulumi.Output.secret(secret_env),
             opts=self._opts(additional_secret_outputs=["data", "stringData"]),
         )
+
+        # The Postgres CA bundle: auto-named and immutable like the env, so a new bundle rolls the pods.
+        self._postgres_ca = k8s.core.v1.ConfigMap(
+            f"{name}-postgres-ca",
+            metadata=self._metadata(None),
+            data={POSTGRES_CA_FILE: postgres_ca_bundle},
+            immutable=True,
+            opts=self._opts(),
+        ) if postgres_ca_bundle is not None else None
 
         # Both roles start only once the bootstrap Job has made their database user.
         job = [self._bootstrap(bootstrap, service_account)] if bootstrap is not None else []
@@ -386,7 +404,7 @@ class Workload(pulumi.ComponentResource):
                     sleep=k8s.core.v1.SleepActionArgs(seconds=API_PRE_STOP_SLEEP_SECS)),
             ) if role == "api" else None,
             security_context=_container_security(),
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"), *self._ca_mounts()],
         )
         pod = k8s.core.v1.PodSpecArgs(
             service_account_name=_name_of(service_account),
@@ -396,7 +414,8 @@ class Workload(pulumi.ComponentResource):
             security_context=_pod_security(server),
             topology_spread_constraints=[spread(ZONE_KEY), spread(HOST_KEY)],
             containers=[container],
-            volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())],
+            volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
+                     *self._ca_volumes()],
         )
         return k8s.apps.v1.Deployment(
             f"{name}-{role}",
@@ -432,7 +451,7 @@ class Workload(pulumi.ComponentResource):
             type="Opaque",
             immutable=True,
             string_data=pulumi.Output.secret(pulumi.Output.from_input(bootstrap["master_uri"]).apply(
-                lambda uri: {BOOTSTRAP_URI: uri})),
+                lambda uri: {BOOTSTRAP_URI: verified_uri(uri, POSTGRES_CA_PATH) if self._postgres_ca else uri})),
             opts=self._opts(additional_secret_outputs=["data", "stringData"]),
         )
         container = k8s.core.v1.ContainerArgs(
@@ -445,6 +464,7 @@ class Workload(pulumi.ComponentResource):
             resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "50m", "memory": "128Mi"},
                                                            limits={"memory": "256Mi"}),
             security_context=_container_security(),
+            volume_mounts=self._ca_mounts() or None,
         )
         return k8s.batch.v1.Job(
             f"{self._name}-bootstrap",
@@ -461,11 +481,23 @@ class Workload(pulumi.ComponentResource):
                         enable_service_links=False,
                         security_context=_pod_security(self._server),
                         containers=[container],
+                        volumes=self._ca_volumes() or None,
                     ),
                 ),
             ),
             opts=self._opts(),
         )
+
+    def _ca_volumes(self) -> list[k8s.core.v1.VolumeArgs]:
+        if self._postgres_ca is None:
+            return []
+        return [k8s.core.v1.VolumeArgs(name=CA_VOLUME, config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+            name=_name_of(self._postgres_ca), default_mode=0o444))]
+
+    def _ca_mounts(self) -> list[k8s.core.v1.VolumeMountArgs]:
+        if self._postgres_ca is None:
+            return []
+        return [k8s.core.v1.VolumeMountArgs(name=CA_VOLUME, mount_path=POSTGRES_CA_DIR, read_only=True)]
 
     def _disruption_budget(self, role: Role) -> "k8s.policy.v1.PodDisruptionBudget":
         return k8s.policy.v1.PodDisruptionBudget(

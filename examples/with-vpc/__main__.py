@@ -33,7 +33,7 @@ redis = Redis("shared", {"network": network, "redis": {"mode": "single", "replic
 agents = AgentServer("agents", {
     "network": network,
     "postgres": {"instance_class": "db.t4g.medium"},
-    "server": {"image": image, "server_version": "0.11.4", "namespace": "agents", "redis_key_prefix": "agents:"},
+    "server": {"image": image, "server_version": "0.16.7", "namespace": "agents", "redis_key_prefix": "agents:"},
     "license_key": license_key,
     "existing_redis": redis,
 })
@@ -44,7 +44,7 @@ reports = AgentServer("reports", {
     "postgres": {"mode": "external", "max_connections": 400},
     "postgres_uri": pulumi.Output.concat("postgresql://reports:", reports_password.result,
                                          "@reports-db.internal.example.com:5432/reports?sslmode=require"),
-    "server": {"image": image, "server_version": "0.11.4", "namespace": "reports", "redis_key_prefix": "reports:"},
+    "server": {"image": image, "server_version": "0.16.7", "namespace": "reports", "redis_key_prefix": "reports:"},
     "license_key": license_key,
     "existing_redis": redis,
 })

@@ -137,7 +137,7 @@ def test_nothing_is_registered_when_the_check_fails(raw: dict[str, Any]) -> None
 
 def test_control_plane_bundle_is_secret_and_uses_custom_names(raw: dict[str, Any]) -> None:
     cp = copy.deepcopy(raw)
-    cp["server"] = {"deploymentModel": "control-plane", "serverVersion": "0.11.4", "redisKeyPrefix": "cp:"}
+    cp["server"] = {"deploymentModel": "control-plane", "serverVersion": "0.16.7", "redisKeyPrefix": "cp:"}
 
     def program() -> None:
         server = AgentServer("cp", cast(AgentServerArgs, args_from_config(cp)))

@@ -124,7 +124,7 @@ def test_an_iam_uri_has_no_password() -> None:
 
 def _raw(**server: Any) -> dict[str, Any]:
     return {"network": NETWORK, "postgres": {"iamAuthentication": True},
-            "server": {"image": "registry.example.com/agents:1.2.3", "serverVersion": "0.12.12",
+            "server": {"image": "registry.example.com/agents:1.2.3", "serverVersion": "0.16.7",
                        "serviceAccountRoleArn": "arn:aws:iam::123456789012:role/agents", **server},
             "licenseKey": "lic-0123"}
 

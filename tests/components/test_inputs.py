@@ -36,7 +36,7 @@ def args_with_outputs(**overrides: Any) -> dict[str, Any]:
                     "client_security_group_ids": [out(VALUES["sg"])], "client_cidrs": [out(VALUES["cidr"])]},
         "postgres": {"instance_class": "db.t4g.medium", "kms_key_id": out(KMS)},
         "redis": {"mode": "single", "kms_key_id": out(KMS)},
-        "server": {"image": out(VALUES["image"]), "server_version": "0.11.4", "namespace": "agents",
+        "server": {"image": out(VALUES["image"]), "server_version": "0.16.7", "namespace": "agents",
                    "service_account_role_arn": out(ROLE),
                    "ingress": {"host": out(VALUES["host"]), "class_name": "alb", "certificate_arn": out(CERT)},
                    "network_policy": {"ingress_cidrs": [out("10.0.0.0/16")]},

@@ -128,7 +128,7 @@ def test_kedas_schema_refuses_what_keda_would() -> None:
 
 
 def _raw() -> dict[str, Any]:
-    return {"network": NETWORK, "server": {"image": "registry.example.com/agents:1.2.3", "serverVersion": "0.11.4"},
+    return {"network": NETWORK, "server": {"image": "registry.example.com/agents:1.2.3", "serverVersion": "0.16.7"},
             "licenseKey": "lic-0123"}
 
 

@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from agent_server_infra import naming, provider_rules
+from agent_server_infra.config import PEM_CERTIFICATE
+from agent_server_infra.env_table import ENV
 from agent_server_infra.naming import NameRule
 from agent_server_infra.plan.engine import RecordedResource, Recording, reveal
 from agent_server_infra.provider_rules import TextRule
@@ -530,6 +532,50 @@ def _iam_login(recording: Recording, resource: RecordedResource) -> Iterator[str
             yield f"{deployment.name} does not wait for the bootstrap Job"
 
 
+def _secret_names(recording: Recording) -> set[str]:
+    """Every variable a Secret of the recording carries, and every variable the env table calls secret."""
+    names = {row.name for row in ENV.values() if row.secret}
+    return names | {key for secret in recording.by_type(SECRET) for key in value(secret, "stringData") or {}}
+
+
+def _config_map_secrets(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    """No ConfigMap carries a secret variable (the env table's secret rows, ``extraSecretEnv``, a URI)."""
+    for key in sorted(set(value(resource, "data") or {}) & _secret_names(recording)):
+        yield f"data.{key} is a secret variable: a ConfigMap is neither secret nor encrypted"
+
+
+def _postgres_uris(recording: Recording, container: Mapping[str, Any]) -> dict[str, str]:
+    env = _env_of(recording, container, secret=True)
+    return {name: uri for name, uri in env.items() if urlsplit(str(uri)).scheme in {"postgresql", "postgres"}}
+
+
+def _root_cert_mounted(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    """A Postgres URI with ``sslrootcert`` verifies the server (``verify-full``) against a file the container has:
+    a read-only mount of a ConfigMap volume whose key is the file's name and whose data is a PEM certificate."""
+    pod = value(resource, "spec.template.spec") or {}
+    volumes = {volume["name"]: volume for volume in pod.get("volumes") or []}
+    for container in pod.get("containers") or []:
+        for name, uri in _postgres_uris(recording, container).items():
+            query = parse_qs(urlsplit(uri).query)
+            if "sslrootcert" not in query:
+                continue
+            path = query["sslrootcert"][0]
+            directory, _, file = path.rpartition("/")
+            if query.get("sslmode") != ["verify-full"]:
+                yield f"{container['name']}: {name} names sslrootcert with sslmode {query.get('sslmode')}"
+            mounts = [m for m in container.get("volumeMounts") or [] if m.get("mountPath") == directory]
+            if not mounts:
+                yield f"{container['name']}: {name} names {path}, but nothing is mounted at {directory}"
+                continue
+            source = (volumes.get(mounts[0]["name"]) or {}).get("configMap") or {}
+            data = next((value(cm, "data") or {} for cm in recording.by_type(CONFIG_MAP)
+                         if value(cm, "metadata.name") == source.get("name")), {})
+            if not mounts[0].get("readOnly"):
+                yield f"{container['name']}: the CA bundle at {directory} is mounted writable"
+            if not PEM_CERTIFICATE.search(str(data.get(file, ""))):
+                yield f"{container['name']}: {path} is not a PEM certificate of a ConfigMap volume"
+
+
 KEDA_SOURCE = ("kedacore/keda v2.20.2 config/crd/bases/keda.sh_scaledobjects.yaml and "
                "keda.sh_triggerauthentications.yaml (tests/data/keda); apis/keda/v1alpha1/scaledobject_webhook.go "
                "verifyHpas ('the workload ... is already managed by the hpa')")
@@ -615,6 +661,16 @@ RULES: tuple[Rule, ...] = (
     Rule(TRIGGER_AUTHENTICATION, "spec.secretTargetRef", "a parameter the postgresql scaler reads, from a key of "
          "the server's Secret", "kedacore/keda pkg/scalers/postgresql_scaler.go (connection, password, host, port, "
          "userName, dbName, sslmode)", _trigger_authentication),
+    # secrets and TLS trust
+    Rule(CONFIG_MAP, "data", "no secret variable in a ConfigMap (env table secrets, extraSecretEnv, URIs)",
+         "Kubernetes documentation, Concepts > Configuration > ConfigMaps ('ConfigMap does not provide secrecy or "
+         "encryption. If the data you want to store are confidential, use a Secret')", _config_map_secrets),
+    *(Rule(kind, "containers[].volumeMounts / Postgres URI sslrootcert", "sslrootcert with verify-full names a "
+           "PEM file of a read-only ConfigMap mount", "PostgreSQL documentation, libpq 'SSL Support' (sslrootcert: "
+           "a file of CA certificates; verify-full checks the chain and the host name); langgraph-runtime-pg "
+           "database.py _build_asyncpg_ssl_connect_arg (create_default_context(cafile=sslrootcert)); Kubernetes "
+           "documentation, 'Configure a Pod to Use a ConfigMap' (each key a file in the mount directory)",
+           _root_cert_mounted) for kind in (DEPLOYMENT, JOB)),
     # IAM database authentication
     Rule(ROLE_POLICY, "name / policy", "rds-db:connect on an IAM-enabled instance of this stack, as the server's "
          "user", "AWS IAM API reference, PutRolePolicy PolicyName; Amazon RDS User Guide, 'Creating and using an "

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from tests.helpers import Changes, Replace
 
 SECURE = {"secure": "v1:AAAAAAAAAAAAAAAA:BBBBBBBBBBBBBBBB="}
+PEM = ("-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUStandInRdsCaBundle0wCgYIKoZIzj0EAwIw\n"
+       "-----END CERTIFICATE-----\n")
 LONG = "a" * 60
 TOPIC = Replace(snsTopicArn="arn:aws:sns:us-east-1:123456789012:agents-alarms")
 
@@ -49,7 +51,10 @@ VARIANTS: tuple[Variant, ...] = (
             {"postgres": {"engineVersion": "17.5", "autoMinorVersionUpgrade": False}}),
     # ElastiCache engines and versions
     *(Variant(f"redis-{version}", "dev", f"redis{version.replace('.', '')}", _redis("redis", version))
-      for version in ("6.0", "6.2", "7.0", "7.1")),
+      for version in ("6.2", "7.0", "7.1")),
+    # Redis 6.0 only under a server older than 0.8.0, whose run queue does not enqueue with ZADD ... LT (Agent
+    # Server changelog 0.8.0); every newer server is refused it (rules.REDIS_QUEUE_SOURCE).
+    Variant("redis-6.0", "dev", "redis60", {**_redis("redis", "6.0"), "server": {"serverVersion": "0.7.103"}}),
     Variant("valkey-default", "dev", "valkey", _redis("valkey", None)),
     *(Variant(f"valkey-{version}", "staging", f"valkey{version.replace('.', '')}", _redis("valkey", version))
       for version in ("7.2", "8.0", "8.1", "8.2", "9.0")),
@@ -76,6 +81,10 @@ VARIANTS: tuple[Variant, ...] = (
         "server": {"queue": Replace(replicas=1, maxReplicas=6, autoscaling="backlog")}, "alarms": TOPIC}),
     Variant("alarms-cluster", "cluster", "alarms-cluster", {"alarms": TOPIC}),
     Variant("alarms-single-no-replica", "dev", "alarms-dev", {"alarms": TOPIC}),
+    # secret extra environment, and Postgres TLS that verifies the server (with IAM: the bootstrap Job too)
+    Variant("extra-secret-env", "prod", "secret-env", {"extraSecretEnv": {"LANGGRAPH_AES_KEY": SECURE}}),
+    Variant("postgres-verify-full", "dev", "verify-full", {"postgres": {"caBundle": PEM}}),
+    Variant("postgres-verify-full-iam", "staging", "verify-full-iam", {"postgres": {"caBundle": PEM}}),
     # IAM authentication with a role created from the OIDC provider, under a long stack name
     Variant("iam-oidc-long-name", "staging", f"{LONG}-iam", {"server": {
         "serviceAccountRoleArn": None,

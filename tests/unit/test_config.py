@@ -38,7 +38,7 @@ def test_minimal_config_validates_with_seed_defaults(raw: dict[str, Any]) -> Non
     assert server.redis_key_prefix == ""
     assert server.resumable_stream_ttl_seconds == 120
     assert server.log_level == "INFO"
-    assert server.langsmith_tracing is True
+    assert server.langsmith_tracing is None, "unset: on with a LangSmith key only (render_env decides)"
 
 
 def test_full_config_validates() -> None:
@@ -141,7 +141,7 @@ def test_isolated_loops_reject_tiny_per_worker_pools(raw: dict[str, Any]) -> Non
 
 
 def test_checkpoint_delete_needs_default_checkpointer(raw: dict[str, Any]) -> None:
-    bad = with_(raw, "server", checkpointDelete={"enabled": True}, checkpointerBackend="custom")
+    bad = with_(raw, "server", checkpointDelete={"enabled": True}, checkpointerBackend="mongo")
     assert any("server.checkpointDelete: only supported with checkpointerBackend default" in line
                for line in errors_of(bad))
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from ..config import SECRET_KEYS
+from ..config import SECRET_ENV_KEY, SECRET_KEYS
 from ..errors import NAMESPACE
 from ..loaders import find_project_root, load_stack_file, resolve_stack_file
 from ..validate import validate_stack
@@ -33,7 +33,7 @@ def stack_config(path: Path) -> tuple[dict[str, Any], list[str], str]:
     for warning in others.warnings:
         print(warning.render(str(path)), file=sys.stderr)
     config: dict[str, Any] = {**others, **{f"{NAMESPACE}:{key}": value for key, value in raw.items()}}
-    secret_keys = [f"{NAMESPACE}:{key}" for key in SECRET_KEYS if key in raw] + others.secret_keys
+    secret_keys = [f"{NAMESPACE}:{key}" for key in (*SECRET_KEYS, SECRET_ENV_KEY) if key in raw] + others.secret_keys
     region = str(others.get("aws:region") or "us-east-1")
     return config, secret_keys, region
 
