@@ -15,9 +15,15 @@ from agent_server_infra.releases import TABLE_PATH, Release, render_table, verif
 
 
 @pytest.fixture(scope="module")
-def regenerated(request: pytest.FixtureRequest) -> tuple[Release, ...]:
-    cache = Path(request.config.cache.mkdir("langgraph-api-wheels"))
-    return generate(verified_versions(), cache)
+def wheels(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the downloaded wheels stay: pytest's cache, or a temporary directory under `-p no:cacheprovider`."""
+    store = getattr(request.config, "cache", None)
+    return Path(store.mkdir("langgraph-api-wheels")) if store is not None else tmp_path_factory.mktemp("wheels")
+
+
+@pytest.fixture(scope="module")
+def regenerated(wheels: Path) -> tuple[Release, ...]:
+    return generate(verified_versions(), wheels)
 
 
 def test_the_checked_in_table_is_what_the_wheels_say(regenerated: tuple[Release, ...]) -> None:
@@ -43,8 +49,7 @@ def test_the_newest_verified_release_is_the_newest_stable_one_on_pypi_when_the_t
     assert Version(verified_versions()[-1]) >= Version("0.16.7")
 
 
-def test_the_command_finds_the_table_fresh_and_the_library_consistent(request: pytest.FixtureRequest,
+def test_the_command_finds_the_table_fresh_and_the_library_consistent(wheels: Path,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    cache = Path(request.config.cache.mkdir("langgraph-api-wheels"))
-    assert cli.main(["releases", "--cache", str(cache)]) == 0, capsys.readouterr().err
+    assert cli.main(["releases", "--cache", str(wheels)]) == 0, capsys.readouterr().err
     assert "0.11.4 → 0.12.0: + AGENT_POSTGRES_IAM_AUTH_PROVIDER" in capsys.readouterr().out
