@@ -308,7 +308,7 @@ def test_preview_uploads_the_report_the_comment_workflow_downloads() -> None:
 
 
 # The diff step is run for real, with a stub `uv` that plays `agent-server-infra diff` and exits as told.
-def _run_step(script: str, tmp_path: Path, diff_exit: int) -> tuple[int, str]:
+def _run_step(script: str, tmp_path: Path, diff_exit: int, labels: str = "") -> tuple[int, str]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     stub = bin_dir / "uv"
@@ -324,6 +324,7 @@ def _run_step(script: str, tmp_path: Path, diff_exit: int) -> tuple[int, str]:
         "OUT": str(out),
         "STACK": "dev",
         "GITHUB_OUTPUT": str(github_output),
+        "LABELS": labels,
     }
     # GitHub runs a `run:` step as `bash -e {0}` when the step names no shell.
     proc = subprocess.run(
@@ -335,10 +336,11 @@ def _run_step(script: str, tmp_path: Path, diff_exit: int) -> tuple[int, str]:
 
 @pytest.mark.parametrize(
     ("diff_exit", "step_exit", "output"),
-    [(0, 0, "changes=false\n"), (3, 0, "changes=true\n"), (1, 1, ""), (2, 2, "")],
-    ids=["no-changes", "changes", "error", "invalid-config"],
+    [(0, 0, "changes=false\nblocked=false\n"), (3, 0, "changes=true\nblocked=false\n"),
+     (4, 0, "changes=true\nblocked=true\n"), (1, 1, ""), (2, 2, "")],
+    ids=["no-changes", "changes", "blocked", "error", "invalid-config"],
 )
-def test_preview_diff_step_treats_exit_3_as_changes(
+def test_preview_diff_step_treats_exit_3_as_changes_and_4_as_blocked(
     tmp_path: Path, diff_exit: int, step_exit: int, output: str
 ) -> None:
     script = step_named(jobs(load("preview.yml"))["plan"], "Diff base → head")["run"]
@@ -346,19 +348,41 @@ def test_preview_diff_step_treats_exit_3_as_changes(
     assert _run_step(script, tmp_path, diff_exit) == (step_exit, output)
 
 
+def test_preview_diff_step_turns_allow_labels_into_allowances(tmp_path: Path) -> None:
+    script = step_named(jobs(load("preview.yml"))["plan"], "Diff base → head")["run"]
+    labels = "allow-over-commit needs-review allow-restart allow-data-loss"
+    assert _run_step(script, tmp_path, 3, labels)[0] == 0
+    call = (tmp_path / "out" / "calls").read_text(encoding="utf-8")
+    assert "--allow over-commit" in call
+    assert "--allow data-loss" in call
+    assert "--allow restart" not in call, "only the blocking effects can be allowed"
+    assert '--json' in call
+
+
+def test_preview_fails_a_blocked_diff_after_the_report() -> None:
+    job = jobs(load("preview.yml"))["plan"]
+    names = [s.get("name") for s in steps(job)]
+    gate = step_named(job, "Fail when the diff is blocked")
+    assert compact(gate["if"]) == "steps.diff.outputs.blocked=='true'"
+    assert names.index("Upload report") < names.index("Fail when the diff is blocked")
+    assert "exit 4" in gate["run"]
+    assert {"labeled", "unlabeled", "synchronize"} <= set(triggers(load("preview.yml"))["pull_request"]["types"])
+
+
 @pytest.mark.parametrize(
-    ("head_rc", "base_ok", "changes", "expected"),
+    ("head_rc", "base_ok", "changes", "blocked", "expected"),
     [
-        ("0", "true", "true", ["**Changes** to `dev`", "DIFF-MARKDOWN"]),
-        ("0", "true", "false", ["**No changes** to `dev`", "DIFF-MARKDOWN"]),
-        ("0", "false", "", ["the head's full plan", "HEAD-MARKDOWN"]),
-        ("2", "true", "", ["**The plan failed**", "exited with 2", "HEAD-LOG"]),
-        ("0", "true", "", ["**The diff failed**"]),
+        ("0", "true", "true", "false", ["**Changes** to `dev`", "DIFF-MARKDOWN"]),
+        ("0", "true", "true", "true", ["**Blocked**", "allow-<effect>", "DIFF-MARKDOWN"]),
+        ("0", "true", "false", "false", ["**No changes** to `dev`", "DIFF-MARKDOWN"]),
+        ("0", "false", "", "", ["the head's full plan", "HEAD-MARKDOWN"]),
+        ("2", "true", "", "", ["**The plan failed**", "exited with 2", "HEAD-LOG"]),
+        ("0", "true", "", "", ["**The diff failed**"]),
     ],
-    ids=["changes", "no-changes", "new-stack", "plan-failed", "diff-failed"],
+    ids=["changes", "blocked", "no-changes", "new-stack", "plan-failed", "diff-failed"],
 )
 def test_preview_report_step_says_what_happened(
-    tmp_path: Path, head_rc: str, base_ok: str, changes: str, expected: list[str]
+    tmp_path: Path, head_rc: str, base_ok: str, changes: str, blocked: str, expected: list[str]
 ) -> None:
     script = step_named(jobs(load("preview.yml"))["plan"], "Write report")["run"]
     out = tmp_path / "out"
@@ -376,6 +400,7 @@ def test_preview_report_step_says_what_happened(
         "HEAD_RC": head_rc,
         "BASE_OK": base_ok,
         "CHANGES": changes,
+        "BLOCKED": blocked,
         "GITHUB_STEP_SUMMARY": str(summary),
     }
     subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env, check=True, timeout=30)
