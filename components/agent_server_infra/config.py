@@ -302,6 +302,14 @@ class RedisConfig(_Model):
     """External only: whether the external Redis is a cluster."""
     max_clients: int | None = Field(default=None, ge=1, le=1_000_000)
     """External only: the server's maxclients (needed for the budget)."""
+    iam_authentication: bool = False
+    """ElastiCache IAM authentication: the cache uses a user group (RBAC, no AUTH token) with an IAM user the
+    server connects as, minting a token with its IRSA role (`elasticache:Connect`). Needs Redis ≥ 7.0 or Valkey
+    ≥ 7.2, `server.serverVersion` ≥ 0.13.0 and an IRSA role (`server.serviceAccountRoleArn` or
+    `server.oidcProviderArn`)."""
+    iam_user_id: str | None = Field(default=None, pattern=r"^[a-z](-?[a-z0-9])*$", max_length=40)
+    """The IAM user's id, which is also its user name (IAM users must have id = name; ElastiCache stores ids in
+    lower case); unset: `<replication group id>-server`. Unique per account and region."""
     protect: bool = False
     """Pulumi `protect` on the stateful resource (on in prod)."""
 

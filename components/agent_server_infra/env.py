@@ -67,6 +67,13 @@ class RedisFacts:
     tls: bool = True
     cluster: bool = False
     uri: str | None = None
+    user: str | None = None
+    """ElastiCache IAM authentication: the IAM user the URI names (no token; the server signs one per
+    connection)."""
+
+    @property
+    def iam(self) -> bool:
+        return self.user is not None
 
 
 @dataclass(frozen=True)
@@ -96,11 +103,15 @@ def postgres_uri(facts: PostgresFacts) -> str:
 
 
 def redis_uri(facts: RedisFacts, database: int = 0) -> str:
-    """``rediss://:token@host:port/db`` (``redis://`` without TLS); cluster mode has only database 0."""
+    """``rediss://:token@host:port/db`` (``redis://`` without TLS), ``rediss://user@host:port/db`` with IAM
+    authentication; cluster mode has only database 0."""
     if facts.uri is not None:
         return facts.uri
     scheme = "rediss" if facts.tls else "redis"
-    auth = f":{quote(facts.token, safe='')}@" if facts.token else ""
+    if facts.user is not None:
+        auth = f"{quote(facts.user, safe='')}@"
+    else:
+        auth = f":{quote(facts.token, safe='')}@" if facts.token else ""
     path = "" if facts.cluster else f"/{database}"
     return f"{scheme}://{auth}{_host(facts.host)}:{facts.port}{path}"
 
@@ -146,6 +157,7 @@ def render_env(
         "AGENT_POSTGRES_IAM_AUTH_PROVIDER": "aws" if postgres.iam else None,
         "REDIS_URI": redis_uri(redis, server.redis_database),
         "REDIS_URI_CUSTOM": redis_uri(redis, server.redis_database),
+        "AGENT_REDIS_IAM_AUTH_PROVIDER": "aws" if redis.iam else None,
         "REDIS_CLUSTER": _bool(redis.cluster),
         "REDIS_KEY_PREFIX": server.redis_key_prefix,
         "REDIS_MAX_CONNECTIONS": str(redis_max_connections),

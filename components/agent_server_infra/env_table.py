@@ -55,6 +55,12 @@ _ROWS: tuple[EnvVar, ...] = (
            "(`rediss://:token@host:port/db`).", secret=True, models=STANDALONE),
     EnvVar("REDIS_URI_CUSTOM", "derived:redis", "Redis URI handed to a LangSmith control plane.",
            secret=True, models=CONTROL_PLANE),
+    EnvVar("AGENT_REDIS_IAM_AUTH_PROVIDER", "redis.iamAuthentication", "`aws` with ElastiCache IAM "
+           "authentication: the server signs a token for the user of its passwordless `rediss://user@host` URI "
+           "with the pod's IRSA credentials (the EKS webhook sets AWS_REGION and the role); unset: the URI's AUTH "
+           "token. langgraph-api reads it from 0.12.0 (`langgraph_api/config/__init__.py`, Azure only then); the "
+           "AWS provider for Redis arrived in 0.13.0 (changelog v0.13.0rc1: 'Add AWS IAM auth support for Redis "
+           "connections').", default="", min_version="0.13.0", models=STANDALONE),
     EnvVar("REDIS_CLUSTER", "derived:redis.mode", "`true` when Redis runs in cluster mode (the URI is then the "
            "configuration endpoint).", default="false"),
     EnvVar("REDIS_KEY_PREFIX", "server.redisKeyPrefix", "Prefix of every Redis key, so deployments can share "

@@ -22,12 +22,14 @@ from .config import (
 from .errors import Issue, show
 from .provider_rules import (
     ALARM_MAX_EVALUATION_SECONDS,
+    ELASTICACHE_IAM_MINIMUM,
     ELASTICACHE_VERSIONS,
     ELASTICACHE_WINDOWS,
     LOG_RETENTION_DAYS,
     RDS_WINDOWS,
     WindowRules,
     daily_minutes,
+    elasticache_iam_supported,
     minimum_storage_ceiling,
     weekly_minutes,
     windows_overlap,
@@ -75,7 +77,8 @@ _REDIS_MODES: dict[str, set[str]] = {
     **dict.fromkeys(
         (
             "engine", "node_type", "engine_version", "port", "snapshot_retention_days", "snapshot_window",
-            "maintenance_window", "kms_key_id", "protect", "slow_log_retention_days",
+            "maintenance_window", "kms_key_id", "protect", "slow_log_retention_days", "iam_authentication",
+            "iam_user_id",
         ),
         _MANAGED_REDIS,
     ),
@@ -173,6 +176,7 @@ def check_redis(redis: RedisConfig, secrets: Secrets) -> list[Issue]:
             issues.append(Issue("redis.engineVersion", f"{redis.engine} {redis.version} is not a version "
                                 f"ElastiCache creates (known: {', '.join(known)})"))
         issues.extend(_window_issues("redis", ELASTICACHE_WINDOWS, redis.snapshot_window, redis.maintenance_window))
+        issues.extend(_redis_iam_engine(redis))
         if redis.slow_log_retention_days not in LOG_RETENTION_DAYS:
             issues.append(Issue("redis.slowLogRetentionDays", f"must be a retention CloudWatch Logs offers "
                                 f"({', '.join(map(str, LOG_RETENTION_DAYS))}; got {redis.slow_log_retention_days})"))
@@ -325,6 +329,44 @@ def check_iam(postgres: PostgresConfig, server: ServerConfig) -> list[Issue]:
         issues.append(Issue("server.queue.autoscaling", "backlog scaling cannot be used with "
                             "postgres.iamAuthentication: KEDA's postgresql scaler logs in with a password only "
                             "(kedacore/keda#7096); use autoscaling cpu"))
+    return issues
+
+
+def _redis_iam_engine(redis: RedisConfig) -> list[Issue]:
+    """IAM authentication on an engine that has it (ElastiCache User Guide, 'Authenticating with IAM')."""
+    if _set(redis, "iam_user_id") and not redis.iam_authentication:
+        return [Issue("redis.iamUserId", "only used with redis.iamAuthentication true")]
+    if redis.iam_authentication and redis.version in ELASTICACHE_VERSIONS[redis.engine] \
+            and not elasticache_iam_supported(redis.engine, redis.version):
+        minimum = ".".join(map(str, ELASTICACHE_IAM_MINIMUM[redis.engine][:2]))
+        return [Issue("redis.iamAuthentication", f"ElastiCache IAM authentication needs {redis.engine} ≥ {minimum} "
+                      f"(got engineVersion {redis.version})")]
+    return []
+
+
+REDIS_IAM_VARIABLE = "AGENT_REDIS_IAM_AUTH_PROVIDER"
+
+
+def check_redis_iam(redis: RedisConfig, server: ServerConfig) -> list[Issue]:
+    """ElastiCache IAM authentication against the server on the Redis (its own, or a shared Redis component): a
+    release with the AWS provider for Redis, a standalone server and an IRSA role to sign tokens with."""
+    if redis.mode == "external" or not redis.iam_authentication:
+        return []
+    issues: list[Issue] = []
+    minimum = env.ENV[REDIS_IAM_VARIABLE].min_version
+    if server.deployment_model != "standalone":
+        issues.append(Issue("redis.iamAuthentication", "needs server.deploymentModel standalone (a LangSmith "
+                            "control plane runs the server with credentials of its own)"))
+    if server.server_version is None:
+        issues.append(Issue("redis.iamAuthentication", f"needs langgraph-api ≥ {minimum} ({REDIS_IAM_VARIABLE} "
+                            "with the aws provider): set server.serverVersion to the image's version"))
+    elif not env.supported(REDIS_IAM_VARIABLE, server.version):
+        issues.append(Issue("redis.iamAuthentication", f"needs langgraph-api ≥ {minimum} ({REDIS_IAM_VARIABLE} "
+                            f"with the aws provider) but server.serverVersion is {server.server_version}"))
+    if server.deployment_model == "standalone" and server.service_account_role_arn is None \
+            and server.oidc_provider_arn is None:
+        issues.append(Issue("server.serviceAccountRoleArn", "redis.iamAuthentication needs the server's IRSA role "
+                            "(elasticache:Connect is attached to it): set serviceAccountRoleArn or oidcProviderArn"))
     return issues
 
 

@@ -273,6 +273,10 @@ class RedisSettings(TypedDict, total=False):
     """External only: whether the external Redis is a cluster. Stack config: `agent-server:redis.cluster`."""
     max_clients: int
     """External only: the server's maxclients (needed for the budget). Stack config: `agent-server:redis.maxClients`."""
+    iam_authentication: bool
+    """ElastiCache IAM authentication: the cache uses a user group (RBAC, no AUTH token) with an IAM user the server connects as, minting a token with its IRSA role (`elasticache:Connect`). Needs Redis ≥ 7.0 or Valkey ≥ 7.2, `server.serverVersion` ≥ 0.13.0 and an IRSA role (`server.serviceAccountRoleArn` or `server.oidcProviderArn`). Stack config: `agent-server:redis.iamAuthentication`."""
+    iam_user_id: str
+    """The IAM user's id, which is also its user name (IAM users must have id = name; ElastiCache stores ids in lower case); unset: `<replication group id>-server`. Unique per account and region. Stack config: `agent-server:redis.iamUserId`."""
     protect: bool
     """Pulumi `protect` on the stateful resource (on in prod). Stack config: `agent-server:redis.protect`."""
 

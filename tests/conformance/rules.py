@@ -530,6 +530,116 @@ def _iam_login(recording: Recording, resource: RecordedResource) -> Iterator[str
             yield f"{deployment.name} does not wait for the bootstrap Job"
 
 
+CACHE_USER = "aws:elasticache/user:User"
+CACHE_USER_GROUP = "aws:elasticache/userGroup:UserGroup"
+
+
+def _cache_users(recording: Recording) -> dict[str, RecordedResource]:
+    return {str(value(user, "userId")): user for user in recording.by_type(CACHE_USER)}
+
+
+def _cache_user(_: Recording, resource: RecordedResource) -> Iterator[str]:
+    """An IAM user's id is its name (so lower case); a password user's passwords are 16-128 accepted characters."""
+    mode = value(resource, "authenticationMode") or {}
+    user_id, user_name = str(value(resource, "userId")), str(value(resource, "userName"))
+    if value(resource, "engine") not in ("redis", "valkey"):
+        yield f"engine {value(resource, 'engine')!r} is not redis or valkey"
+    if not re.fullmatch(r".*\S.*", str(value(resource, "accessString") or "")):
+        yield "accessString must not be blank"
+    if mode.get("type") == "iam" and user_id != user_name:
+        yield f"an IAM user's userId {user_id!r} and userName {user_name!r} must be the same"
+    for password in mode.get("passwords") or []:
+        yield from (f"password {problem}" for problem in provider_rules.ELASTICACHE_AUTH_TOKEN.problems(str(password)))
+    if mode.get("type") == "password" and not mode.get("passwords"):
+        yield "authentication type password without passwords"
+
+
+def _cache_user_group(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    """A user group holds a user named default (ours: switched off), only users that authenticate when its
+    engine is valkey, and only users of this stack."""
+    users = _cache_users(recording)
+    members = [users.get(str(user_id)) for user_id in value(resource, "userIds") or []]
+    if any(member is None for member in members):
+        yield f"userIds {value(resource, 'userIds')} name users this stack does not create"
+    named_default = [m for m in members if m is not None and value(m, "userName") == provider_rules.DEFAULT_USER_NAME]
+    if not named_default:
+        yield "no user named default: a user group must include one"
+    for default in named_default:
+        if not str(value(default, "accessString")).startswith("off"):
+            yield (f"the default user {value(default, 'userId')!r} is not off: a client sending no user name would "
+                   "get its rights")
+    if value(resource, "engine") == "valkey":
+        for member in members:
+            if member is not None and (value(member, "authenticationMode") or {}).get("type") not in ("password",
+                                                                                                     "iam"):
+                yield f"user {value(member, 'userId')!r} does not authenticate; a valkey user group refuses it"
+
+
+def _rbac_group(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    """A replication group with a user group: no AUTH token, TLS, an engine with IAM authentication when an IAM user
+    is in the group, a user group of a matching engine; the server connects as that IAM user with the provider
+    variable and no password."""
+    group_ids = value(resource, "userGroupIds") or []
+    if not group_ids:
+        return
+    if value(resource, "authToken") is not None:
+        yield "authToken beside userGroupIds: the provider refuses both (ConflictsWith)"
+    strategy = value(resource, "authTokenUpdateStrategy")
+    if strategy not in (None, "DELETE"):
+        yield f"authTokenUpdateStrategy {strategy!r} without authToken"
+    if value(resource, "transitEncryptionEnabled") is not True:
+        yield "IAM authentication needs in-transit encryption"
+    engine, version = str(value(resource, "engine") or "redis"), str(value(resource, "engineVersion"))
+    users = _cache_users(recording)
+    iam_users: set[str] = set()
+    for user_group in recording.by_type(CACHE_USER_GROUP):
+        if value(user_group, "userGroupId") not in group_ids:
+            continue
+        if engine == "redis" and value(user_group, "engine") != "redis":
+            yield f"user group {value(user_group, 'userGroupId')!r} is not of engine redis (a Redis OSS cache)"
+        for user_id in value(user_group, "userIds") or []:
+            user = users.get(str(user_id))
+            if user is not None and (value(user, "authenticationMode") or {}).get("type") == "iam":
+                iam_users.add(str(user_id))
+    if iam_users and not provider_rules.elasticache_iam_supported(engine, version):
+        yield f"IAM users on {engine} {version}: IAM authentication needs Redis OSS 7.0 / Valkey 7.2"
+    for deployment in recording.by_type(DEPLOYMENT):
+        for container in _containers(deployment):
+            uri = urlsplit(_env_of(recording, container, secret=True).get("REDIS_URI", ""))
+            if uri.password:
+                yield f"{deployment.name}: the Redis URI carries a password beside IAM authentication"
+            if uri.scheme != "rediss":
+                yield f"{deployment.name}: the Redis URI is not rediss://"
+            if uri.username not in iam_users:
+                yield f"{deployment.name}: the Redis URI's user {uri.username!r} is no IAM user of the group"
+            if _env_of(recording, container).get("AGENT_REDIS_IAM_AUTH_PROVIDER") != "aws":
+                yield f"{deployment.name}: AGENT_REDIS_IAM_AUTH_PROVIDER is not aws"
+
+
+def _elasticache_connect(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    """elasticache:Connect names a replication group of this stack and an IAM user of its user group."""
+    for statement in json.loads(value(resource, "policy"))["Statement"]:
+        if statement["Action"] != "elasticache:Connect":
+            continue
+        groups = {str(group.outputs.get("arn")): group for group in recording.by_type(GROUP)}
+        arns = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        targets = [arn for arn in arns if arn in groups]
+        users = [re.fullmatch(r"arn:([a-z-]+):elasticache:([a-z0-9-]+):(\d{12}):user:([a-z][a-z0-9-]*)", arn)
+                 for arn in arns if arn not in groups]
+        if len(targets) != 1 or len(users) != 1 or users[0] is None:
+            yield f"resources {arns} are not one replication group of this stack and one user ARN"
+            continue
+        group_arn = targets[0]
+        partition, region, account, user_id = users[0].groups()
+        if not group_arn.startswith(f"arn:{partition}:elasticache:{region}:{account}:replicationgroup:"):
+            yield f"user ARN {arns} is not in the replication group's partition, region and account"
+        group_user_ids = {str(user_id) for user_group in recording.by_type(CACHE_USER_GROUP)
+                          if value(user_group, "userGroupId") in (value(groups[group_arn], "userGroupIds") or [])
+                          for user_id in value(user_group, "userIds") or []}
+        if user_id not in group_user_ids:
+            yield f"user {user_id!r} is not in the user group of {value(groups[group_arn], 'replicationGroupId')}"
+
+
 KEDA_SOURCE = ("kedacore/keda v2.20.2 config/crd/bases/keda.sh_scaledobjects.yaml and "
                "keda.sh_triggerauthentications.yaml (tests/data/keda); apis/keda/v1alpha1/scaledobject_webhook.go "
                "verifyHpas ('the workload ... is already managed by the hpa')")
@@ -543,6 +653,8 @@ RULES: tuple[Rule, ...] = (
     _name_rule(RDS_PARAMS, "name", naming.RDS_PARAMETER_GROUP),
     _name_rule(GROUP, "replicationGroupId", naming.ELASTICACHE_GROUP),
     _name_rule(GROUP, "finalSnapshotIdentifier", naming.ELASTICACHE_SNAPSHOT),
+    _name_rule(CACHE_USER, "userId", naming.ELASTICACHE_USER),
+    _name_rule(CACHE_USER_GROUP, "userGroupId", naming.ELASTICACHE_USER_GROUP),
     _name_rule(CACHE_SUBNETS, "name", naming.ELASTICACHE_SUBNET_GROUP),
     _name_rule(CACHE_PARAMS, "name", naming.ELASTICACHE_PARAMETER_GROUP),
     _name_rule(SG, "name", naming.SECURITY_GROUP),
@@ -623,6 +735,20 @@ RULES: tuple[Rule, ...] = (
          "connect policy and the bootstrap Job before both roles", "docs.langchain.com/langsmith/configure-iam-auth "
          "(langgraph-api ≥ 0.12.0: URI without password, sslmode=require, the provider variable on API and queue)",
          _iam_login),
+    # ElastiCache IAM authentication
+    Rule(CACHE_USER, "userId / userName / authenticationMode / accessString", "an IAM user's id is its name; "
+         "passwords 16-128 accepted characters; a non-blank access string", provider_rules.ELASTICACHE_IAM_SOURCE
+         + "; AWS ElastiCache API reference, CreateUser (AccessString .*\\S.*, Engine valkey or redis)", _cache_user),
+    Rule(CACHE_USER_GROUP, "userIds / engine", "a user named default (ours off), only authenticating users in a "
+         "valkey group", provider_rules.ELASTICACHE_USER_GROUP_SOURCE, _cache_user_group),
+    Rule(GROUP, "userGroupIds / authToken / transitEncryptionEnabled", "RBAC without the AUTH token, with TLS, on "
+         "an engine with IAM authentication; the server's URI names the IAM user without a password, with "
+         "AGENT_REDIS_IAM_AUTH_PROVIDER=aws", provider_rules.ELASTICACHE_RBAC_AUTH_SOURCE + "; "
+         + provider_rules.ELASTICACHE_IAM_SOURCE + "; docs.langchain.com/langsmith/configure-iam-auth "
+         "(REDIS_URI rediss://<elasticache-iam-user>@<endpoint>:6379)", _rbac_group),
+    Rule(ROLE_POLICY, "policy (elasticache:Connect)", "the replication group and an IAM user of its user group",
+         provider_rules.ELASTICACHE_IAM_SOURCE + " (resources arn:<partition>:elasticache:<region>:<account>:"
+         "replicationgroup:<id> and :user:<user id>)", _elasticache_connect),
     # alarms
     Rule(ALARM, "period / evaluationPeriods / statistic / comparisonOperator / treatMissingData / actions / name",
          "what PutMetricAlarm accepts", provider_rules.ALARM_SOURCE, _alarm),
@@ -643,6 +769,8 @@ ACCOUNT_SCOPED: tuple[tuple[str, str], ...] = (
     (RDS, "identifier"),
     ("aws:iam/role:Role", "name"),
     (GROUP, "replicationGroupId"),
+    (CACHE_USER, "userId"),
+    (CACHE_USER_GROUP, "userGroupId"),
     (LOG_GROUP, "name"),
 )
 """Explicit names unique per account and region. Auto-named resources are unique by their random suffix, and
