@@ -424,6 +424,25 @@ class NetworkPolicyConfig(_Model):
     """Where HTTPS (443) may go: LangSmith, the license beacon, model providers; default anywhere."""
 
 
+class MetricsConfig(_Model):
+    """Prometheus metrics of both roles (``server.metrics``). Every release from 0.11.1 on serves the
+    Prometheus text format at `<mountPrefix>/metrics` on the port it is probed on (the API's HTTP server and the
+    queue's health and metrics server); only the API reports the queue depth (`lg_api_num_pending_runs`,
+    `lg_api_num_running_runs`). `enabled` also turns on the dedicated scrape endpoint the changelog documents
+    (`LSD_PROM_METRICS_ENABLED` on `port`, from 0.11.0), and admits the scraper to both."""
+
+    enabled: bool = False
+    port: int = Field(default=env.default_int("LSD_PROM_METRICS_PORT"), ge=1024, le=65535)
+    """The dedicated scrape endpoint's port (`LSD_PROM_METRICS_PORT`); never the server's own port."""
+    scraper_namespaces: list[DnsLabel] = Field(default_factory=lambda: ["monitoring"])
+    """Namespaces whose pods (Prometheus) the NetworkPolicy admits to both roles' metrics ports."""
+    pod_monitor: bool = False
+    """Create a Prometheus Operator `PodMonitor` (monitoring.coreos.com/v1) for both roles: the operator's CRDs
+    must be installed, and its Prometheus must select the monitor (its `podMonitorSelector`)."""
+    interval_seconds: int = Field(default=30, ge=5, le=3600)
+    """The PodMonitor's scrape interval."""
+
+
 class DatadogConfig(_Model):
     """Datadog tracing (``DD_*``); the API key is the secret ``agent-server:datadogApiKey``."""
 
@@ -476,6 +495,8 @@ class ServerConfig(_Model):
     ingress: IngressConfig | None = None
     network_policy: NetworkPolicyConfig = Field(default_factory=NetworkPolicyConfig)
     """NetworkPolicies for the pods (on by default)."""
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    """Prometheus metrics of both roles: the scrape endpoint, the scraper's way in, an optional PodMonitor."""
     run_as_user: int = Field(default=1000, ge=1, le=2_147_483_647)
     """UID of the containers (the image expects 1000); never 0: the pods run as non-root."""
     run_as_group: int = Field(default=1000, ge=1, le=2_147_483_647)

@@ -163,6 +163,8 @@ def render_env(
         "REDIS_MAX_CONNECTIONS": str(redis_max_connections),
         "LANGGRAPH_POSTGRES_POOL_MAX_SIZE": str(pool_max_size),
         "PORT": str(SERVER_PORT),
+        "LSD_PROM_METRICS_ENABLED": "true" if server.metrics.enabled else None,
+        "LSD_PROM_METRICS_PORT": str(server.metrics.port) if server.metrics.enabled else None,
         "N_JOBS_PER_WORKER": "0" if role == "api" else str(server.n_jobs_per_worker),
         "BG_JOB_ISOLATED_LOOPS": _bool(server.bg_job_isolated_loops),
         "BG_JOB_MAX_RETRIES": str(server.bg_job_max_retries),

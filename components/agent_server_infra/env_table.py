@@ -74,6 +74,15 @@ _ROWS: tuple[EnvVar, ...] = (
            "uvicorn) and of the queue's health and metrics server (`langgraph_api.queue_entrypoint`, which binds "
            "8080 without it); the probes, the container port and the Service follow it.", default="8000",
            models=STANDALONE),
+    EnvVar("LSD_PROM_METRICS_ENABLED", "server.metrics.enabled", "`true` opens the dedicated Prometheus scrape "
+           "endpoint on LSD_PROM_METRICS_PORT (changelog v0.11.0). Not read by the langgraph-api wheels (0.11.1 to "
+           "0.16.7), whose API and queue serve the same OpenTelemetry registry at `<mountPrefix>/metrics` on PORT "
+           "whatever it says (`langgraph_api/api/meta.py`, `langgraph_api/queue_entrypoint.py`); the queue depth "
+           "gauges come from the API process only (`langgraph_api/metrics_collector.py`).", default="false",
+           min_version="0.11.0", models=STANDALONE),
+    EnvVar("LSD_PROM_METRICS_PORT", "server.metrics.port", "Port of the dedicated Prometheus scrape endpoint "
+           "(changelog v0.11.0); the NetworkPolicy admits the scraper's namespaces to it and to PORT.",
+           default="9464", min_version="0.11.0", models=STANDALONE),
     EnvVar("N_JOBS_PER_WORKER", "server.nJobsPerWorker", "Background jobs per queue worker; the API deployment "
            "runs with 0.", default="10"),
     EnvVar("BG_JOB_ISOLATED_LOOPS", "server.bgJobIsolatedLoops", "Run background jobs in their own event loop, "

@@ -248,7 +248,7 @@ def check_server(server: ServerConfig, secrets: Secrets | None, redis: RedisConf
     if not standalone:
         # api/queue stay meaningful: they are the replica ceilings the control plane runs, for the budget.
         for field in ("image", "ingress", "service_account_role_arn", "oidc_provider_arn", "namespace",
-                      "create_namespace", "run_as_user", "run_as_group", "network_policy"):
+                      "create_namespace", "run_as_user", "run_as_group", "network_policy", "metrics"):
             if _set(server, field):
                 issues.append(Issue(f"server.{_alias(ServerConfig, field)}", "only applies when "
                                     "server.deploymentModel is standalone (a control plane runs the server)"))
@@ -259,6 +259,7 @@ def check_server(server: ServerConfig, secrets: Secrets | None, redis: RedisConf
             issues.append(Issue(f"server.{role}.maxReplicas", f"must be ≥ replicas {scale.replicas} "
                                 f"(got {scale.max_replicas})"))
     issues.extend(_check_queue_scaling(server))
+    issues.extend(_check_metrics(server))
     if server.oidc_provider_arn is not None and server.service_account_role_arn is not None:
         issues.append(Issue("server.oidcProviderArn", "only used when serviceAccountRoleArn is unset (the "
                             "component creates the IRSA role from it)"))
@@ -280,6 +281,19 @@ def check_server(server: ServerConfig, secrets: Secrets | None, redis: RedisConf
         issues.append(Issue("licenseKey", "neither licenseKey nor langsmithApiKey is set: a self-hosted server "
                             "image refuses to start without one", "warning"))
     return issues
+
+
+def _check_metrics(server: ServerConfig) -> list[Issue]:
+    """The metrics port is not the server's own (both roles bind ``PORT``), and the rest needs metrics on."""
+    metrics = server.metrics
+    if not metrics.enabled:
+        return [Issue(f"server.metrics.{_alias(type(metrics), field)}", "only applies when server.metrics.enabled "
+                      "is true") for field in ("port", "scraper_namespaces", "pod_monitor", "interval_seconds")
+                if _set(metrics, field)]
+    if metrics.port == env.SERVER_PORT:
+        return [Issue("server.metrics.port", f"must differ from the server's port {env.SERVER_PORT} (PORT), which "
+                      f"the API and the queue's health server bind (got {metrics.port})")]
+    return []
 
 
 def _check_queue_scaling(server: ServerConfig) -> list[Issue]:
@@ -451,6 +465,7 @@ _GATED: tuple[tuple[str, Callable[[ServerConfig], bool]], ...] = (
     ("BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS", lambda s: _set(s, "bg_job_shutdown_grace_period_secs")),
     ("LS_CHECKPOINT_DELETE", lambda s: s.checkpoint_delete is not None),
     ("LS_APM_OTEL_ENABLED", lambda s: s.otel.enabled),
+    ("LSD_PROM_METRICS_ENABLED", lambda s: s.metrics.enabled),
 )
 """Variables that need a newer server than the oldest supported, and whether a config sets them; each is
 reported at the config key it is rendered from (``env.ENV[name].source``)."""

@@ -640,6 +640,86 @@ def _elasticache_connect(recording: Recording, resource: RecordedResource) -> It
             yield f"user {user_id!r} is not in the user group of {value(groups[group_arn], 'replicationGroupId')}"
 
 
+POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+METRICS_SOURCE = (
+    "langgraph-api 0.11.1-0.16.7: langgraph_api/api/__init__.py Route('/metrics') and api/meta.py meta_metrics "
+    "(the API, on PORT under MOUNT_PREFIX), langgraph_api/queue_entrypoint.py health_and_metrics_server (Route "
+    "'/metrics' on PORT, also mounted under MOUNT_PREFIX); langgraph_api/metrics_collector.py (queue depth from "
+    "the API process only); Agent Server changelog v0.11.0 (LSD_PROM_METRICS_ENABLED, LSD_PROM_METRICS_PORT "
+    "default 9464)"
+)
+
+
+def _selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """Whether a label selector (matchLabels and In/NotIn/Exists/DoesNotExist expressions) selects ``labels``."""
+    if any(labels.get(key) != wanted for key, wanted in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values") or []
+        if (operator == "In" and labels.get(key) not in values) or (operator == "NotIn" and labels.get(key) in values) \
+                or (operator == "Exists" and key not in labels) or (operator == "DoesNotExist" and key in labels):
+            return False
+    return True
+
+
+def _pod_labels(deployment: RecordedResource) -> dict[str, str]:
+    return dict(value(deployment, "spec.template.metadata.labels") or {})
+
+
+def _pod_monitor(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    """The monitor selects the API and the queue pods (and nothing else of ours), on a port they declare, at the
+    path they serve the metrics on."""
+    try:
+        k8s_validate.validate(resource)
+    except Exception as exc:  # jsonschema.ValidationError: the message is the finding
+        yield f"refused by the Prometheus Operator schema: {str(exc).splitlines()[0]}"
+    spec = value(resource, "spec")
+    selected = [d for d in recording.by_type(DEPLOYMENT) if _selects(spec["selector"], _pod_labels(d))]
+    roles = sorted(_pod_labels(d).get("app.kubernetes.io/component", "") for d in selected)
+    if roles != ["api", "queue"]:
+        yield f"selects the pods of {roles}, not of the api and the queue"
+    for job in recording.by_type("kubernetes:batch/v1:Job"):
+        if _selects(spec["selector"], dict(value(job, "spec.template.metadata.labels") or {})):
+            yield f"selects the pods of Job {job.name}"
+    for endpoint in spec.get("podMetricsEndpoints") or []:
+        for deployment in selected:
+            for container in _containers(deployment):
+                ports = {port.get("name"): port.get("containerPort") for port in container.get("ports") or []}
+                env = _env_of(recording, container)
+                if endpoint.get("port") not in ports:
+                    yield f"{deployment.name}: no container port named {endpoint.get('port')!r}"
+                elif str(int(ports[endpoint["port"]])) == env.get("PORT") and \
+                        endpoint.get("path") != f"{env.get('MOUNT_PREFIX', '')}/metrics":
+                    yield (f"{deployment.name}: path {endpoint.get('path')!r}; both roles serve "
+                           f"{env.get('MOUNT_PREFIX', '')}/metrics on PORT")
+
+
+def _scrapable(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    """With metrics on, the dedicated port is not PORT, the container declares it, and the NetworkPolicies that
+    select the pod admit a namespace to both PORT and that port."""
+    for container in _containers(resource):
+        env = _env_of(recording, container)
+        if env.get("LSD_PROM_METRICS_ENABLED") != "true":
+            continue
+        port, metrics_port = env.get("PORT"), env.get("LSD_PROM_METRICS_PORT", "9464")
+        if metrics_port == port:
+            yield f"{container['name']}: LSD_PROM_METRICS_PORT {metrics_port} is PORT, which the server binds"
+        declared = {str(int(p["containerPort"])) for p in container.get("ports") or []}
+        if metrics_port not in declared:
+            yield f"{container['name']}: the metrics port {metrics_port} is not a container port"
+        policies = [p for p in recording.by_type(NETWORK_POLICY)
+                    if _selects(value(p, "spec.podSelector") or {}, _pod_labels(resource))]
+        if not policies:
+            continue
+        admitted = {str(int(port_rule["port"])) for p in policies for rule in value(p, "spec.ingress") or []
+                    if any(peer.get("namespaceSelector") for peer in rule.get("from") or [])
+                    for port_rule in rule.get("ports") or []}
+        missing = sorted({port, metrics_port} - admitted)
+        if missing:
+            yield f"{resource.name}: no NetworkPolicy admits a scraper namespace to port(s) {missing}"
+
+
 KEDA_SOURCE = ("kedacore/keda v2.20.2 config/crd/bases/keda.sh_scaledobjects.yaml and "
                "keda.sh_triggerauthentications.yaml (tests/data/keda); apis/keda/v1alpha1/scaledobject_webhook.go "
                "verifyHpas ('the workload ... is already managed by the hpa')")
@@ -749,6 +829,13 @@ RULES: tuple[Rule, ...] = (
     Rule(ROLE_POLICY, "policy (elasticache:Connect)", "the replication group and an IAM user of its user group",
          provider_rules.ELASTICACHE_IAM_SOURCE + " (resources arn:<partition>:elasticache:<region>:<account>:"
          "replicationgroup:<id> and :user:<user id>)", _elasticache_connect),
+    # Prometheus metrics
+    Rule(POD_MONITOR, "spec", "the Prometheus Operator schema; selects the api and queue pods only, on a port they "
+         "declare, at <MOUNT_PREFIX>/metrics", METRICS_SOURCE + "; @kubernetes-models/prometheus-operator 6.0.0 "
+         "(generated from prometheus-operator pkg/apis/monitoring)", _pod_monitor),
+    Rule(DEPLOYMENT, "containers[].ports / NetworkPolicy (metrics)", "the metrics port is not PORT, is declared and "
+         "is admitted with PORT from a scraper namespace", METRICS_SOURCE + "; Kubernetes API, NetworkPolicy "
+         "(a pod selected by a policy takes only the traffic some rule admits)", _scrapable),
     # alarms
     Rule(ALARM, "period / evaluationPeriods / statistic / comparisonOperator / treatMissingData / actions / name",
          "what PutMetricAlarm accepts", provider_rules.ALARM_SOURCE, _alarm),

@@ -86,6 +86,9 @@ VARIANTS: tuple[Variant, ...] = (
         "server": {"serverVersion": "0.13.8", "serviceAccountRoleArn": None,
                    "oidcProviderArn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/"
                                       "5C2A7B1E9D"}}),
+    # Prometheus metrics: the scraper admitted to both roles, a PodMonitor, under prod's mount prefix
+    Variant("metrics-pod-monitor", "prod", "metrics", {"server": {"metrics": {
+        "enabled": True, "podMonitor": True, "scraperNamespaces": ["monitoring", "prometheus"]}}}),
     # IAM authentication with a role created from the OIDC provider, under a long stack name
     Variant("iam-oidc-long-name", "staging", f"{LONG}-iam", {"server": {
         "serviceAccountRoleArn": None,
