@@ -123,7 +123,9 @@ class AgentServer(pulumi.ComponentResource):
     With ``alarms``, the first server on a store creates its CloudWatch alarms (:mod:`agent_server_infra.alarms`),
     thresholds from the budgets of every server on it. With ``server.oidcProviderArn`` and no role, it creates the
     server's IRSA role; with ``postgres.iamAuthentication``, it attaches ``rds-db:connect`` for ``iamUsername`` to
-    that role and has the Workload run the bootstrap Job (:mod:`agent_server_infra.bootstrap`) before both roles.
+    that role and has the Workload run the bootstrap Job (:mod:`agent_server_infra.bootstrap`) before both roles;
+    on a Redis with ``iamAuthentication`` (its own, or a shared Redis component), it attaches ``elasticache:Connect``
+    as the Redis's IAM user to that role (:mod:`agent_server_infra.redis_iam`).
     """
 
     budget: dict[str, Any]

@@ -97,8 +97,9 @@ class Redis(DataStore):
 
     ``single``: one node group with 0-5 replicas (automatic failover and multi-AZ from one replica on);
     ``cluster``: cluster mode with ``shards`` × ``replicasPerShard`` behind a configuration endpoint. Both always
-    encrypt in transit (TLS required) and at rest, authenticate with a generated AUTH token, keep snapshots and
-    deliver the slow log to CloudWatch. ``external`` creates nothing and takes ``agent-server:redisUri``.
+    encrypt in transit (TLS required) and at rest, authenticate with a generated AUTH token (with
+    ``iamAuthentication``, a user group of IAM users instead: :mod:`agent_server_infra.redis_iam`), keep snapshots
+    and deliver the slow log to CloudWatch. ``external`` creates nothing and takes ``agent-server:redisUri``.
     """
 
     endpoint: pulumi.Output[str]
