@@ -68,3 +68,8 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 UV_PYTHON_DOWNLOADS=never uv sync --quiet --project tests/integration/server --locked
 echo "agent server: $(tests/integration/server/.venv/bin/python -c 'import importlib.metadata as m; print("langgraph-api", m.version("langgraph-api"))')"
+
+# The IaC scanner of the scanner tier (Checkov), from PyPI into its own locked environment: its pinned
+# dependencies cannot share the library's resolution (see its pyproject.toml).
+UV_PYTHON_DOWNLOADS=never uv sync --quiet --project tests/scanner/env --locked
+echo "scanner: $(tests/scanner/env/.venv/bin/python -c 'import importlib.metadata as m; print("checkov", m.version("checkov"))')"

@@ -54,6 +54,7 @@ def full_raw(model: str = "standalone") -> dict[str, Any]:
     }
     if model == "standalone":
         server["image"] = "registry.example.com/agents:1.2.3"
+        server["metrics"] = {"enabled": True, "port": 9100}
     return {
         "network": NETWORK,
         "postgres": {"instanceClass": "db.r6g.large"},

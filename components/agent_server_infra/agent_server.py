@@ -18,8 +18,9 @@ from .inputs import SECRET_FIELDS, ValidatedArgs, validate_args
 from .monitoring import metric_alarms
 from .postgres import Postgres, PostgresShare
 from .redis import Redis, RedisClaim, RedisShare, shared
+from .redis_iam import allow_connect as allow_redis_connect
 from .registry import of_this_run
-from .rules import check_iam, check_postgres_tls, check_server_on_redis
+from .rules import check_iam, check_postgres_tls, check_redis_iam, check_server_on_redis
 from .settings import (
     AlarmsSettings,
     NamingSettings,
@@ -133,7 +134,9 @@ class AgentServer(pulumi.ComponentResource):
     With ``alarms``, the first server on a store creates its CloudWatch alarms (:mod:`agent_server_infra.alarms`),
     thresholds from the budgets of every server on it. With ``server.oidcProviderArn`` and no role, it creates the
     server's IRSA role; with ``postgres.iamAuthentication``, it attaches ``rds-db:connect`` for ``iamUsername`` to
-    that role and has the Workload run the bootstrap Job (:mod:`agent_server_infra.bootstrap`) before both roles.
+    that role and has the Workload run the bootstrap Job (:mod:`agent_server_infra.bootstrap`) before both roles;
+    on a Redis with ``iamAuthentication`` (its own, or a shared Redis component), it attaches ``elasticache:Connect``
+    as the Redis's IAM user to that role (:mod:`agent_server_infra.redis_iam`).
     """
 
     budget: dict[str, Any]
@@ -182,6 +185,11 @@ class AgentServer(pulumi.ComponentResource):
         conflicts = _claim_issues(claim, claims, redis_config)
         if isinstance(existing_redis, Redis):
             conflicts += check_server_on_redis(server, redis_config)
+            conflicts += check_redis_iam(redis_config, server)
+        elif existing_redis is not None and redis_config.iam_authentication:
+            conflicts.append(Issue("redis.iamAuthentication", "needs the Redis itself (this server's, or the Redis "
+                                   "component passed as existing_redis): a share carries no replication group to "
+                                   "grant elasticache:Connect on"))
         if isinstance(existing_postgres, Postgres):
             conflicts += check_iam(postgres_config, server)
         if existing_postgres is not None:
@@ -231,7 +239,8 @@ class AgentServer(pulumi.ComponentResource):
                  "redis_max_connections": self.connections.redis_max_connections}
         # Plain variables never depend on where the stores are, only on config and the cluster flag, so they are
         # rendered now (known at preview, readable in the plan); URIs and keys come from the stores' outputs.
-        shape = (PostgresFacts(iam=postgres_config.iam_authentication), RedisFacts(cluster=redis_config.is_cluster))
+        shape = (PostgresFacts(iam=postgres_config.iam_authentication),
+                 RedisFacts(cluster=redis_config.is_cluster, user="" if redis_config.iam_authentication else None))
         roles: tuple[Role, ...] = ROLES if server.deployment_model == "standalone" else ("control-plane",)
         by_role = {role: render_env(server, config.secrets, *shape, role=role, **pools) for role in roles}
         self.plain_env = {role: rendered.plain for role, rendered in by_role.items()}
@@ -301,6 +310,10 @@ class AgentServer(pulumi.ComponentResource):
                                   parent=self, tags=tags, stem=self.stem)
             role = created.name
             server = server.model_copy(update={"service_account_role_arn": created.arn})
+        redis = self.redis
+        if redis is not None and redis.iam_user is not None and redis.replication_group is not None:
+            assert role is not None, "validation requires an IRSA role with IAM authentication"
+            allow_redis_connect(name, role, redis.replication_group, redis.iam_user, parent=self)
         store = self.postgres
         if not postgres.iam_authentication or store is None or store.instance is None:
             return server, None
@@ -394,6 +407,10 @@ def _redis_share_facts(share: Any, claim: RedisClaim, redis: RedisConfig, source
             raise ConfigError([Issue("redis.mode", f"describes {'a cluster' if redis.is_cluster else 'no cluster'} "
                                      f"but the shared Redis {s['name']} is {'' if s['cluster'] else 'not '}one")],
                               source)
+        if s.get("iam_user"):
+            raise ConfigError([Issue("redis.iamAuthentication", f"the shared Redis {s['name']} uses IAM "
+                                     "authentication: pass the Redis component as existing_redis (it grants "
+                                     "elasticache:Connect), not its share")], source)
         if "uri" in s:
             return RedisFacts(uri=str(s["uri"]), cluster=bool(s["cluster"]))
         return RedisFacts(host=str(s["endpoint"]), port=int(s["port"]), token=str(s["token"]), tls=bool(s["tls"]),

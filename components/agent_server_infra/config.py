@@ -347,6 +347,14 @@ class RedisConfig(_Model):
     """External only: whether the external Redis is a cluster."""
     max_clients: int | None = Field(default=None, ge=1, le=1_000_000)
     """External only: the server's maxclients (needed for the budget)."""
+    iam_authentication: bool = False
+    """ElastiCache IAM authentication: the cache uses a user group (RBAC, no AUTH token) with an IAM user the
+    server connects as, minting a token with its IRSA role (`elasticache:Connect`). Needs Redis ≥ 7.0 or Valkey
+    ≥ 7.2, `server.serverVersion` ≥ 0.13.0 and an IRSA role (`server.serviceAccountRoleArn` or
+    `server.oidcProviderArn`)."""
+    iam_user_id: str | None = Field(default=None, pattern=r"^[a-z](-?[a-z0-9])*$", max_length=40)
+    """The IAM user's id, which is also its user name (IAM users must have id = name; ElastiCache stores ids in
+    lower case); unset: `<replication group id>-server`. Unique per account and region."""
     protect: bool = False
     """Pulumi `protect` on the stateful resource (on in prod)."""
 
@@ -461,6 +469,25 @@ class NetworkPolicyConfig(_Model):
     """Where HTTPS (443) may go: LangSmith, the license beacon, model providers; default anywhere."""
 
 
+class MetricsConfig(_Model):
+    """Prometheus metrics of both roles (``server.metrics``). Every release from 0.11.1 on serves the
+    Prometheus text format at `<mountPrefix>/metrics` on the port it is probed on (the API's HTTP server and the
+    queue's health and metrics server); only the API reports the queue depth (`lg_api_num_pending_runs`,
+    `lg_api_num_running_runs`). `enabled` also turns on the dedicated scrape endpoint the changelog documents
+    (`LSD_PROM_METRICS_ENABLED` on `port`, from 0.11.0), and admits the scraper to both."""
+
+    enabled: bool = False
+    port: int = Field(default=env.default_int("LSD_PROM_METRICS_PORT"), ge=1024, le=65535)
+    """The dedicated scrape endpoint's port (`LSD_PROM_METRICS_PORT`); never the server's own port."""
+    scraper_namespaces: list[DnsLabel] = Field(default_factory=lambda: ["monitoring"])
+    """Namespaces whose pods (Prometheus) the NetworkPolicy admits to both roles' metrics ports."""
+    pod_monitor: bool = False
+    """Create a Prometheus Operator `PodMonitor` (monitoring.coreos.com/v1) for both roles: the operator's CRDs
+    must be installed, and its Prometheus must select the monitor (its `podMonitorSelector`)."""
+    interval_seconds: int = Field(default=30, ge=5, le=3600)
+    """The PodMonitor's scrape interval."""
+
+
 class DatadogConfig(_Model):
     """Datadog tracing (``DD_*``); the API key is the secret ``agent-server:datadogApiKey``."""
 
@@ -529,6 +556,8 @@ class ServerConfig(_Model):
     ingress: IngressConfig | None = None
     network_policy: NetworkPolicyConfig = Field(default_factory=NetworkPolicyConfig)
     """NetworkPolicies for the pods (on by default)."""
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    """Prometheus metrics of both roles: the scrape endpoint, the scraper's way in, an optional PodMonitor."""
     run_as_user: int = Field(default=1000, ge=1, le=2_147_483_647)
     """UID of the containers (the image expects 1000); never 0: the pods run as non-root."""
     run_as_group: int = Field(default=1000, ge=1, le=2_147_483_647)

@@ -96,6 +96,13 @@ class RedisFacts:
     tls: bool = True
     cluster: bool = False
     uri: str | None = None
+    user: str | None = None
+    """ElastiCache IAM authentication: the IAM user the URI names (no token; the server signs one per
+    connection)."""
+
+    @property
+    def iam(self) -> bool:
+        return self.user is not None
 
 
 @dataclass(frozen=True)
@@ -144,11 +151,15 @@ def verified_uri(uri: str, root_cert: str) -> str:
 
 
 def redis_uri(facts: RedisFacts, database: int = 0) -> str:
-    """``rediss://:token@host:port/db`` (``redis://`` without TLS); cluster mode has only database 0."""
+    """``rediss://:token@host:port/db`` (``redis://`` without TLS), ``rediss://user@host:port/db`` with IAM
+    authentication; cluster mode has only database 0."""
     if facts.uri is not None:
         return facts.uri
     scheme = "rediss" if facts.tls else "redis"
-    auth = f":{quote(facts.token, safe='')}@" if facts.token else ""
+    if facts.user is not None:
+        auth = f"{quote(facts.user, safe='')}@"
+    else:
+        auth = f":{quote(facts.token, safe='')}@" if facts.token else ""
     path = "" if facts.cluster else f"/{database}"
     return f"{scheme}://{auth}{_host(facts.host)}:{facts.port}{path}"
 
@@ -208,11 +219,14 @@ def render_env(
         "AGENT_POSTGRES_IAM_AUTH_PROVIDER": "aws" if postgres.iam else None,
         "REDIS_URI": redis_uri(redis, server.redis_database),
         "REDIS_URI_CUSTOM": redis_uri(redis, server.redis_database),
+        "AGENT_REDIS_IAM_AUTH_PROVIDER": "aws" if redis.iam else None,
         "REDIS_CLUSTER": _bool(redis.cluster),
         "REDIS_KEY_PREFIX": server.redis_key_prefix,
         "REDIS_MAX_CONNECTIONS": str(redis_max_connections),
         "LANGGRAPH_POSTGRES_POOL_MAX_SIZE": str(pool_max_size),
         "PORT": str(SERVER_PORT),
+        "LSD_PROM_METRICS_ENABLED": "true" if server.metrics.enabled else None,
+        "LSD_PROM_METRICS_PORT": str(server.metrics.port) if server.metrics.enabled else None,
         "N_JOBS_PER_WORKER": "0" if role == "api" else str(server.n_jobs_per_worker),
         "BG_JOB_ISOLATED_LOOPS": _bool(server.bg_job_isolated_loops),
         "BG_JOB_MAX_RETRIES": str(server.bg_job_max_retries),

@@ -61,6 +61,13 @@ _ROWS: tuple[EnvVar, ...] = (
            "(`rediss://:token@host:port/db`).", secret=True, models=STANDALONE),
     EnvVar("REDIS_URI_CUSTOM", "derived:redis", "Redis URI handed to a LangSmith control plane.",
            secret=True, models=CONTROL_PLANE),
+    EnvVar("AGENT_REDIS_IAM_AUTH_PROVIDER", "redis.iamAuthentication", "`aws` with ElastiCache IAM "
+           "authentication: the server signs a token for the user of its passwordless `rediss://user@host` URI "
+           "with the pod's IRSA credentials (the EKS webhook sets AWS_REGION and the role); unset: the URI's AUTH "
+           "token. langgraph-api reads it from 0.12.0 (`langgraph_api/config/__init__.py`, Azure only then); the "
+           "AWS provider for Redis arrived in 0.13.0 (changelog v0.13.0rc1: 'Add AWS IAM auth support for Redis "
+           "connections'), which `redis.iamAuthentication` requires.", default="", min_version="0.12.0",
+           models=STANDALONE),
     EnvVar("REDIS_CLUSTER", "derived:redis.mode", "`true` when Redis runs in cluster mode (the URI is then the "
            "configuration endpoint).", default="false"),
     EnvVar("REDIS_KEY_PREFIX", "server.redisKeyPrefix", "Prefix of every Redis key, so deployments can share "
@@ -74,6 +81,15 @@ _ROWS: tuple[EnvVar, ...] = (
            "uvicorn) and of the queue's health and metrics server (`langgraph_api.queue_entrypoint`, which binds "
            "8080 without it); the probes, the container port and the Service follow it.", default="8000",
            models=STANDALONE),
+    EnvVar("LSD_PROM_METRICS_ENABLED", "server.metrics.enabled", "`true` opens the dedicated Prometheus scrape "
+           "endpoint on LSD_PROM_METRICS_PORT (changelog v0.11.0). Not read by the langgraph-api wheels (0.11.1 to "
+           "0.16.7), whose API and queue serve the same OpenTelemetry registry at `<mountPrefix>/metrics` on PORT "
+           "whatever it says (`langgraph_api/api/meta.py`, `langgraph_api/queue_entrypoint.py`); the queue depth "
+           "gauges come from the API process only (`langgraph_api/metrics_collector.py`).", default="false",
+           min_version="0.11.0", models=STANDALONE, reader="image"),
+    EnvVar("LSD_PROM_METRICS_PORT", "server.metrics.port", "Port of the dedicated Prometheus scrape endpoint "
+           "(changelog v0.11.0); the NetworkPolicy admits the scraper's namespaces to it and to PORT.",
+           default="9464", min_version="0.11.0", models=STANDALONE, reader="image"),
     EnvVar("N_JOBS_PER_WORKER", "server.nJobsPerWorker", "Background jobs per queue worker; the API deployment "
            "runs with 0.", default="10"),
     EnvVar("BG_JOB_ISOLATED_LOOPS", "server.bgJobIsolatedLoops", "Run background jobs in their own event loop, "

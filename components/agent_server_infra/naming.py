@@ -81,6 +81,18 @@ ELASTICACHE_SNAPSHOT = NameRule(
     "AWS ElastiCache API reference, DeleteReplicationGroup FinalSnapshotIdentifier / CreateSnapshot SnapshotName "
     "(letters, digits and hyphens, first a letter, no two consecutive hyphens, no trailing hyphen)",
 )
+ELASTICACHE_USER = NameRule(
+    "ElastiCache user id", 40, _IDENTIFIER,
+    "AWS ElastiCache API reference, CreateUser UserId (minimum length 1, [a-zA-Z][a-zA-Z0-9\\-]*, 'stored as a "
+    "lowercase string'; no maximum is documented, so ours stay within the replication group id's 40); Amazon "
+    "ElastiCache User Guide, 'Authenticating with IAM' (an IAM-enabled user's user id and user name must be the "
+    "same, so both are lower case)",
+)
+ELASTICACHE_USER_GROUP = NameRule(
+    "ElastiCache user group id", 40, _IDENTIFIER,
+    "AWS ElastiCache API reference, CreateUserGroup UserGroupId ([a-zA-Z][a-zA-Z0-9\\-]*, 'stored as a "
+    "lowercase string'); AWS CloudFormation AWS::ElastiCache::UserGroup UserGroupId ([a-z][a-z0-9\\-]*)",
+)
 LOG_GROUP = NameRule(
     "CloudWatch Logs log group name", 512, r"[\.\-_/#A-Za-z0-9]+",
     "AWS CloudWatch Logs API reference, CreateLogGroup logGroupName (1-512 of [\\.\\-_/#A-Za-z0-9]); "
@@ -141,7 +153,8 @@ K8S_LABEL_VALUE = NameRule(
 )
 
 RULES: tuple[NameRule, ...] = (
-    RDS_INSTANCE, RDS_SNAPSHOT, ELASTICACHE_GROUP, ELASTICACHE_SNAPSHOT, LOG_GROUP, RDS_SUBNET_GROUP,
+    RDS_INSTANCE, RDS_SNAPSHOT, ELASTICACHE_GROUP, ELASTICACHE_SNAPSHOT, ELASTICACHE_USER, ELASTICACHE_USER_GROUP,
+    LOG_GROUP, RDS_SUBNET_GROUP,
     RDS_PARAMETER_GROUP, ELASTICACHE_SUBNET_GROUP, ELASTICACHE_PARAMETER_GROUP, SECURITY_GROUP, IAM_ROLE, K8S_DNS_LABEL,
     K8S_DNS1123_LABEL, K8S_SUBDOMAIN, K8S_LABEL_VALUE,
 )

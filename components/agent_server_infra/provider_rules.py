@@ -289,3 +289,49 @@ def supports_transit_encryption_mode(engine: str, engine_version: str) -> bool:
     ElastiCache creates the newest patch of a ``major.minor`` (Redis 7.0 is 7.0.7), so Redis 7.0 qualifies and
     every Redis 6 does not."""
     return parse_version(engine_version)[:2] >= TRANSIT_ENCRYPTION_MODE_MINIMUM[engine][:2]
+
+
+# --- ElastiCache IAM authentication ---------------------------------------------------------------------------
+
+ELASTICACHE_IAM_MINIMUM: dict[str, tuple[int, int, int]] = {"redis": (7, 0, 0), "valkey": (7, 2, 0)}
+ELASTICACHE_IAM_SOURCE = (
+    "Amazon ElastiCache User Guide, 'Authenticating with IAM', Limitations: IAM authentication is available for "
+    "Valkey 7.2 and above or Redis OSS 7.0 and above; the user id and user name of an IAM-enabled user must be "
+    "the same; it needs in-transit encryption; the identity needs elasticache:Connect on the cache (replication "
+    "group) and on the user"
+)
+ELASTICACHE_USER_GROUP_SOURCE = (
+    "AWS CloudFormation AWS::ElastiCache::UserGroup UserIds ('A user named default must be included'); Amazon "
+    "ElastiCache User Guide, 'Role-Based Access Control (RBAC)' (a user group of engine valkey only holds users "
+    "that authenticate with a password or IAM; Redis OSS caches use user groups of engine redis; an access string "
+    "without 'on' leaves the user off)"
+)
+ELASTICACHE_RBAC_AUTH_SOURCE = (
+    "terraform-provider-aws internal/service/elasticache/replication_group.go (auth_token ConflictsWith "
+    "user_group_ids; authTokenUpdateStrategyValidate: a strategy other than DELETE needs auth_token; on update, "
+    "user_group_ids added with auth_token_update_strategy DELETE transitions the group to RBAC); AWS ElastiCache "
+    "API reference, ModifyReplicationGroup AuthTokenUpdateStrategy ('DELETE - allowed only when transitioning to "
+    "RBAC')"
+)
+DEFAULT_USER_NAME = "default"
+DISABLED_ACCESS_STRING = "off -@all"
+"""The user group's mandatory ``default`` user: switched off with no command, so a client that authenticates
+without a user name (``AUTH <password>``, or none at all) gets nothing."""
+IAM_ACCESS_STRING = "on ~* &* +@all"
+"""Every key, every pub/sub channel and every command ElastiCache allows. Not narrowed to ``redisKeyPrefix``:
+the runtime that opens the Redis connections is not in the langgraph-api wheels, and the MIT runtime
+(langgraph-runtime-pg 0.11.1.post1) writes unprefixed keys (``lg:run-heartbeat:<run>``) and channels
+(``run:<run>:stream``), so a narrower string could not be verified against what the server sends."""
+
+
+def elasticache_iam_supported(engine: str, engine_version: str) -> bool:
+    """Whether ElastiCache IAM authentication is available for ``engine`` at ``engine_version``."""
+    return parse_version(engine_version)[:2] >= ELASTICACHE_IAM_MINIMUM[engine][:2]
+
+
+def elasticache_connect_resources(replication_group_arn: str, user_id: str) -> tuple[str, str]:
+    """The ``elasticache:Connect`` resources of ``user_id`` on a replication group (its partition, region and
+    account read from the group's ARN ``arn:<partition>:elasticache:<region>:<account>:replicationgroup:<id>``):
+    the group itself and ``arn:<partition>:elasticache:<region>:<account>:user:<user id>``."""
+    _, partition, _, region, account, *_ = replication_group_arn.split(":")
+    return replication_group_arn, f"arn:{partition}:elasticache:{region}:{account}:user:{user_id}"

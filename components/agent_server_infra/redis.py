@@ -17,6 +17,7 @@ from .provider_rules import (
     elasticache_parameter_group_family,
     supports_transit_encryption_mode,
 )
+from .redis_iam import RedisIdentity, authentication_arguments, user_group
 from .registry import of_this_run
 from .settings import NamingSettings, NetworkSettings, RedisSettings
 from .sizing import Budget, RedisUser, redis_budget, redis_capacity
@@ -70,6 +71,9 @@ class RedisShare(TypedDict, total=False):
     """maxclients per node: the capacity of the summed Redis budget."""
     uri: pulumi.Input[str]
     """External mode: the URI as given (secret)."""
+    iam_user: pulumi.Input[str]
+    """IAM authentication: the IAM user (such a Redis is shared as the component, which grants
+    elasticache:Connect, not as this share)."""
 
 
 def shared(name: str) -> "Redis | None":
@@ -95,8 +99,9 @@ class Redis(DataStore):
 
     ``single``: one node group with 0-5 replicas (automatic failover and multi-AZ from one replica on);
     ``cluster``: cluster mode with ``shards`` × ``replicasPerShard`` behind a configuration endpoint. Both always
-    encrypt in transit (TLS required) and at rest, authenticate with a generated AUTH token, keep snapshots and
-    deliver the slow log to CloudWatch. ``external`` creates nothing and takes ``agent-server:redisUri``.
+    encrypt in transit (TLS required) and at rest, authenticate with a generated AUTH token (with
+    ``iamAuthentication``, a user group of IAM users instead: :mod:`agent_server_infra.redis_iam`), keep snapshots
+    and deliver the slow log to CloudWatch. ``external`` creates nothing and takes ``agent-server:redisUri``.
     """
 
     endpoint: pulumi.Output[str]
@@ -115,6 +120,8 @@ class Redis(DataStore):
     """The cache's security group (single and cluster mode)."""
     share: pulumi.Output[RedisShare]
     """Everything another server needs to share this Redis (its ``existing_redis``)."""
+    iam_user: str | None
+    """IAM authentication: the IAM user every server on this Redis connects as (its user id and name)."""
 
     section = "redis"
     uri_secret = "redis_uri"
@@ -133,6 +140,7 @@ class Redis(DataStore):
         """Deployments using this Redis, registered by ``AgentServer`` to check prefixes and the shared budget."""
         self.replication_group: aws.elasticache.ReplicationGroup | None = None
         self.security_group_id = None
+        self.iam_user = None
         if config.mode == "external":
             assert uri is not None, "validation requires redisUri in external mode"
             self._external(uri)
@@ -140,15 +148,16 @@ class Redis(DataStore):
             assert network is not None, "validation requires a network in single and cluster mode"
             self._elasticache(name, config, network, tags_of(tags), stem)
         external = self.uri if config.mode == "external" else None
+        iam = {"iam_user": self.iam_user} if self.iam_user is not None else {}
         self.share = pulumi.Output.all(self.endpoint, self.port, self.token, external).apply(
             lambda values: RedisShare(name=name, endpoint=values[0], port=int(values[1]), token=values[2],
                                       tls=self.tls, cluster=self.cluster, max_clients=self.max_clients,
-                                      **({"uri": values[3]} if values[3] is not None else {})))
+                                      **({"uri": values[3]} if values[3] is not None else {}), **iam))
         of_this_run("redis")[name] = self
         self.register_outputs({
             "endpoint": self.endpoint, "port": self.port, "token": self.token, "uri": self.uri,
             "cluster": self.cluster, "tls": self.tls, "max_clients": self.max_clients,
-            "security_group_id": self.security_group_id, "share": self.share,
+            "security_group_id": self.security_group_id, "share": self.share, "iam_user": self.iam_user,
         })
 
     def budget(self) -> dict[str, Any]:
@@ -194,10 +203,16 @@ class Redis(DataStore):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        # A new version generates a new token (keepers replace the password); none until the first rotation, so that
-        # a cache created before the knob existed keeps its token.
-        token = generated_password(f"{name}-auth-token", self, AUTH_TOKEN_LENGTH, AUTH_TOKEN_SPECIALS,
-                                   {"version": str(config.auth_token_version)} if config.auth_token_version else None)
+        # IAM authentication: a user group (RBAC) instead of the AUTH token (redis_iam). Otherwise a new
+        # authTokenVersion generates a new token (keepers replace the password); none until the first rotation, so
+        # that a cache created before the knob existed keeps its token.
+        identity: RedisIdentity | None = user_group(
+            name, config, group_id, parent=self, tags=tags, password_specials=AUTH_TOKEN_SPECIALS,
+        ) if config.iam_authentication else None
+        token_result: pulumi.Output[str] = pulumi.Output.from_input("") if identity is not None else \
+            generated_password(f"{name}-auth-token", self, AUTH_TOKEN_LENGTH, AUTH_TOKEN_SPECIALS,
+                               {"version": str(config.auth_token_version)} if config.auth_token_version
+                               else None).result
         snapshot_suffix = final_snapshot_suffix(f"{name}-final-snapshot", self, {
             "replicationGroupId": group_id, "kmsKeyId": config.kms_key_id or "", "port": str(config.port),
         })
@@ -229,8 +244,6 @@ class Redis(DataStore):
             kms_key_id=config.kms_key_id,
             transit_encryption_enabled=True,
             transit_encryption_mode=transit_mode,
-            auth_token=token.result,
-            auth_token_update_strategy=config.auth_token_update_strategy,
             snapshot_retention_limit=config.snapshot_retention_days,
             snapshot_window=config.snapshot_window,
             maintenance_window=config.maintenance_window,
@@ -245,7 +258,7 @@ class Redis(DataStore):
             tags={**tags, "Name": group_id},
             opts=pulumi.ResourceOptions(parent=self, protect=config.protect,
                                         additional_secret_outputs=["authToken"]),
-            **shape,  # type: ignore[arg-type]
+            **shape, **authentication_arguments(identity, token_result, config.auth_token_update_strategy),  # type: ignore[arg-type]
         )
         self.replication_group = replication_group
         self.group_id = group_id
@@ -254,7 +267,8 @@ class Redis(DataStore):
         self.endpoint = (replication_group.configuration_endpoint_address if self.cluster
                          else replication_group.primary_endpoint_address)
         self.port = replication_group.port.apply(lambda port: int(port or config.port))
-        self.token = pulumi.Output.secret(token.result)
+        self.token = pulumi.Output.secret(token_result)
+        self.iam_user = identity.user_id if identity is not None else None
         self.uri = pulumi.Output.secret(self.facts().apply(redis_uri))
 
     def member(self, index: int, expected: str) -> pulumi.Output[str]:
@@ -279,5 +293,5 @@ class Redis(DataStore):
         if self.config.mode == "external":
             return pulumi.Output.secret(self.uri.apply(lambda uri: RedisFacts(uri=uri, cluster=self.cluster)))
         return pulumi.Output.secret(pulumi.Output.all(self.endpoint, self.port, self.token).apply(
-            lambda values: RedisFacts(host=values[0], port=int(values[1]), token=values[2], tls=self.tls,
-                                      cluster=self.cluster)))
+            lambda values: RedisFacts(host=values[0], port=int(values[1]), token=values[2] or None, tls=self.tls,
+                                      cluster=self.cluster, user=self.iam_user)))

@@ -22,6 +22,7 @@ from .config import (
 from .errors import Issue, show
 from .provider_rules import (
     ALARM_MAX_EVALUATION_SECONDS,
+    ELASTICACHE_IAM_MINIMUM,
     ELASTICACHE_VERSIONS,
     ELASTICACHE_WINDOWS,
     GP3_IOPS,
@@ -35,6 +36,7 @@ from .provider_rules import (
     RDS_WINDOWS,
     WindowRules,
     daily_minutes,
+    elasticache_iam_supported,
     minimum_storage_ceiling,
     weekly_minutes,
     windows_overlap,
@@ -86,7 +88,7 @@ _REDIS_MODES: dict[str, set[str]] = {
         (
             "engine", "node_type", "engine_version", "port", "snapshot_retention_days", "snapshot_window",
             "maintenance_window", "kms_key_id", "protect", "slow_log_retention_days", "apply_immediately",
-            "multi_az", "auth_token_version", "auth_token_update_strategy",
+            "multi_az", "auth_token_version", "auth_token_update_strategy", "iam_authentication", "iam_user_id",
         ),
         _MANAGED_REDIS,
     ),
@@ -245,6 +247,7 @@ def check_redis(redis: RedisConfig, secrets: Secrets) -> list[Issue]:
                                 f"ElastiCache creates (known: {', '.join(known)})"))
         issues.extend(_window_issues("redis", ELASTICACHE_WINDOWS, redis.snapshot_window, redis.maintenance_window))
         issues.extend(_check_redis_changes(redis))
+        issues.extend(_redis_iam_engine(redis))
         if redis.slow_log_retention_days not in LOG_RETENTION_DAYS:
             issues.append(Issue("redis.slowLogRetentionDays", f"must be a retention CloudWatch Logs offers "
                                 f"({', '.join(map(str, LOG_RETENTION_DAYS))}; got {redis.slow_log_retention_days})"))
@@ -316,7 +319,7 @@ def check_server(server: ServerConfig, secrets: Secrets | None, redis: RedisConf
     if not standalone:
         # api/queue stay meaningful: they are the replica ceilings the control plane runs, for the budget.
         for field in ("image", "ingress", "service_account_role_arn", "oidc_provider_arn", "namespace",
-                      "create_namespace", "run_as_user", "run_as_group", "network_policy"):
+                      "create_namespace", "run_as_user", "run_as_group", "network_policy", "metrics"):
             if _set(server, field):
                 issues.append(Issue(f"server.{_alias(ServerConfig, field)}", "only applies when "
                                     "server.deploymentModel is standalone (a control plane runs the server)"))
@@ -327,6 +330,7 @@ def check_server(server: ServerConfig, secrets: Secrets | None, redis: RedisConf
             issues.append(Issue(f"server.{role}.maxReplicas", f"must be ≥ replicas {scale.replicas} "
                                 f"(got {scale.max_replicas})"))
     issues.extend(_check_queue_scaling(server))
+    issues.extend(_check_metrics(server))
     if server.oidc_provider_arn is not None and server.service_account_role_arn is not None:
         issues.append(Issue("server.oidcProviderArn", "only used when serviceAccountRoleArn is unset (the "
                             "component creates the IRSA role from it)"))
@@ -348,6 +352,19 @@ def check_server(server: ServerConfig, secrets: Secrets | None, redis: RedisConf
         issues.append(Issue("licenseKey", "neither licenseKey nor langsmithApiKey is set: a self-hosted server "
                             "image refuses to start without one", "warning"))
     return issues
+
+
+def _check_metrics(server: ServerConfig) -> list[Issue]:
+    """The metrics port is not the server's own (both roles bind ``PORT``), and the rest needs metrics on."""
+    metrics = server.metrics
+    if not metrics.enabled:
+        return [Issue(f"server.metrics.{_alias(type(metrics), field)}", "only applies when server.metrics.enabled "
+                      "is true") for field in ("port", "scraper_namespaces", "pod_monitor", "interval_seconds")
+                if _set(metrics, field)]
+    if metrics.port == env.SERVER_PORT:
+        return [Issue("server.metrics.port", f"must differ from the server's port {env.SERVER_PORT} (PORT), which "
+                      f"the API and the queue's health server bind (got {metrics.port})")]
+    return []
 
 
 def _check_queue_scaling(server: ServerConfig) -> list[Issue]:
@@ -433,6 +450,48 @@ def check_postgres_tls(postgres: PostgresConfig, server: ServerConfig) -> list[I
         issues.append(Issue("server.queue.autoscaling", "backlog scaling cannot be used with postgres.caBundle: "
                             "KEDA's postgresql scaler reads the server's URI, whose sslrootcert names a file only the "
                             "server's pods have; use autoscaling cpu"))
+    return issues
+
+
+def _redis_iam_engine(redis: RedisConfig) -> list[Issue]:
+    """IAM authentication on an engine that has it (ElastiCache User Guide, 'Authenticating with IAM')."""
+    if _set(redis, "iam_user_id") and not redis.iam_authentication:
+        return [Issue("redis.iamUserId", "only used with redis.iamAuthentication true")]
+    if redis.iam_authentication and redis.version in ELASTICACHE_VERSIONS[redis.engine] \
+            and not elasticache_iam_supported(redis.engine, redis.version):
+        minimum = ".".join(map(str, ELASTICACHE_IAM_MINIMUM[redis.engine][:2]))
+        return [Issue("redis.iamAuthentication", f"ElastiCache IAM authentication needs {redis.engine} ≥ {minimum} "
+                      f"(got engineVersion {redis.version})")]
+    return []
+
+
+REDIS_IAM_VARIABLE = "AGENT_REDIS_IAM_AUTH_PROVIDER"
+REDIS_IAM_AWS_MINIMUM = "0.13.0"
+"""The first release whose AGENT_REDIS_IAM_AUTH_PROVIDER takes `aws`: the variable is read from 0.12.0 (Azure only
+then, releases.json), the AWS provider for Redis came with 0.13.0 (Agent Server changelog v0.13.0rc1: 'Add AWS IAM
+auth support for Redis connections')."""
+
+
+def check_redis_iam(redis: RedisConfig, server: ServerConfig) -> list[Issue]:
+    """ElastiCache IAM authentication against the server on the Redis (its own, or a shared Redis component): a
+    release with the AWS provider for Redis, a standalone server and an IRSA role to sign tokens with."""
+    if redis.mode == "external" or not redis.iam_authentication:
+        return []
+    issues: list[Issue] = []
+    minimum = REDIS_IAM_AWS_MINIMUM
+    if server.deployment_model != "standalone":
+        issues.append(Issue("redis.iamAuthentication", "needs server.deploymentModel standalone (a LangSmith "
+                            "control plane runs the server with credentials of its own)"))
+    if server.server_version is None:
+        issues.append(Issue("redis.iamAuthentication", f"needs langgraph-api ≥ {minimum} ({REDIS_IAM_VARIABLE} "
+                            "with the aws provider): set server.serverVersion to the image's version"))
+    elif server.version is not None and server.version < parse_version(minimum):
+        issues.append(Issue("redis.iamAuthentication", f"needs langgraph-api ≥ {minimum} ({REDIS_IAM_VARIABLE} "
+                            f"with the aws provider) but server.serverVersion is {server.server_version}"))
+    if server.deployment_model == "standalone" and server.service_account_role_arn is None \
+            and server.oidc_provider_arn is None:
+        issues.append(Issue("server.serviceAccountRoleArn", "redis.iamAuthentication needs the server's IRSA role "
+                            "(elasticache:Connect is attached to it): set serviceAccountRoleArn or oidcProviderArn"))
     return issues
 
 
@@ -530,6 +589,7 @@ _GATED: tuple[tuple[str, Callable[[ServerConfig], bool]], ...] = (
     ("BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS", lambda s: _set(s, "bg_job_shutdown_grace_period_secs")),
     ("LS_CHECKPOINT_DELETE", lambda s: s.checkpoint_delete is not None),
     ("LS_APM_OTEL_ENABLED", lambda s: s.otel.enabled),
+    ("LSD_PROM_METRICS_ENABLED", lambda s: s.metrics.enabled),
 )
 """Variables that need a newer server than the oldest supported, and whether a config sets them; each is
 reported at the config key it is rendered from (``env.ENV[name].source``)."""

@@ -13,7 +13,7 @@ from typing import Required, TypedDict
 
 import pulumi
 
-__all__ = ["AlarmsSettings", "BacklogScalingSettings", "CheckpointDeleteSettings", "DatadogSettings", "IngressSettings", "NamingSettings", "NetworkPolicySettings", "NetworkSettings", "OtelSettings", "PostgresSettings", "QueueScaleSettings", "RedisSettings", "ScaleSettings", "ServerSettings"]
+__all__ = ["AlarmsSettings", "BacklogScalingSettings", "CheckpointDeleteSettings", "DatadogSettings", "IngressSettings", "MetricsSettings", "NamingSettings", "NetworkPolicySettings", "NetworkSettings", "OtelSettings", "PostgresSettings", "QueueScaleSettings", "RedisSettings", "ScaleSettings", "ServerSettings"]
 
 
 class BacklogScalingSettings(TypedDict, total=False):
@@ -66,6 +66,21 @@ class DatadogSettings(TypedDict, total=False):
     """Stack config: `agent-server:server.datadog.env`."""
     service: str
     """Stack config: `agent-server:server.datadog.service`."""
+
+
+class MetricsSettings(TypedDict, total=False):
+    """Prometheus metrics of both roles (``server.metrics``). Every release from 0.11.1 on serves the Prometheus text format at `<mountPrefix>/metrics` on the port it is probed on (the API's HTTP server and the queue's health and metrics server); only the API reports the queue depth (`lg_api_num_pending_runs`, `lg_api_num_running_runs`). `enabled` also turns on the dedicated scrape endpoint the changelog documents (`LSD_PROM_METRICS_ENABLED` on `port`, from 0.11.0), and admits the scraper to both."""
+
+    enabled: bool
+    """Stack config: `agent-server:server.metrics.enabled`."""
+    port: int
+    """The dedicated scrape endpoint's port (`LSD_PROM_METRICS_PORT`); never the server's own port. Stack config: `agent-server:server.metrics.port`."""
+    scraper_namespaces: Sequence[str]
+    """Namespaces whose pods (Prometheus) the NetworkPolicy admits to both roles' metrics ports. Stack config: `agent-server:server.metrics.scraperNamespaces`."""
+    pod_monitor: bool
+    """Create a Prometheus Operator `PodMonitor` (monitoring.coreos.com/v1) for both roles: the operator's CRDs must be installed, and its Prometheus must select the monitor (its `podMonitorSelector`). Stack config: `agent-server:server.metrics.podMonitor`."""
+    interval_seconds: int
+    """The PodMonitor's scrape interval. Stack config: `agent-server:server.metrics.intervalSeconds`."""
 
 
 class NetworkPolicySettings(TypedDict, total=False):
@@ -193,6 +208,8 @@ class ServerSettings(TypedDict, total=False):
     """Stack config: `agent-server:server.ingress`."""
     network_policy: NetworkPolicySettings
     """NetworkPolicies for the pods (on by default). Stack config: `agent-server:server.networkPolicy`."""
+    metrics: MetricsSettings
+    """Prometheus metrics of both roles: the scrape endpoint, the scraper's way in, an optional PodMonitor. Stack config: `agent-server:server.metrics`."""
     run_as_user: int
     """UID of the containers (the image expects 1000); never 0: the pods run as non-root. Stack config: `agent-server:server.runAsUser`."""
     run_as_group: int
@@ -290,6 +307,10 @@ class RedisSettings(TypedDict, total=False):
     """External only: whether the external Redis is a cluster. Stack config: `agent-server:redis.cluster`."""
     max_clients: int
     """External only: the server's maxclients (needed for the budget). Stack config: `agent-server:redis.maxClients`."""
+    iam_authentication: bool
+    """ElastiCache IAM authentication: the cache uses a user group (RBAC, no AUTH token) with an IAM user the server connects as, minting a token with its IRSA role (`elasticache:Connect`). Needs Redis ≥ 7.0 or Valkey ≥ 7.2, `server.serverVersion` ≥ 0.13.0 and an IRSA role (`server.serviceAccountRoleArn` or `server.oidcProviderArn`). Stack config: `agent-server:redis.iamAuthentication`."""
+    iam_user_id: str
+    """The IAM user's id, which is also its user name (IAM users must have id = name; ElastiCache stores ids in lower case); unset: `<replication group id>-server`. Unique per account and region. Stack config: `agent-server:redis.iamUserId`."""
     protect: bool
     """Pulumi `protect` on the stateful resource (on in prod). Stack config: `agent-server:redis.protect`."""
 

@@ -216,6 +216,8 @@ def validate_sections(raw: Mapping[str, Any], source: str | None = None,
     if postgres is not None and server is not None:
         issues.extend(rules.check_iam(postgres, server))
         issues.extend(rules.check_postgres_tls(postgres, server))
+    if redis is not None and server is not None:
+        issues.extend(rules.check_redis_iam(redis, server))
     if "alarms" in scope and parsed["alarms"] is not None:
         issues.extend(rules.check_alarms(parsed["alarms"]))
 

@@ -26,6 +26,7 @@ from .env import POSTGRES_CA_DIR, POSTGRES_CA_FILE, POSTGRES_CA_PATH, SERVER_POR
 from .errors import ConfigError, Issue
 from .inputs import prevalidated, validate_args
 from .keda import backlog_autoscaler
+from .prometheus import pod_monitor
 from .settings import ServerSettings
 from .sizing import backlog_scaled, surge
 
@@ -35,6 +36,7 @@ ROLES: tuple[Role, ...] = ("api", "queue")
 
 PORT = SERVER_PORT
 PORT_NAME = "http"
+METRICS_PORT_NAME = "metrics"
 QUEUE_COMMAND = ("/storage/queue_entrypoint.sh",)
 TERMINATION_MARGIN_SECS = 30
 """Seconds the pod's termination grace period adds on top of the queue's drain period, so the kubelet never
@@ -304,6 +306,11 @@ class Workload(pulumi.ComponentResource):
             self._ingress(service)
         if server.network_policy.enabled:
             self._network_policies(store_ports)
+        if server.metrics.enabled and server.metrics.pod_monitor:
+            pod_monitor(f"{name}-metrics", namespace=namespace_name, labels=self._common_labels(),
+                        selector={"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/instance": name},
+                        roles=ROLES, port_name=PORT_NAME, mount_prefix=server.mount_prefix, metrics=server.metrics,
+                        opts=self._opts(list(deployments.values())))
 
         self.namespace = (
             namespace.metadata.apply(lambda meta: meta.name or namespace_name)
@@ -387,7 +394,9 @@ class Workload(pulumi.ComponentResource):
             name=role,
             image=server.image,
             command=list(QUEUE_COMMAND) if role == "queue" else None,
-            ports=[k8s.core.v1.ContainerPortArgs(name=PORT_NAME, container_port=PORT, protocol="TCP")],
+            ports=[k8s.core.v1.ContainerPortArgs(name=PORT_NAME, container_port=PORT, protocol="TCP"),
+                   *([k8s.core.v1.ContainerPortArgs(name=METRICS_PORT_NAME, container_port=server.metrics.port,
+                                                    protocol="TCP")] if server.metrics.enabled else [])],
             env_from=[
                 k8s.core.v1.EnvFromSourceArgs(
                     config_map_ref=k8s.core.v1.ConfigMapEnvSourceArgs(name=_name_of(config_map))),
@@ -540,8 +549,9 @@ class Workload(pulumi.ComponentResource):
 
     def _network_policies(self, store_ports: Sequence[int]) -> None:
         """Default deny for every pod of the server, then: the API reachable from its own namespace, the ingress
-        controller's namespaces and ``ingressCidrs`` on its port; the queue from its own namespace (metrics);
-        egress to cluster DNS, to the stores' ports (at ``storeCidrs``, else anywhere) and to HTTPS."""
+        controller's namespaces and ``ingressCidrs`` on its port; the queue from its own namespace; with metrics,
+        both from ``metrics.scraperNamespaces`` on PORT and the metrics port; egress to cluster DNS, to the stores'
+        ports (at ``storeCidrs``, else anywhere) and to HTTPS."""
         policy = self._server.network_policy
         instance = {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/instance": self._name}
 
@@ -557,12 +567,18 @@ class Workload(pulumi.ComponentResource):
         network_policy("default-deny", instance, {"policy_types": ["Ingress", "Egress"]})
         sources = [_peer(pods={}), *(_peer(namespace={NAMESPACE_LABEL: name}) for name in policy.ingress_namespaces),
                    *(_peer(cidr=cidr) for cidr in policy.ingress_cidrs)]
+        # The scraper (Prometheus in its namespaces) reaches both roles' metrics: PORT and the dedicated port.
+        metrics = self._server.metrics
+        scrape = [k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+            from_=[_peer(namespace={NAMESPACE_LABEL: name}) for name in metrics.scraper_namespaces],
+            ports=_ports(PORT, metrics.port))] if metrics.enabled and metrics.scraper_namespaces else []
         network_policy("api-ingress", selector_labels(self._name, "api"), {
             "policy_types": ["Ingress"],
-            "ingress": [k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=sources, ports=_ports(PORT))]})
+            "ingress": [k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=sources, ports=_ports(PORT)), *scrape]})
         network_policy("queue-ingress", selector_labels(self._name, "queue"), {
             "policy_types": ["Ingress"],
-            "ingress": [k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[_peer(pods={})], ports=_ports(PORT))]})
+            "ingress": [k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[_peer(pods={})], ports=_ports(PORT)),
+                        *scrape]})
         dns_namespace, dns_pods = KUBE_DNS
         stores = [_peer(cidr=cidr) for cidr in policy.store_cidrs] or None
         network_policy("egress", instance, {"policy_types": ["Egress"], "egress": [

@@ -576,6 +576,196 @@ def _root_cert_mounted(recording: Recording, resource: RecordedResource) -> Iter
                 yield f"{container['name']}: {path} is not a PEM certificate of a ConfigMap volume"
 
 
+CACHE_USER = "aws:elasticache/user:User"
+CACHE_USER_GROUP = "aws:elasticache/userGroup:UserGroup"
+
+
+def _cache_users(recording: Recording) -> dict[str, RecordedResource]:
+    return {str(value(user, "userId")): user for user in recording.by_type(CACHE_USER)}
+
+
+def _cache_user(_: Recording, resource: RecordedResource) -> Iterator[str]:
+    """An IAM user's id is its name (so lower case); a password user's passwords are 16-128 accepted characters."""
+    mode = value(resource, "authenticationMode") or {}
+    user_id, user_name = str(value(resource, "userId")), str(value(resource, "userName"))
+    if value(resource, "engine") not in ("redis", "valkey"):
+        yield f"engine {value(resource, 'engine')!r} is not redis or valkey"
+    if not re.fullmatch(r".*\S.*", str(value(resource, "accessString") or "")):
+        yield "accessString must not be blank"
+    if mode.get("type") == "iam" and user_id != user_name:
+        yield f"an IAM user's userId {user_id!r} and userName {user_name!r} must be the same"
+    for password in mode.get("passwords") or []:
+        yield from (f"password {problem}" for problem in provider_rules.ELASTICACHE_AUTH_TOKEN.problems(str(password)))
+    if mode.get("type") == "password" and not mode.get("passwords"):
+        yield "authentication type password without passwords"
+
+
+def _cache_user_group(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    """A user group holds a user named default (ours: switched off), only users that authenticate when its
+    engine is valkey, and only users of this stack."""
+    users = _cache_users(recording)
+    members = [users.get(str(user_id)) for user_id in value(resource, "userIds") or []]
+    if any(member is None for member in members):
+        yield f"userIds {value(resource, 'userIds')} name users this stack does not create"
+    named_default = [m for m in members if m is not None and value(m, "userName") == provider_rules.DEFAULT_USER_NAME]
+    if not named_default:
+        yield "no user named default: a user group must include one"
+    for default in named_default:
+        if not str(value(default, "accessString")).startswith("off"):
+            yield (f"the default user {value(default, 'userId')!r} is not off: a client sending no user name would "
+                   "get its rights")
+    if value(resource, "engine") == "valkey":
+        for member in members:
+            if member is not None and (value(member, "authenticationMode") or {}).get("type") not in ("password",
+                                                                                                     "iam"):
+                yield f"user {value(member, 'userId')!r} does not authenticate; a valkey user group refuses it"
+
+
+def _rbac_group(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    """A replication group with a user group: no AUTH token, TLS, an engine with IAM authentication when an IAM user
+    is in the group, a user group of a matching engine; the server connects as that IAM user with the provider
+    variable and no password."""
+    group_ids = value(resource, "userGroupIds") or []
+    if not group_ids:
+        return
+    if value(resource, "authToken") is not None:
+        yield "authToken beside userGroupIds: the provider refuses both (ConflictsWith)"
+    strategy = value(resource, "authTokenUpdateStrategy")
+    if strategy not in (None, "DELETE"):
+        yield f"authTokenUpdateStrategy {strategy!r} without authToken"
+    if value(resource, "transitEncryptionEnabled") is not True:
+        yield "IAM authentication needs in-transit encryption"
+    engine, version = str(value(resource, "engine") or "redis"), str(value(resource, "engineVersion"))
+    users = _cache_users(recording)
+    iam_users: set[str] = set()
+    for user_group in recording.by_type(CACHE_USER_GROUP):
+        if value(user_group, "userGroupId") not in group_ids:
+            continue
+        if engine == "redis" and value(user_group, "engine") != "redis":
+            yield f"user group {value(user_group, 'userGroupId')!r} is not of engine redis (a Redis OSS cache)"
+        for user_id in value(user_group, "userIds") or []:
+            user = users.get(str(user_id))
+            if user is not None and (value(user, "authenticationMode") or {}).get("type") == "iam":
+                iam_users.add(str(user_id))
+    if iam_users and not provider_rules.elasticache_iam_supported(engine, version):
+        yield f"IAM users on {engine} {version}: IAM authentication needs Redis OSS 7.0 / Valkey 7.2"
+    for deployment in recording.by_type(DEPLOYMENT):
+        for container in _containers(deployment):
+            uri = urlsplit(_env_of(recording, container, secret=True).get("REDIS_URI", ""))
+            if uri.password:
+                yield f"{deployment.name}: the Redis URI carries a password beside IAM authentication"
+            if uri.scheme != "rediss":
+                yield f"{deployment.name}: the Redis URI is not rediss://"
+            if uri.username not in iam_users:
+                yield f"{deployment.name}: the Redis URI's user {uri.username!r} is no IAM user of the group"
+            if _env_of(recording, container).get("AGENT_REDIS_IAM_AUTH_PROVIDER") != "aws":
+                yield f"{deployment.name}: AGENT_REDIS_IAM_AUTH_PROVIDER is not aws"
+
+
+def _elasticache_connect(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    """elasticache:Connect names a replication group of this stack and an IAM user of its user group."""
+    for statement in json.loads(value(resource, "policy"))["Statement"]:
+        if statement["Action"] != "elasticache:Connect":
+            continue
+        groups = {str(group.outputs.get("arn")): group for group in recording.by_type(GROUP)}
+        arns = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        targets = [arn for arn in arns if arn in groups]
+        users = [re.fullmatch(r"arn:([a-z-]+):elasticache:([a-z0-9-]+):(\d{12}):user:([a-z][a-z0-9-]*)", arn)
+                 for arn in arns if arn not in groups]
+        if len(targets) != 1 or len(users) != 1 or users[0] is None:
+            yield f"resources {arns} are not one replication group of this stack and one user ARN"
+            continue
+        group_arn = targets[0]
+        partition, region, account, user_id = users[0].groups()
+        if not group_arn.startswith(f"arn:{partition}:elasticache:{region}:{account}:replicationgroup:"):
+            yield f"user ARN {arns} is not in the replication group's partition, region and account"
+        group_user_ids = {str(user_id) for user_group in recording.by_type(CACHE_USER_GROUP)
+                          if value(user_group, "userGroupId") in (value(groups[group_arn], "userGroupIds") or [])
+                          for user_id in value(user_group, "userIds") or []}
+        if user_id not in group_user_ids:
+            yield f"user {user_id!r} is not in the user group of {value(groups[group_arn], 'replicationGroupId')}"
+
+
+POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+METRICS_SOURCE = (
+    "langgraph-api 0.11.1-0.16.7: langgraph_api/api/__init__.py Route('/metrics') and api/meta.py meta_metrics "
+    "(the API, on PORT under MOUNT_PREFIX), langgraph_api/queue_entrypoint.py health_and_metrics_server (Route "
+    "'/metrics' on PORT, also mounted under MOUNT_PREFIX); langgraph_api/metrics_collector.py (queue depth from "
+    "the API process only); Agent Server changelog v0.11.0 (LSD_PROM_METRICS_ENABLED, LSD_PROM_METRICS_PORT "
+    "default 9464)"
+)
+
+
+def _selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """Whether a label selector (matchLabels and In/NotIn/Exists/DoesNotExist expressions) selects ``labels``."""
+    if any(labels.get(key) != wanted for key, wanted in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values") or []
+        if (operator == "In" and labels.get(key) not in values) or (operator == "NotIn" and labels.get(key) in values) \
+                or (operator == "Exists" and key not in labels) or (operator == "DoesNotExist" and key in labels):
+            return False
+    return True
+
+
+def _pod_labels(deployment: RecordedResource) -> dict[str, str]:
+    return dict(value(deployment, "spec.template.metadata.labels") or {})
+
+
+def _pod_monitor(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    """The monitor selects the API and the queue pods (and nothing else of ours), on a port they declare, at the
+    path they serve the metrics on."""
+    try:
+        k8s_validate.validate(resource)
+    except Exception as exc:  # jsonschema.ValidationError: the message is the finding
+        yield f"refused by the Prometheus Operator schema: {str(exc).splitlines()[0]}"
+    spec = value(resource, "spec")
+    selected = [d for d in recording.by_type(DEPLOYMENT) if _selects(spec["selector"], _pod_labels(d))]
+    roles = sorted(_pod_labels(d).get("app.kubernetes.io/component", "") for d in selected)
+    if roles != ["api", "queue"]:
+        yield f"selects the pods of {roles}, not of the api and the queue"
+    for job in recording.by_type("kubernetes:batch/v1:Job"):
+        if _selects(spec["selector"], dict(value(job, "spec.template.metadata.labels") or {})):
+            yield f"selects the pods of Job {job.name}"
+    for endpoint in spec.get("podMetricsEndpoints") or []:
+        for deployment in selected:
+            for container in _containers(deployment):
+                ports = {port.get("name"): port.get("containerPort") for port in container.get("ports") or []}
+                env = _env_of(recording, container)
+                if endpoint.get("port") not in ports:
+                    yield f"{deployment.name}: no container port named {endpoint.get('port')!r}"
+                elif str(int(ports[endpoint["port"]])) == env.get("PORT") and \
+                        endpoint.get("path") != f"{env.get('MOUNT_PREFIX', '')}/metrics":
+                    yield (f"{deployment.name}: path {endpoint.get('path')!r}; both roles serve "
+                           f"{env.get('MOUNT_PREFIX', '')}/metrics on PORT")
+
+
+def _scrapable(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    """With metrics on, the dedicated port is not PORT, the container declares it, and the NetworkPolicies that
+    select the pod admit a namespace to both PORT and that port."""
+    for container in _containers(resource):
+        env = _env_of(recording, container)
+        if env.get("LSD_PROM_METRICS_ENABLED") != "true":
+            continue
+        port, metrics_port = env.get("PORT"), env.get("LSD_PROM_METRICS_PORT", "9464")
+        if metrics_port == port:
+            yield f"{container['name']}: LSD_PROM_METRICS_PORT {metrics_port} is PORT, which the server binds"
+        declared = {str(int(p["containerPort"])) for p in container.get("ports") or []}
+        if metrics_port not in declared:
+            yield f"{container['name']}: the metrics port {metrics_port} is not a container port"
+        policies = [p for p in recording.by_type(NETWORK_POLICY)
+                    if _selects(value(p, "spec.podSelector") or {}, _pod_labels(resource))]
+        if not policies:
+            continue
+        admitted = {str(int(port_rule["port"])) for p in policies for rule in value(p, "spec.ingress") or []
+                    if any(peer.get("namespaceSelector") for peer in rule.get("from") or [])
+                    for port_rule in rule.get("ports") or []}
+        missing = sorted({port, metrics_port} - admitted)
+        if missing:
+            yield f"{resource.name}: no NetworkPolicy admits a scraper namespace to port(s) {missing}"
+
+
 KEDA_SOURCE = ("kedacore/keda v2.20.2 config/crd/bases/keda.sh_scaledobjects.yaml and "
                "keda.sh_triggerauthentications.yaml (tests/data/keda); apis/keda/v1alpha1/scaledobject_webhook.go "
                "verifyHpas ('the workload ... is already managed by the hpa')")
@@ -589,6 +779,8 @@ RULES: tuple[Rule, ...] = (
     _name_rule(RDS_PARAMS, "name", naming.RDS_PARAMETER_GROUP),
     _name_rule(GROUP, "replicationGroupId", naming.ELASTICACHE_GROUP),
     _name_rule(GROUP, "finalSnapshotIdentifier", naming.ELASTICACHE_SNAPSHOT),
+    _name_rule(CACHE_USER, "userId", naming.ELASTICACHE_USER),
+    _name_rule(CACHE_USER_GROUP, "userGroupId", naming.ELASTICACHE_USER_GROUP),
     _name_rule(CACHE_SUBNETS, "name", naming.ELASTICACHE_SUBNET_GROUP),
     _name_rule(CACHE_PARAMS, "name", naming.ELASTICACHE_PARAMETER_GROUP),
     _name_rule(SG, "name", naming.SECURITY_GROUP),
@@ -679,6 +871,27 @@ RULES: tuple[Rule, ...] = (
          "connect policy and the bootstrap Job before both roles", "docs.langchain.com/langsmith/configure-iam-auth "
          "(langgraph-api ≥ 0.12.0: URI without password, sslmode=require, the provider variable on API and queue)",
          _iam_login),
+    # ElastiCache IAM authentication
+    Rule(CACHE_USER, "userId / userName / authenticationMode / accessString", "an IAM user's id is its name; "
+         "passwords 16-128 accepted characters; a non-blank access string", provider_rules.ELASTICACHE_IAM_SOURCE
+         + "; AWS ElastiCache API reference, CreateUser (AccessString .*\\S.*, Engine valkey or redis)", _cache_user),
+    Rule(CACHE_USER_GROUP, "userIds / engine", "a user named default (ours off), only authenticating users in a "
+         "valkey group", provider_rules.ELASTICACHE_USER_GROUP_SOURCE, _cache_user_group),
+    Rule(GROUP, "userGroupIds / authToken / transitEncryptionEnabled", "RBAC without the AUTH token, with TLS, on "
+         "an engine with IAM authentication; the server's URI names the IAM user without a password, with "
+         "AGENT_REDIS_IAM_AUTH_PROVIDER=aws", provider_rules.ELASTICACHE_RBAC_AUTH_SOURCE + "; "
+         + provider_rules.ELASTICACHE_IAM_SOURCE + "; docs.langchain.com/langsmith/configure-iam-auth "
+         "(REDIS_URI rediss://<elasticache-iam-user>@<endpoint>:6379)", _rbac_group),
+    Rule(ROLE_POLICY, "policy (elasticache:Connect)", "the replication group and an IAM user of its user group",
+         provider_rules.ELASTICACHE_IAM_SOURCE + " (resources arn:<partition>:elasticache:<region>:<account>:"
+         "replicationgroup:<id> and :user:<user id>)", _elasticache_connect),
+    # Prometheus metrics
+    Rule(POD_MONITOR, "spec", "the Prometheus Operator schema; selects the api and queue pods only, on a port they "
+         "declare, at <MOUNT_PREFIX>/metrics", METRICS_SOURCE + "; @kubernetes-models/prometheus-operator 6.0.0 "
+         "(generated from prometheus-operator pkg/apis/monitoring)", _pod_monitor),
+    Rule(DEPLOYMENT, "containers[].ports / NetworkPolicy (metrics)", "the metrics port is not PORT, is declared and "
+         "is admitted with PORT from a scraper namespace", METRICS_SOURCE + "; Kubernetes API, NetworkPolicy "
+         "(a pod selected by a policy takes only the traffic some rule admits)", _scrapable),
     # alarms
     Rule(ALARM, "period / evaluationPeriods / statistic / comparisonOperator / treatMissingData / actions / name",
          "what PutMetricAlarm accepts", provider_rules.ALARM_SOURCE, _alarm),
@@ -699,6 +912,8 @@ ACCOUNT_SCOPED: tuple[tuple[str, str], ...] = (
     (RDS, "identifier"),
     ("aws:iam/role:Role", "name"),
     (GROUP, "replicationGroupId"),
+    (CACHE_USER, "userId"),
+    (CACHE_USER_GROUP, "userGroupId"),
     (LOG_GROUP, "name"),
 )
 """Explicit names unique per account and region. Auto-named resources are unique by their random suffix, and

@@ -85,6 +85,19 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("extra-secret-env", "prod", "secret-env", {"extraSecretEnv": {"LANGGRAPH_AES_KEY": SECURE}}),
     Variant("postgres-verify-full", "dev", "verify-full", {"postgres": {"caBundle": PEM}}),
     Variant("postgres-verify-full-iam", "staging", "verify-full-iam", {"postgres": {"caBundle": PEM}}),
+    # ElastiCache IAM authentication (langgraph-api ≥ 0.13): single mode with RDS IAM on the given role; cluster
+    # mode on Valkey with a role created from the OIDC provider
+    Variant("redis-iam-staging", "staging", "redis-iam", {
+        "redis": {"iamAuthentication": True}, "server": {"serverVersion": "0.16.7"}}),
+    Variant("redis-iam-valkey-cluster", "cluster", "redis-iam-cluster", {
+        "redis": {"engine": "valkey", "engineVersion": "8.2", "iamAuthentication": True,
+                  "iamUserId": "agents-cluster-server"},
+        "server": {"serverVersion": "0.13.8", "serviceAccountRoleArn": None,
+                   "oidcProviderArn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/"
+                                      "5C2A7B1E9D"}}),
+    # Prometheus metrics: the scraper admitted to both roles, a PodMonitor, under prod's mount prefix
+    Variant("metrics-pod-monitor", "prod", "metrics", {"server": {"metrics": {
+        "enabled": True, "podMonitor": True, "scraperNamespaces": ["monitoring", "prometheus"]}}}),
     # IAM authentication with a role created from the OIDC provider, under a long stack name
     Variant("iam-oidc-long-name", "staging", f"{LONG}-iam", {"server": {
         "serviceAccountRoleArn": None,

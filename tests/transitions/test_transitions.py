@@ -176,6 +176,8 @@ CASES: tuple[Case, ...] = (
     Case("auth-token-bumped-with-set", "dev", _redis(authTokenVersion=2, authTokenUpdateStrategy="SET"),
          {GROUP: {"fails", "disruption"}}, True, (GROUP, "fails", elasticache.AUTH_GUIDE),
          before=_redis(authTokenVersion=1, authTokenUpdateStrategy="SET")),
+    Case("redis-auth-token-to-iam", "prod", {"redis": {"iamAuthentication": True}},
+         {GROUP: {"disruption"}}, False, (GROUP, "disruption", elasticache.IAM_GUIDE)),
     # 9. runtime disruptions
     Case("redis-key-prefix", "dev", {"server": {"redisKeyPrefix": "dev2:"}}, {DEPLOYMENT: {"disruption"}}, False,
          (DEPLOYMENT, "disruption", runtime.SERVER_KEYS)),

@@ -62,11 +62,14 @@ def test_every_reference_variable_is_rendered_by_a_full_config_of_its_model(name
 def test_every_table_row_is_rendered_somewhere() -> None:
     rendered = set(render_full("standalone").merged()) | set(render_full("control-plane").merged())
     stack = validate_stack(full_raw("standalone"))
-    iam = render_env(stack.config.server.model_copy(update={"server_version": "0.12.12"}), stack.config.secrets,
-                     dataclasses.replace(PG, iam=True), REDIS, pool_max_size=10, redis_max_connections=10)
+    iam = render_env(stack.config.server.model_copy(update={"server_version": "0.13.0"}), stack.config.secrets,
+                     dataclasses.replace(PG, iam=True), dataclasses.replace(REDIS, user="agents-server"),
+                     pool_max_size=10, redis_max_connections=10)
     assert iam.plain["AGENT_POSTGRES_IAM_AUTH_PROVIDER"] == "aws"
+    assert iam.plain["AGENT_REDIS_IAM_AUTH_PROVIDER"] == "aws"
     assert set(env.ENV) - rendered - set(iam.merged()) == set()
     assert "AGENT_POSTGRES_IAM_AUTH_PROVIDER" not in rendered, "only with IAM authentication"
+    assert "AGENT_REDIS_IAM_AUTH_PROVIDER" not in rendered, "only with IAM authentication"
 
 
 def test_uri_names_follow_the_deployment_model() -> None:

@@ -40,6 +40,9 @@ CLUSTER_MODE_GUIDE = ("Amazon ElastiCache User Guide, 'Modifying cluster mode': 
 DELETE_GO = ("terraform-provider-aws internal/service/elasticache/replication_group.go resourceReplicationGroupDelete: "
              "DeleteReplicationGroup with FinalSnapshotIdentifier; the group and its data are gone, the snapshot "
              "stays")
+IAM_GUIDE = ("Amazon ElastiCache User Guide, 'Role-Based Access Control' (migrating from AUTH to RBAC: "
+             "ModifyReplicationGroup with UserGroupIdsToAdd and AuthTokenUpdateStrategy DELETE) and 'Authenticating "
+             "with IAM'")
 DATA_TIERING = ("Amazon ElastiCache User Guide, 'Data tiering': r6gd nodes are only used with data tiering, "
                 "`DataTieringEnabled` at CreateReplicationGroup, ForceNew in the provider")
 DELETE_FIRST = ("pulumi-terraform-bridge pkg/tfbridge (Diff): a replacement is delete-before-replace when the "
@@ -94,6 +97,11 @@ def group_findings(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[st
     findings += _replicas(old, new, paths, deferred)
     findings += _auth_token(old, new, paths)
     findings += _cluster_mode(old, new, paths)
+    if "userGroupIds" in paths and value(new, "userGroupIds") and not value(old, "userGroupIds"):
+        findings.append(Finding("disruption", "the group moves from its AUTH token to RBAC (a user group, IAM "
+                                "authentication): until the pods roll onto their IAM URI, the old ones authenticate "
+                                "as the group's disabled default user and lose Redis", "switch in a quiet moment; "
+                                "runs in flight lose their streams", IAM_GUIDE))
     if value(old, "finalSnapshotIdentifier") and not value(new, "finalSnapshotIdentifier"):
         findings.append(Finding("immediate", "`finalSnapshotIdentifier` removed: deleting the group keeps no final "
                                 "snapshot", source=GROUP_GO, weakens=True))
