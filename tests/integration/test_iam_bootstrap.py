@@ -155,3 +155,44 @@ def test_the_bootstrap_hands_a_migrated_database_to_the_iam_user(
         server.stop()
     with _as_iam_user(postgres, database, user, token) as conn:
         assert conn.execute("SELECT count(*) FROM threads").fetchone() == (2,)
+
+
+def test_turning_iam_off_hands_a_database_born_with_iam_back_to_the_master(
+        postgres: PostgresServer, redis_tls_server: RedisServer, tls_material: TlsMaterial, rds_iam: str,
+        tmp_path: Path) -> None:
+    """A database the server first migrated as its IAM user: once IAM authentication is off the pods log in as the
+    master, which the bootstrap made a member of the IAM user, so the server reads and writes the IAM user's tables.
+    Without that membership (what the bootstrap before version 2 left on such a database) the master is refused."""
+    master, password = _master(postgres, "iamoff", redis_tls_server)
+    user = unique_name("iamuser")
+    database = master.stack.config.postgres.database_name
+    _bootstrap(postgres, master, password, tls_material.ca_cert, user)
+    token = _set_token(postgres, user)
+    server = _boot(_iam_deployment(postgres, master, redis_tls_server, user), token, tls_material.ca_cert,
+                   tmp_path / "iam")
+    try:
+        status, thread = server.request("POST", "/threads", {})
+        assert status == 200, thread
+    finally:
+        server.stop()
+
+    master_role = master.stack.config.postgres.username
+    as_master = {**postgres.superuser_database.connect_kwargs(dbname=database), "user": master_role,
+                 "password": password}
+    with psycopg.connect(**as_master, autocommit=True) as conn:
+        conn.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(user), sql.Identifier(master_role)))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT count(*) FROM threads")
+    _bootstrap(postgres, master, password, tls_material.ca_cert, user)  # this version's Job, run again
+
+    after = start_agent_server(master.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
+                               directory=tmp_path / "master", log_name="master.log")
+    try:
+        status, found = after.request("GET", f"/threads/{thread['thread_id']}")
+        assert status == 200, found
+        status, created = after.request("POST", "/threads", {})
+        assert status == 200, created
+    finally:
+        after.stop()
+    with psycopg.connect(**as_master, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM threads").fetchone() == (2,)
