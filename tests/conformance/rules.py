@@ -172,6 +172,58 @@ def _rds_storage(_: Recording, resource: RecordedResource) -> Iterator[str]:
         yield f"maxAllocatedStorage {ceiling} is not 10 % above allocatedStorage {allocated}"
 
 
+def _rds_provisioned_storage(_: Recording, resource: RecordedResource) -> Iterator[str]:
+    """IOPS and throughput where RDS takes them (``provider_rules.STORAGE_SOURCE``)."""
+    kind = value(resource, "storageType") or "gp2"
+    size, iops, throughput = int(value(resource, "allocatedStorage")), value(resource, "iops"), \
+        value(resource, "storageThroughput")
+    if kind in {"io1", "io2"}:
+        low, high = provider_rules.PROVISIONED_IOPS
+        if kind == "io1":
+            high = min(high, provider_rules.IO1_MAX_IOPS_PER_GIB * size)
+        if iops is None or not low <= int(iops) <= high:
+            yield f"{kind} needs provisioned iops within {low}-{high} on {size} GiB (got {iops})"
+    elif kind == "gp2" and (iops is not None or throughput is not None):
+        yield "gp2 takes neither iops nor storageThroughput"
+    elif kind == "gp3" and (iops is not None or throughput is not None):
+        if size < provider_rules.GP3_PROVISIONED_MINIMUM_GB:
+            yield f"gp3 iops/storageThroughput below {provider_rules.GP3_PROVISIONED_MINIMUM_GB} GiB ({size} GiB)"
+        elif iops is None or throughput is None:
+            yield "gp3 from 400 GiB takes iops and storageThroughput together"
+        elif not (provider_rules.GP3_IOPS[0] <= int(iops) <= provider_rules.GP3_IOPS[1]
+                  and provider_rules.GP3_THROUGHPUT[0] <= int(throughput) <= provider_rules.GP3_THROUGHPUT[1]
+                  and int(throughput) <= provider_rules.GP3_MAX_THROUGHPUT_PER_IOPS * int(iops)
+                  and int(iops) <= provider_rules.GP3_MAX_IOPS_PER_GIB * size):
+            yield f"gp3 iops {iops} / storageThroughput {throughput} outside what RDS takes on {size} GiB"
+
+
+def _rds_blue_green(recording: Recording, resource: RecordedResource) -> Iterator[str]:
+    """A blue/green deployment needs automated backups and, to upgrade a major, logical replication."""
+    if not (value(resource, "blueGreenUpdate") or {}).get("enabled"):
+        return
+    if not value(resource, "backupRetentionPeriod"):
+        yield "blueGreenUpdate without automated backups (backupRetentionPeriod 0)"
+    for group in _depends_on(recording, resource, RDS_PARAMS):
+        parameters = {item["name"]: item.get("value") for item in value(group, "parameters") or []}
+        if parameters.get("rds.logical_replication") != "1":
+            yield "blueGreenUpdate without rds.logical_replication = 1 in the instance's parameter group"
+
+
+def _elasticache_auth(_: Recording, resource: RecordedResource) -> Iterator[str]:
+    """The AUTH token strategy ModifyReplicationGroup takes, and data tiering where the node type needs it."""
+    strategy = value(resource, "authTokenUpdateStrategy")
+    has_token, groups = "authToken" in resource.inputs, value(resource, "userGroupIds") or []
+    if strategy not in (None, "ROTATE", "SET", "DELETE"):
+        yield f"authTokenUpdateStrategy {strategy!r} is not ROTATE, SET or DELETE"
+    if strategy == "DELETE" and (has_token or not groups):
+        yield "authTokenUpdateStrategy DELETE only moves a group to RBAC: no authToken, and userGroupIds set"
+    if strategy in ("ROTATE", "SET") and not has_token:
+        yield f"authTokenUpdateStrategy {strategy} needs an authToken"
+    family = str(value(resource, "nodeType") or "").split(".")[1:2]
+    if family and family[0].startswith("r") and family[0].endswith("d") and not value(resource, "dataTieringEnabled"):
+        yield f"nodeType {value(resource, 'nodeType')} runs only with dataTieringEnabled"
+
+
 def _windows(rules: provider_rules.WindowRules) -> Callable[[Recording, RecordedResource], Iterator[str]]:
     def check(_: Recording, resource: RecordedResource) -> Iterator[str]:
         daily, weekly = value(resource, rules.daily_field), value(resource, "maintenanceWindow")
@@ -801,6 +853,13 @@ RULES: tuple[Rule, ...] = (
          + provider_rules.POSTGRES_CREATABLE_SOURCE, _rds_engine),
     Rule(RDS, "allocatedStorage / maxAllocatedStorage", "20-65536 GiB (100 for io1/io2); the ceiling ≥ 110 %",
          provider_rules.STORAGE_CEILING_SOURCE, _rds_storage),
+    Rule(RDS, "storageType / iops / storageThroughput", "io1/io2 with provisioned IOPS; gp3 IOPS and throughput "
+         "only from 400 GiB, together, within their ranges", provider_rules.STORAGE_SOURCE,
+         _rds_provisioned_storage),
+    Rule(RDS, "blueGreenUpdate", "automated backups and rds.logical_replication in the instance's parameter group",
+         "terraform-provider-aws internal/service/rds/blue_green.go (backups must be enabled); Amazon RDS User "
+         "Guide, 'Replication methods for blue/green deployments' (a major upgrade replicates logically: "
+         "rds.logical_replication = 1)", _rds_blue_green),
     Rule(RDS, "backupWindow / maintenanceWindow", "≥ 30 minutes each, never overlapping",
          provider_rules.RDS_WINDOWS.source, _windows(provider_rules.RDS_WINDOWS)),
     Rule(RDS, "monitoringInterval / monitoringRoleArn", "0, 1, 5, 10, 15, 30 or 60; above 0 with a role",
@@ -825,6 +884,10 @@ RULES: tuple[Rule, ...] = (
          "multi-AZ needs failover, failover needs 2 nodes, 0-5 replicas per shard, a description",
          "AWS ElastiCache API reference, CreateReplicationGroup; terraform-provider-aws "
          "internal/service/elasticache/replication_group.go (CustomizeDiff and validators)", _elasticache_shape),
+    Rule(GROUP, "authTokenUpdateStrategy / nodeType", "ROTATE or SET with a token, DELETE only moving to RBAC; "
+         "r6gd nodes only with data tiering", "AWS ElastiCache API reference, ModifyReplicationGroup "
+         "AuthTokenUpdateStrategy; Amazon ElastiCache User Guide, 'Data tiering'; terraform-provider-aws "
+         "internal/service/elasticache/replication_group.go authTokenUpdateStrategyValidate", _elasticache_auth),
     Rule(GROUP, "finalSnapshotIdentifier", "unique per deletion (a random suffix kept until replacement)",
          "AWS ElastiCache API reference, DeleteReplicationGroup: SnapshotAlreadyExistsFault", _snapshot_unique),
     # security groups

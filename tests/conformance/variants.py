@@ -98,6 +98,15 @@ VARIANTS: tuple[Variant, ...] = (
     # Prometheus metrics: the scraper admitted to both roles, a PodMonitor, under prod's mount prefix
     Variant("metrics-pod-monitor", "prod", "metrics", {"server": {"metrics": {
         "enabled": True, "podMonitor": True, "scraperNamespaces": ["monitoring", "prometheus"]}}}),
+    # day-2 knobs: blue/green upgrades, provisioned storage, Multi-AZ off with replicas, a rotated AUTH token
+    Variant("blue-green", "prod", "blue-green", {"postgres": {"blueGreenUpdate": True, "applyImmediately": True,
+                                                             "allowMajorVersionUpgrade": True}}),
+    Variant("io1-storage", "prod", "io1", {"postgres": {"storageType": "io1", "iops": 3000}}),
+    Variant("gp3-provisioned", "prod", "gp3-provisioned", {"postgres": {"allocatedStorageGb": 400, "iops": 12000,
+                                                                        "storageThroughput": 750}}),
+    Variant("redis-multi-az-off", "prod", "multi-az-off", {"redis": {"multiAz": False, "applyImmediately": True}}),
+    Variant("redis-token-rotated", "dev", "token-set", {"redis": {"authTokenVersion": 1,
+                                                                 "authTokenUpdateStrategy": "SET"}}),
     # IAM authentication with a role created from the OIDC provider, under a long stack name
     Variant("iam-oidc-long-name", "staging", f"{LONG}-iam", {"server": {
         "serviceAccountRoleArn": None,
