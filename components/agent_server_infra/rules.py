@@ -395,21 +395,8 @@ def check_iam(postgres: PostgresConfig, server: ServerConfig) -> list[Issue]:
     with, and a queue autoscaler that can log in without a password (KEDA's cannot)."""
     if postgres.mode != "rds" or not postgres.iam_authentication:
         return []
-    issues: list[Issue] = []
-    minimum = env.ENV[IAM_AUTH_VARIABLE].min_version
-    if server.deployment_model != "standalone":
-        issues.append(Issue("postgres.iamAuthentication", "needs server.deploymentModel standalone (a LangSmith "
-                            "control plane runs the server with credentials of its own)"))
-    if server.server_version is None:
-        issues.append(Issue("postgres.iamAuthentication", f"needs langgraph-api ≥ {minimum} ({IAM_AUTH_VARIABLE}): "
-                            "set server.serverVersion to the image's version"))
-    elif not env.supported(IAM_AUTH_VARIABLE, server.version):
-        issues.append(Issue("postgres.iamAuthentication", f"needs langgraph-api ≥ {minimum} ({IAM_AUTH_VARIABLE}) "
-                            f"but server.serverVersion is {server.server_version}"))
-    if server.deployment_model == "standalone" and server.service_account_role_arn is None \
-            and server.oidc_provider_arn is None:
-        issues.append(Issue("server.serviceAccountRoleArn", "postgres.iamAuthentication needs the server's IRSA role "
-                            "(rds-db:connect is attached to it): set serviceAccountRoleArn or oidcProviderArn"))
+    issues = _iam_prerequisites("postgres.iamAuthentication", str(env.ENV[IAM_AUTH_VARIABLE].min_version),
+                                f"({IAM_AUTH_VARIABLE})", "rds-db:connect", server)
     if server.queue.autoscaling == "backlog":
         issues.append(Issue("server.queue.autoscaling", "backlog scaling cannot be used with "
                             "postgres.iamAuthentication: KEDA's postgresql scaler logs in with a password only "
@@ -477,21 +464,28 @@ def check_redis_iam(redis: RedisConfig, server: ServerConfig) -> list[Issue]:
     release with the AWS provider for Redis, a standalone server and an IRSA role to sign tokens with."""
     if redis.mode == "external" or not redis.iam_authentication:
         return []
+    return _iam_prerequisites("redis.iamAuthentication", REDIS_IAM_AWS_MINIMUM,
+                              f"({REDIS_IAM_VARIABLE} with the aws provider)", "elasticache:Connect", server)
+
+
+def _iam_prerequisites(key: str, minimum: str, provider: str, grant: str, server: ServerConfig) -> list[Issue]:
+    """What IAM authentication to a store (``key``) needs of the server: to run standalone (a control plane has
+    credentials of its own), a release ≥ ``minimum`` that has the ``provider``, and an IRSA role to attach the
+    ``grant`` to and sign tokens with."""
     issues: list[Issue] = []
-    minimum = REDIS_IAM_AWS_MINIMUM
     if server.deployment_model != "standalone":
-        issues.append(Issue("redis.iamAuthentication", "needs server.deploymentModel standalone (a LangSmith "
-                            "control plane runs the server with credentials of its own)"))
-    if server.server_version is None:
-        issues.append(Issue("redis.iamAuthentication", f"needs langgraph-api ≥ {minimum} ({REDIS_IAM_VARIABLE} "
-                            "with the aws provider): set server.serverVersion to the image's version"))
-    elif server.version is not None and server.version < parse_version(minimum):
-        issues.append(Issue("redis.iamAuthentication", f"needs langgraph-api ≥ {minimum} ({REDIS_IAM_VARIABLE} "
-                            f"with the aws provider) but server.serverVersion is {server.server_version}"))
+        issues.append(Issue(key, "needs server.deploymentModel standalone (a LangSmith control plane runs the server "
+                            "with credentials of its own)"))
+    if server.version is None:
+        issues.append(Issue(key, f"needs langgraph-api ≥ {minimum} {provider}: set server.serverVersion to the "
+                            "image's version"))
+    elif server.version < parse_version(minimum):
+        issues.append(Issue(key, f"needs langgraph-api ≥ {minimum} {provider} but server.serverVersion is "
+                            f"{server.server_version}"))
     if server.deployment_model == "standalone" and server.service_account_role_arn is None \
             and server.oidc_provider_arn is None:
-        issues.append(Issue("server.serviceAccountRoleArn", "redis.iamAuthentication needs the server's IRSA role "
-                            "(elasticache:Connect is attached to it): set serviceAccountRoleArn or oidcProviderArn"))
+        issues.append(Issue("server.serviceAccountRoleArn", f"{key} needs the server's IRSA role ({grant} is "
+                            "attached to it): set serviceAccountRoleArn or oidcProviderArn"))
     return issues
 
 
