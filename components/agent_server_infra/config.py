@@ -485,7 +485,10 @@ class ServerConfig(_Model):
     """More plain variables for the server; may not override a managed one."""
 
     bg_job_isolated_loops: bool = env.default_bool("BG_JOB_ISOLATED_LOOPS")
-    bg_job_max_retries: int = Field(default=env.default_int("BG_JOB_MAX_RETRIES"), ge=0, le=100)
+    bg_job_max_retries: int | None = Field(default=None, ge=0, le=100)
+    """Attempts a background run gets (the server counts attempts: attempt n fails when n > this). Unset: the seed's
+    3, or more when one queue rollout can interrupt a run more often (⌈maxReplicas / surge⌉ waves, one more for a
+    backlog-scaled queue); a value below that is refused."""
     bg_job_shutdown_grace_period_secs: int = Field(
         default=env.default_int("BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS"), ge=0, le=3600
     )

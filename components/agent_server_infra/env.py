@@ -28,6 +28,7 @@ from .env_table import (
     managed_names,
     supported,
 )
+from .sizing import bg_job_max_retries
 
 if TYPE_CHECKING:
     from .config import Secrets, ServerConfig
@@ -153,7 +154,7 @@ def render_env(
         "PORT": str(SERVER_PORT),
         "N_JOBS_PER_WORKER": "0" if role == "api" else str(server.n_jobs_per_worker),
         "BG_JOB_ISOLATED_LOOPS": _bool(server.bg_job_isolated_loops),
-        "BG_JOB_MAX_RETRIES": str(server.bg_job_max_retries),
+        "BG_JOB_MAX_RETRIES": str(bg_job_max_retries(server)),
         "BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS": str(server.bg_job_shutdown_grace_period_secs),
         "BG_JOB_TIMEOUT_SECS": str(server.bg_job_timeout_secs),
         "CORS_ALLOW_ORIGINS": ",".join(server.cors_allow_origins),

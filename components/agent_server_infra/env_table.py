@@ -72,8 +72,11 @@ _ROWS: tuple[EnvVar, ...] = (
            "runs with 0.", default="10"),
     EnvVar("BG_JOB_ISOLATED_LOOPS", "server.bgJobIsolatedLoops", "Run background jobs in their own event loop, "
            "each with a pool of poolMaxSize // nJobsPerWorker.", default="false"),
-    EnvVar("BG_JOB_MAX_RETRIES", "server.bgJobMaxRetries", "Retries of a background run after a retriable "
-           "failure.", default="3"),
+    EnvVar("BG_JOB_MAX_RETRIES", "server.bgJobMaxRetries", "Attempts a background run gets, not retries: attempt "
+           "n fails with \"exceeded max attempts\" when n > the value (`langgraph_api/worker.py`). Derived when unset "
+           "(standalone; a control-plane deployment keeps the server's 3): the server's 3, or one more than the times "
+           "one queue rollout can interrupt a run (⌈maxReplicas / surge⌉ waves, +1 for a backlog-scaled queue; "
+           "SIGTERM requeues a running run).", default="3"),
     EnvVar("BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS", "server.bgJobShutdownGracePeriodSecs", "Seconds the queue waits "
            "for running jobs on shutdown (0-3600); the pod's termination grace period is derived above it.",
            default="180", min_version="0.2.16"),

@@ -199,7 +199,7 @@ class ServerSettings(TypedDict, total=False):
     bg_job_isolated_loops: bool
     """Stack config: `agent-server:server.bgJobIsolatedLoops`."""
     bg_job_max_retries: int
-    """Stack config: `agent-server:server.bgJobMaxRetries`."""
+    """Attempts a background run gets (the server counts attempts: attempt n fails when n > this). Unset: the seed's 3, or more when one queue rollout can interrupt a run more often (⌈maxReplicas / surge⌉ waves, one more for a backlog-scaled queue); a value below that is refused. Stack config: `agent-server:server.bgJobMaxRetries`."""
     bg_job_shutdown_grace_period_secs: int
     """Stack config: `agent-server:server.bgJobShutdownGracePeriodSecs`."""
     bg_job_timeout_secs: int
