@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from . import env_table as env
+from .pod_security import TCP_RETRIES2_DEFAULT, TCP_RETRIES2_MIN
 from .provider_rules import (
     ELASTICACHE_DEFAULT_VERSION,
     POSTGRES_CREATABLE_MINORS,
@@ -483,6 +484,13 @@ class ServerConfig(_Model):
     extra_env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], Annotated[str, _infra("")]] = Field(
         default_factory=dict)
     """More plain variables for the server; may not override a managed one."""
+    tcp_retries2: int | None = Field(default=None, ge=TCP_RETRIES2_MIN, le=TCP_RETRIES2_DEFAULT)
+    """Opt-in pod sysctl `net.ipv4.tcp_retries2` for both roles: unacknowledged retransmissions before the kernel
+    drops a connection whose peer vanished without a reset (a failover to a dead host). At the kernel's 15 such a
+    connection lives ~924.6 s, and the runtime's checkpoint writer holds one lock per process, so one stalled query
+    stalls every run of the pod; 8 drops it after ~102 s (RFC 1122's floor). An unsafe sysctl: the nodes' kubelet
+    must run with `--allowed-unsafe-sysctls=net.ipv4.tcp_retries2` (pods fail with SysctlForbidden elsewhere) and
+    the namespace's Pod Security admission must be `privileged`."""
 
     bg_job_isolated_loops: bool = env.default_bool("BG_JOB_ISOLATED_LOOPS")
     bg_job_max_retries: int | None = Field(default=None, ge=0, le=100)

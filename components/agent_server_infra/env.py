@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 __all__ = [
     "BOTH", "CONTROL_PLANE", "ENV", "MIT_RUNTIME", "RUNTIME_LIMITS", "SERVER_PORT", "STANDALONE", "DeploymentModel",
     "EnvVar", "PostgresFacts", "RedisFacts", "RenderedEnv", "Role", "RuntimeLimit", "default_bool", "default_int",
-    "default_str", "managed_names", "postgres_uri", "postgres_uri_name", "redis_uri", "render_env", "supported",
+    "default_str", "managed_names", "postgres_uri", "postgres_uri_name", "redis_uri", "redis_uri_name", "render_env",
+    "supported",
 ]
 
 # --- rendering ---------------------------------------------------------------------------------------------
@@ -110,6 +111,12 @@ def postgres_uri_name(model: DeploymentModel) -> str:
     """The secret variable that holds the Postgres URI under a deployment model, as the table says (the backlog
     autoscaler reads the same key of the server's Secret)."""
     [name] = [row.name for row in ENV.values() if row.source == "derived:postgres" and model in row.models]
+    return name
+
+
+def redis_uri_name(model: DeploymentModel) -> str:
+    """The secret variable that holds the Redis URI under a deployment model, as the table says."""
+    [name] = [row.name for row in ENV.values() if row.source == "derived:redis" and model in row.models]
     return name
 
 

@@ -244,7 +244,7 @@ def check_server(server: ServerConfig, secrets: Secrets | None, redis: RedisConf
     if not standalone:
         # api/queue stay meaningful: they are the replica ceilings the control plane runs, for the budget.
         for field in ("image", "ingress", "service_account_role_arn", "oidc_provider_arn", "namespace",
-                      "create_namespace", "run_as_user", "run_as_group", "network_policy"):
+                      "create_namespace", "run_as_user", "run_as_group", "network_policy", "tcp_retries2"):
             if _set(server, field):
                 issues.append(Issue(f"server.{_alias(ServerConfig, field)}", "only applies when "
                                     "server.deploymentModel is standalone (a control plane runs the server)"))

@@ -196,6 +196,8 @@ class ServerSettings(TypedDict, total=False):
     """The cluster's IAM OIDC provider: without `serviceAccountRoleArn`, the component creates the server's IRSA role trusting it for this server's service account only. Stack config: `agent-server:server.oidcProviderArn`."""
     extra_env: Mapping[str, pulumi.Input[str]]
     """More plain variables for the server; may not override a managed one. Stack config: `agent-server:server.extraEnv`."""
+    tcp_retries2: int
+    """Opt-in pod sysctl `net.ipv4.tcp_retries2` for both roles: unacknowledged retransmissions before the kernel drops a connection whose peer vanished without a reset (a failover to a dead host). At the kernel's 15 such a connection lives ~924.6 s, and the runtime's checkpoint writer holds one lock per process, so one stalled query stalls every run of the pod; 8 drops it after ~102 s (RFC 1122's floor). An unsafe sysctl: the nodes' kubelet must run with `--allowed-unsafe-sysctls=net.ipv4.tcp_retries2` (pods fail with SysctlForbidden elsewhere) and the namespace's Pod Security admission must be `privileged`. Stack config: `agent-server:server.tcpRetries2`."""
     bg_job_isolated_loops: bool
     """Stack config: `agent-server:server.bgJobIsolatedLoops`."""
     bg_job_max_retries: int

@@ -24,8 +24,11 @@ from .env import SERVER_PORT, postgres_uri_name
 from .errors import ConfigError, Issue
 from .inputs import prevalidated, validate_args
 from .keda import backlog_autoscaler
+from .pod_security import TCP_RETRIES2
 from .settings import ServerSettings
 from .sizing import backlog_scaled, surge
+from .wait_for_stores import SCRIPT as WAIT_FOR_STORES_SCRIPT
+from .wait_for_stores import WAIT_SECONDS
 
 TYPE_TOKEN = "agent-server-infra:index:Workload"
 Role = Literal["api", "queue"]
@@ -43,6 +46,20 @@ STARTUP_PERIOD_SECS = 5
 STARTUP_FAILURE_THRESHOLD = 120
 """Up to 10 minutes for the first ``/ok?check_db=1`` (migrations run at start-up; the queue's health server only
 listens once its start-up is done)."""
+READINESS_PERIOD_SECS = 5
+READINESS_FAILURE_THRESHOLD = 3
+LIVENESS_PERIOD_SECS = 10
+LIVENESS_FAILURE_THRESHOLD = 6
+"""The kubelet restarts a container after ``LIVENESS_FAILURE_THRESHOLD`` failed probes ``LIVENESS_PERIOD_SECS``
+apart: a liveness probe that checked the database would restart every pod 60 s into a store outage (the
+integration tier's outage tests hold both probe paths to that)."""
+PROBE_TIMEOUT_SECS = 5
+WAIT_FOR_STORES_SECS = 180
+"""The wait-for-stores init container's bound (:mod:`agent_server_infra.wait_for_stores`): an RDS Multi-AZ failover
+typically takes 60-120 s (Amazon RDS User Guide, "Failing over a Multi-AZ DB instance"), so a pod scheduled during
+one starts within a poll of its end, without the kubelet's restart back-off. A store still down after 180 s fails
+the init container, which the kubelet retries with its back-off (the pod shows Init:Error, naming the store)."""
+WAIT_FOR_STORES_CONTAINER = "wait-for-stores"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 ZONE_KEY = "topology.kubernetes.io/zone"
 HOST_KEY = "kubernetes.io/hostname"
@@ -156,7 +173,9 @@ class Workload(pulumi.ComponentResource):
     ``server.createNamespace``; a ServiceAccount (IRSA annotation when ``server.serviceAccountRoleArn`` is set, no
     token automount); one Secret with the secret environment and a ConfigMap per role with the plain one (both
     auto-named and immutable, so a change rolls the pods); Deployments ``<name>-api`` and ``<name>-queue``, both
-    told ``PORT`` and probed there on ``<mountPrefix>/ok`` (``check_db=1`` only in the startup probe), the queue
+    told ``PORT`` and probed there on ``<mountPrefix>/ok`` (``check_db=1`` only in the startup probe), each pod
+    starting with a bounded wait-for-stores init container (:mod:`agent_server_infra.wait_for_stores`) and, with
+    ``server.tcpRetries2``, that sysctl, the queue
     rolled out only once the API is ready (their migrations never race), with non-root read-only containers, zone
     and host spread, surge-only rolling updates with ``maxSurge = sizing.surge(ceiling)`` and a termination grace
     period above the drain period; a ClusterIP Service for the API; a PodDisruptionBudget per role; a CPU
@@ -353,7 +372,7 @@ class Workload(pulumi.ComponentResource):
         def http_probe(path: str, period: int, failures: int) -> "k8s.core.v1.ProbeArgs":
             return k8s.core.v1.ProbeArgs(
                 http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=PORT_NAME),
-                period_seconds=period, timeout_seconds=5, failure_threshold=failures,
+                period_seconds=period, timeout_seconds=PROBE_TIMEOUT_SECS, failure_threshold=failures,
             )
 
         def spread(key: str) -> "k8s.core.v1.TopologySpreadConstraintArgs":
@@ -363,36 +382,39 @@ class Workload(pulumi.ComponentResource):
                 match_label_keys=["pod-template-hash"],
             )
 
+        env_from = [
+            k8s.core.v1.EnvFromSourceArgs(
+                config_map_ref=k8s.core.v1.ConfigMapEnvSourceArgs(name=_name_of(config_map))),
+            k8s.core.v1.EnvFromSourceArgs(secret_ref=k8s.core.v1.SecretEnvSourceArgs(name=_name_of(secret))),
+        ]
+        volume_mounts = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")]
         container = k8s.core.v1.ContainerArgs(
             name=role,
             image=server.image,
             command=list(QUEUE_COMMAND) if role == "queue" else None,
             ports=[k8s.core.v1.ContainerPortArgs(name=PORT_NAME, container_port=PORT, protocol="TCP")],
-            env_from=[
-                k8s.core.v1.EnvFromSourceArgs(
-                    config_map_ref=k8s.core.v1.ConfigMapEnvSourceArgs(name=_name_of(config_map))),
-                k8s.core.v1.EnvFromSourceArgs(secret_ref=k8s.core.v1.SecretEnvSourceArgs(name=_name_of(secret))),
-            ],
+            env_from=env_from,
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": scale.cpu, "memory": scale.memory}, limits=limits,
             ),
             startup_probe=http_probe(startup_path, STARTUP_PERIOD_SECS, STARTUP_FAILURE_THRESHOLD),
-            readiness_probe=http_probe(live_path, 5, 3),
-            liveness_probe=http_probe(live_path, 10, 6),
+            readiness_probe=http_probe(live_path, READINESS_PERIOD_SECS, READINESS_FAILURE_THRESHOLD),
+            liveness_probe=http_probe(live_path, LIVENESS_PERIOD_SECS, LIVENESS_FAILURE_THRESHOLD),
             lifecycle=k8s.core.v1.LifecycleArgs(
                 pre_stop=k8s.core.v1.LifecycleHandlerArgs(
                     sleep=k8s.core.v1.SleepActionArgs(seconds=API_PRE_STOP_SLEEP_SECS)),
             ) if role == "api" else None,
             security_context=_container_security(),
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+            volume_mounts=volume_mounts,
         )
         pod = k8s.core.v1.PodSpecArgs(
             service_account_name=_name_of(service_account),
             automount_service_account_token=False,
             enable_service_links=False,
             termination_grace_period_seconds=termination_grace_period(server),
-            security_context=_pod_security(server),
+            security_context=_pod_security(server, sysctls=pod_sysctls(server)),
             topology_spread_constraints=[spread(ZONE_KEY), spread(HOST_KEY)],
+            init_containers=[_wait_for_stores(server.image, env_from, volume_mounts)],
             containers=[container],
             volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())],
         )
@@ -567,6 +589,30 @@ class Workload(pulumi.ComponentResource):
         )
 
 
+def pod_sysctls(server: ServerConfig) -> dict[str, str]:
+    """The sysctls both roles' pods set: ``net.ipv4.tcp_retries2`` when ``server.tcpRetries2`` opts in (an unsafe
+    sysctl, :data:`agent_server_infra.pod_security.TCP_RETRIES2`), else none."""
+    return {TCP_RETRIES2: str(server.tcp_retries2)} if server.tcp_retries2 is not None else {}
+
+
+def _wait_for_stores(image: pulumi.Input[str] | None, env_from: Sequence[k8s.core.v1.EnvFromSourceArgs],
+                     volume_mounts: Sequence[k8s.core.v1.VolumeMountArgs]) -> k8s.core.v1.ContainerArgs:
+    """The init container: the server image runs :data:`~agent_server_infra.wait_for_stores.SCRIPT` with the
+    server's own environment and mounts (the URIs come from the Secret, a CA bundle from wherever the server reads
+    it), under the same security context."""
+    return k8s.core.v1.ContainerArgs(
+        name=WAIT_FOR_STORES_CONTAINER,
+        image=image,
+        command=["python", "-c", WAIT_FOR_STORES_SCRIPT],
+        env_from=list(env_from),
+        env=[k8s.core.v1.EnvVarArgs(name=WAIT_SECONDS, value=str(WAIT_FOR_STORES_SECS))],
+        resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "50m", "memory": "128Mi"},
+                                                       limits={"memory": "256Mi"}),
+        security_context=_container_security(),
+        volume_mounts=list(volume_mounts),
+    )
+
+
 def _container_security() -> k8s.core.v1.SecurityContextArgs:
     return k8s.core.v1.SecurityContextArgs(
         allow_privilege_escalation=False,
@@ -576,11 +622,14 @@ def _container_security() -> k8s.core.v1.SecurityContextArgs:
     )
 
 
-def _pod_security(server: ServerConfig) -> k8s.core.v1.PodSecurityContextArgs:
+def _pod_security(server: ServerConfig, sysctls: Mapping[str, str] | None = None,
+                  ) -> k8s.core.v1.PodSecurityContextArgs:
     return k8s.core.v1.PodSecurityContextArgs(
         run_as_non_root=True, run_as_user=server.run_as_user, run_as_group=server.run_as_group,
         fs_group=server.run_as_group,
         seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+        sysctls=[k8s.core.v1.SysctlArgs(name=name, value=value) for name, value in sysctls.items()] if sysctls
+        else None,
     )
 
 

@@ -68,7 +68,8 @@ def test_an_explicit_value_that_survives_a_rollout_is_kept() -> None:
     server = _server({"replicas": 3, "maxReplicas": 12}, bgJobMaxRetries=9)
     assert sizing.bg_job_max_retries(server) == 9
     budget = sizing.retry_budget(server)
-    assert budget is not None and budget.inputs["derived"] is False
+    assert budget is not None
+    assert budget.inputs["derived"] is False
 
 
 def test_an_explicit_value_below_one_rollout_is_refused_with_the_numbers() -> None:
