@@ -14,6 +14,7 @@ import pytest
 
 from agent_server_infra import sizing
 from agent_server_infra.config import ServerConfig
+from agent_server_infra.docs import env_reference
 from agent_server_infra.env import PostgresFacts, RedisFacts, render_env
 from agent_server_infra.errors import ConfigError
 from agent_server_infra.validate import validate_stack
@@ -101,3 +102,13 @@ def test_a_control_plane_deployment_keeps_the_seed() -> None:
     assert sizing.retry_budget(server) is None
     assert sizing.bg_job_max_retries(server) == 3
     assert sizing.bg_job_max_retries(_server({"replicas": 1}, deploymentModel="control-plane", bgJobMaxRetries=1)) == 1
+
+
+def test_the_env_reference_says_what_no_setting_fixes() -> None:
+    """Store errors mid-run are not retried, the checkpoint pool's back-off sets the recovery time, and a dead host
+    stalls a process for the kernel's retransmission timeout (924.6 s at tcp_retries2 15; 102.2 s at 8)."""
+    reference = env_reference()
+    rows = [line for line in reference.splitlines() if line.startswith("| `DATABASE_URI`")]
+    assert any("No setting makes a store error mid-run retried" in row and "`REDIS_URI`" in row for row in rows)
+    assert any("reconnect back-off" in row and "PoolTimeout" in row and "30 s" in row for row in rows)
+    assert any("924.6 s" in row and "102.2 s at 8" in row and "server.tcpRetries2" in row for row in rows)
