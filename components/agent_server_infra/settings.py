@@ -13,7 +13,7 @@ from typing import Required, TypedDict
 
 import pulumi
 
-__all__ = ["AlarmsSettings", "BacklogScalingSettings", "CheckpointDeleteSettings", "DatadogSettings", "IngressSettings", "NetworkPolicySettings", "NetworkSettings", "OtelSettings", "PostgresSettings", "QueueScaleSettings", "RedisSettings", "ScaleSettings", "ServerSettings"]
+__all__ = ["AlarmsSettings", "BacklogScalingSettings", "CheckpointDeleteSettings", "DatadogSettings", "IngressSettings", "NetworkPolicySettings", "NetworkSettings", "OtelSettings", "PostgresSettings", "QueueScaleSettings", "RedisSettings", "ScaleSettings", "ServerSettings", "StuckRunsSettings"]
 
 
 class BacklogScalingSettings(TypedDict, total=False):
@@ -66,6 +66,17 @@ class DatadogSettings(TypedDict, total=False):
     """Stack config: `agent-server:server.datadog.env`."""
     service: str
     """Stack config: `agent-server:server.datadog.service`."""
+
+
+class StuckRunsSettings(TypedDict, total=False):
+    """An opt-in check for runs stuck in `running` (`server.stuckRuns`): a CronJob in the server's image that runs `query` and fails, naming the runs, when a run has been running longer than `afterSeconds`. A failed Job is what the cluster's monitoring already alerts on (kube-state-metrics `kube_job_status_failed`). No metric of the server measures it (its queue metrics are counts) and CloudWatch cannot read Postgres rows: a queue pod stalled on a dead database connection keeps its probes green while its runs stay `running`."""
+
+    after_seconds: int
+    """How long a run may stay `running` since its worker claimed it; set it above your longest run. Stack config: `agent-server:server.stuckRuns.afterSeconds`."""
+    schedule: str
+    """When the check runs (a five-field cron schedule). Stack config: `agent-server:server.stuckRuns.schedule`."""
+    query: str
+    """The stuck runs' ids; `%(after_seconds)s` is `afterSeconds` (the licensed runtime's table is `run`). Stack config: `agent-server:server.stuckRuns.query`."""
 
 
 class NetworkPolicySettings(TypedDict, total=False):
@@ -196,6 +207,8 @@ class ServerSettings(TypedDict, total=False):
     """The cluster's IAM OIDC provider: without `serviceAccountRoleArn`, the component creates the server's IRSA role trusting it for this server's service account only. Stack config: `agent-server:server.oidcProviderArn`."""
     extra_env: Mapping[str, pulumi.Input[str]]
     """More plain variables for the server; may not override a managed one. Stack config: `agent-server:server.extraEnv`."""
+    stuck_runs: StuckRunsSettings
+    """An opt-in CronJob that fails when a run stays `running` longer than `afterSeconds` (unset: none). Stack config: `agent-server:server.stuckRuns`."""
     tcp_retries2: int
     """Opt-in pod sysctl `net.ipv4.tcp_retries2` for both roles: unacknowledged retransmissions before the kernel drops a connection whose peer vanished without a reset (a failover to a dead host). At the kernel's 15 such a connection lives ~924.6 s, and the runtime's checkpoint writer holds one lock per process, so one stalled query stalls every run of the pod; 8 drops it after ~102 s (RFC 1122's floor). An unsafe sysctl: the nodes' kubelet must run with `--allowed-unsafe-sysctls=net.ipv4.tcp_retries2` (pods fail with SysctlForbidden elsewhere) and the namespace's Pod Security admission must be `privileged`. Stack config: `agent-server:server.tcpRetries2`."""
     bg_job_isolated_loops: bool

@@ -27,6 +27,9 @@ from .keda import backlog_autoscaler
 from .pod_security import TCP_RETRIES2
 from .settings import ServerSettings
 from .sizing import backlog_scaled, surge
+from .stuck_runs import AFTER_SECONDS as STUCK_AFTER_SECONDS
+from .stuck_runs import QUERY as STUCK_QUERY
+from .stuck_runs import SCRIPT as STUCK_RUNS_SCRIPT
 from .wait_for_stores import SCRIPT as WAIT_FOR_STORES_SCRIPT
 from .wait_for_stores import WAIT_SECONDS
 
@@ -72,6 +75,9 @@ KUBE_DNS = ({"kubernetes.io/metadata.name": "kube-system"}, {"k8s-app": "kube-dn
 """Where cluster DNS runs: CoreDNS in kube-system, labelled k8s-app=kube-dns (EKS, kubeadm and most others)."""
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 """Set by Kubernetes on every namespace (1.21+): a namespace selected by its name."""
+STUCK_RUNS_COMPONENT: Literal["stuck-runs"] = "stuck-runs"
+STUCK_RUNS_DEADLINE_SECS = 120
+"""A run of the stuck-runs check that takes longer (an unreachable database) fails: that is news as well."""
 BOOTSTRAP_COMPONENT: Literal["bootstrap"] = "bootstrap"
 BOOTSTRAP_RETRIES = 4
 BOOTSTRAP_DEADLINE_SECS = 600
@@ -175,7 +181,8 @@ class Workload(pulumi.ComponentResource):
     auto-named and immutable, so a change rolls the pods); Deployments ``<name>-api`` and ``<name>-queue``, both
     told ``PORT`` and probed there on ``<mountPrefix>/ok`` (``check_db=1`` only in the startup probe), each pod
     starting with a bounded wait-for-stores init container (:mod:`agent_server_infra.wait_for_stores`) and, with
-    ``server.tcpRetries2``, that sysctl, the queue
+    ``server.tcpRetries2``, that sysctl, with ``server.stuckRuns`` a CronJob that fails when a run stays
+    ``running`` too long (:mod:`agent_server_infra.stuck_runs`), the queue
     rolled out only once the API is ready (their migrations never race), with non-root read-only containers, zone
     and host spread, surge-only rolling updates with ``maxSurge = sizing.surge(ceiling)`` and a termination grace
     period above the drain period; a ClusterIP Service for the API; a PodDisruptionBudget per role; a CPU
@@ -301,6 +308,9 @@ class Workload(pulumi.ComponentResource):
         )
         if server.ingress is not None:
             self._ingress(service)
+        if server.stuck_runs is not None:
+            # After the queue: its first run happens on a migrated database (its query reads the runs table).
+            self._stuck_runs_check(secret, service_account, [deployments["queue"]])
         if server.network_policy.enabled:
             self._network_policies(store_ports)
 
@@ -326,7 +336,7 @@ class Workload(pulumi.ComponentResource):
 
     # --- helpers ---------------------------------------------------------------------------------------------
 
-    def _common_labels(self, role: Role | Literal["bootstrap"] | None = None) -> dict[str, str]:
+    def _common_labels(self, role: Role | Literal["bootstrap", "stuck-runs"] | None = None) -> dict[str, str]:
         labels = {
             **self._labels,
             "app.kubernetes.io/name": APP_NAME,
@@ -484,6 +494,57 @@ class Workload(pulumi.ComponentResource):
                 ),
             ),
             opts=self._opts(),
+        )
+
+    def _stuck_runs_check(self, secret: "k8s.core.v1.Secret", service_account: "k8s.core.v1.ServiceAccount",
+                          after: Sequence[pulumi.Resource]) -> "k8s.batch.v1.CronJob":
+        """The stuck-runs check (:mod:`agent_server_infra.stuck_runs`): a CronJob in the server image, with the
+        server's Secret and its own query and bound; a run of it fails when a run stayed ``running`` too long. One
+        run at a time, none retried (the next schedule is the retry), the last failures kept for ``kubectl``."""
+        check = self._server.stuck_runs
+        assert check is not None
+        labels = self._common_labels(STUCK_RUNS_COMPONENT)
+        container = k8s.core.v1.ContainerArgs(
+            name=STUCK_RUNS_COMPONENT,
+            image=self._server.image,
+            command=["python", "-c", STUCK_RUNS_SCRIPT],
+            env_from=[k8s.core.v1.EnvFromSourceArgs(secret_ref=k8s.core.v1.SecretEnvSourceArgs(
+                name=_name_of(secret)))],
+            env=[k8s.core.v1.EnvVarArgs(name=STUCK_AFTER_SECONDS, value=str(check.after_seconds)),
+                 k8s.core.v1.EnvVarArgs(name=STUCK_QUERY, value=check.query)],
+            resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "50m", "memory": "128Mi"},
+                                                           limits={"memory": "256Mi"}),
+            security_context=_container_security(),
+        )
+        name = naming.physical(naming.K8S_CRONJOB, f"{self._name}-{STUCK_RUNS_COMPONENT}")
+        return k8s.batch.v1.CronJob(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._server.namespace, labels=labels),
+            spec=k8s.batch.v1.CronJobSpecArgs(
+                schedule=check.schedule,
+                concurrency_policy="Forbid",
+                successful_jobs_history_limit=1,
+                failed_jobs_history_limit=3,
+                job_template=k8s.batch.v1.JobTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.batch.v1.JobSpecArgs(
+                        backoff_limit=0,
+                        active_deadline_seconds=STUCK_RUNS_DEADLINE_SECS,
+                        template=k8s.core.v1.PodTemplateSpecArgs(
+                            metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                            spec=k8s.core.v1.PodSpecArgs(
+                                restart_policy="Never",
+                                service_account_name=_name_of(service_account),
+                                automount_service_account_token=False,
+                                enable_service_links=False,
+                                security_context=_pod_security(self._server),
+                                containers=[container],
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            opts=self._opts(after),
         )
 
     def _disruption_budget(self, role: Role) -> "k8s.policy.v1.PodDisruptionBudget":

@@ -12,10 +12,16 @@ import pulumi
 import pytest
 
 from agent_server_infra import AgentServer, AgentServerArgs, ConfigError
+from agent_server_infra.config import STUCK_RUNS_QUERY
 from agent_server_infra.inputs import args_from_config
 from agent_server_infra.plan import engine
+from agent_server_infra.settings import ServerSettings
+from agent_server_infra.stuck_runs import AFTER_SECONDS as STUCK_AFTER
+from agent_server_infra.stuck_runs import QUERY as STUCK_QUERY
+from agent_server_infra.stuck_runs import SCRIPT as STUCK_RUNS_SCRIPT
 from agent_server_infra.validate import validate_stack
 from agent_server_infra.wait_for_stores import SCRIPT, WAIT_SECONDS
+from agent_server_infra.workload import Workload
 from tests.components import k8s_validate
 from tests.components.test_workload import (
     DEPLOYMENT,
@@ -25,9 +31,11 @@ from tests.components.test_workload import (
     TOKEN,
     container,
     pod_spec,
+    render,
     run,
     server_config,
 )
+from tests.helpers import full_raw
 
 
 def init_containers(rec: engine.Recording, role: str) -> list[dict[str, Any]]:
@@ -132,3 +140,84 @@ def test_an_agent_server_refuses_too_few_attempts_before_any_resource(raw: dict[
         engine.run(program, recording=recording)
     assert "agent-server:server.bgJobMaxRetries: agents: cannot survive one queue rollout" in caught.value.report()
     assert not [resource for resource in recording.resources if resource.name != "agents"]
+
+
+CRONJOB = "kubernetes:batch/v1:CronJob"
+
+
+def test_no_stuck_runs_check_unless_asked() -> None:
+    rec, _ = run(server_config())
+    assert not rec.by_type(CRONJOB)
+
+
+def test_the_stuck_runs_check_is_a_cronjob_on_the_servers_secret() -> None:
+    rec, rendered = run(server_config(stuck_runs={"afterSeconds": 900, "schedule": "*/10 * * * *"}))
+    [cronjob] = rec.by_type(CRONJOB)
+    spec = cronjob.inputs["spec"]
+    assert spec["schedule"] == "*/10 * * * *"
+    assert spec["concurrencyPolicy"] == "Forbid"
+    job = spec["jobTemplate"]["spec"]
+    assert job["backoffLimit"] == 0  # the next schedule is the retry; a failed Job is the signal
+    pod = job["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    [check] = pod["containers"]
+    assert check["command"] == ["python", "-c", STUCK_RUNS_SCRIPT]
+    assert check["env"] == [{"name": STUCK_AFTER, "value": "900"}, {"name": STUCK_QUERY, "value": STUCK_RUNS_QUERY}]
+    [source] = check["envFrom"]
+    [deployment_secret] = [item for item in container(rec, "queue")["envFrom"] if "secretRef" in item]
+    assert source == deployment_secret  # the server's own Secret: DATABASE_URI
+    assert "DATABASE_URI" in rendered["queue"].secret
+    assert check["securityContext"] == container(rec, "queue")["securityContext"]
+    # Its pods carry the instance labels the egress NetworkPolicy selects (DNS and the stores' ports).
+    labels = job["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/instance"] == "srv"
+    assert labels["app.kubernetes.io/component"] == "stuck-runs"
+    [queue] = [r for r in rec.by_type(DEPLOYMENT) if r.name == "srv-queue"]
+    assert queue.urn in cronjob.dependencies  # first run on a migrated database
+    k8s_validate.validate(cronjob)
+
+
+def test_a_long_name_keeps_the_cronjob_within_52_characters() -> None:
+    # The CronJob controller names each Job <cronjob>-<timestamp>: the API refuses CronJob names above 52.
+    server = server_config(stuck_runs={})
+    rendered = render(server)
+
+    def program() -> None:
+        Workload("a" * 70, {"server": cast(ServerSettings, server.model_dump(exclude_unset=True)),
+                            "env": {role: rendered[role].plain for role in ROLES},
+                            "secret_env": pulumi.Output.secret(rendered["queue"].secret)})
+
+    [cronjob] = engine.run(program).by_type(CRONJOB)
+    name = cronjob.inputs["metadata"]["name"]
+    assert len(name) == 52
+    assert name.startswith("a" * 20)
+
+
+@pytest.mark.parametrize(("stuck", "message"), [
+    ({"afterSeconds": 30}, "server.stuckRuns.afterSeconds: must be ≥ 60"),
+    ({"schedule": "every 5 minutes"}, "server.stuckRuns.schedule: must match"),
+    ({"query": "DELETE FROM run"}, "server.stuckRuns.query: must be one SELECT statement"),
+])
+def test_bad_stuck_runs_settings_are_refused(raw: dict[str, Any], stuck: dict[str, Any], message: str) -> None:
+    changed = copy.deepcopy(raw)
+    changed["server"]["stuckRuns"] = stuck
+    with pytest.raises(ConfigError) as caught:
+        validate_stack(changed)
+    assert f"agent-server:{message}" in caught.value.report()
+
+
+def test_the_stuck_runs_check_cannot_log_in_with_iam_authentication() -> None:
+    raw = copy.deepcopy(validate_stack_raw_with_iam())
+    raw["server"]["stuckRuns"] = {}
+    with pytest.raises(ConfigError) as caught:
+        validate_stack(raw)
+    assert "agent-server:server.stuckRuns: cannot be used with postgres.iamAuthentication" in caught.value.report()
+
+
+def validate_stack_raw_with_iam() -> dict[str, Any]:
+    raw = copy.deepcopy(full_raw())
+    raw["server"].update(serverVersion="0.12.12", serviceAccountRoleArn="arn:aws:iam::123456789012:role/agents",
+                         bgJobIsolatedLoops=False)
+    raw["postgres"] = {**raw["postgres"], "iamAuthentication": True}
+    validate_stack(raw)  # valid without the check
+    return raw

@@ -327,7 +327,8 @@ def _rollout_order(recording: Recording, resource: RecordedResource) -> Iterator
 
 
 def _pod_spec(resource: RecordedResource) -> dict[str, Any]:
-    return dict(value(resource, "spec.template.spec") or {})
+    path = "spec.jobTemplate.spec.template.spec" if resource.type == CRONJOB else "spec.template.spec"
+    return dict(value(resource, path) or {})
 
 
 def _restricted(_: Recording, resource: RecordedResource) -> Iterator[str]:
@@ -404,8 +405,10 @@ def _label_values(_: Recording, resource: RecordedResource) -> Iterator[str]:
                                 for problem in naming.K8S_LABEL_VALUE.problems(label))
 
 
-KUBERNETES_NAMES: dict[str, NameRule] = {"Service": naming.K8S_DNS_LABEL, "Namespace": naming.K8S_DNS1123_LABEL}
-"""Services are DNS-1035 labels, Namespaces DNS-1123 labels, every other object a DNS-1123 subdomain."""
+KUBERNETES_NAMES: dict[str, NameRule] = {"Service": naming.K8S_DNS_LABEL, "Namespace": naming.K8S_DNS1123_LABEL,
+                                         "CronJob": naming.K8S_CRONJOB}
+"""Services are DNS-1035 labels, Namespaces DNS-1123 labels, CronJobs 52 characters, every other object a DNS-1123
+subdomain."""
 
 
 def _kubernetes_name(_: Recording, resource: RecordedResource) -> Iterator[str]:
@@ -511,6 +514,7 @@ def _trigger_authentication(recording: Recording, resource: RecordedResource) ->
 
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 JOB = "kubernetes:batch/v1:Job"
+CRONJOB = "kubernetes:batch/v1:CronJob"
 POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
 
 
@@ -643,6 +647,9 @@ RULES: tuple[Rule, ...] = (
          "security profile for every container, init containers included; read-only root filesystems",
          pod_security.RESTRICTED_SOURCE + "; " + pod_security.READ_ONLY_ROOT, _restricted),
     Rule(JOB, "spec.template.spec.initContainers[] / containers[].securityContext", "the Restricted pod "
+         "security profile for every container; read-only root filesystems",
+         pod_security.RESTRICTED_SOURCE + "; " + pod_security.READ_ONLY_ROOT, _restricted),
+    Rule(CRONJOB, "spec.jobTemplate.spec.template.spec.containers[].securityContext", "the Restricted pod "
          "security profile for every container; read-only root filesystems",
          pod_security.RESTRICTED_SOURCE + "; " + pod_security.READ_ONLY_ROOT, _restricted),
     Rule(DEPLOYMENT, "spec.template.spec.securityContext.sysctls", "the kubelet's safe sysctls, or "
