@@ -179,17 +179,17 @@ class Workload(pulumi.ComponentResource):
     ``server.createNamespace``; a ServiceAccount (IRSA annotation when ``server.serviceAccountRoleArn`` is set, no
     token automount); one Secret with the secret environment and a ConfigMap per role with the plain one (both
     auto-named and immutable, so a change rolls the pods); Deployments ``<name>-api`` and ``<name>-queue``, both
-    told ``PORT`` and probed there on ``<mountPrefix>/ok`` (``check_db=1`` only in the startup probe), each pod
-    starting with a bounded wait-for-stores init container (:mod:`agent_server_infra.wait_for_stores`) and, with
-    ``server.tcpRetries2``, that sysctl, with ``server.stuckRuns`` a CronJob that fails when a run stays
-    ``running`` too long (:mod:`agent_server_infra.stuck_runs`), the queue
+    told ``PORT`` and probed there on ``<mountPrefix>/ok`` (``check_db=1`` only in the startup probe), their pods
+    starting with a bounded wait-for-stores init container (:mod:`agent_server_infra.wait_for_stores`) and setting
+    ``net.ipv4.tcp_retries2`` when ``server.tcpRetries2`` asks, the queue
     rolled out only once the API is ready (their migrations never race), with non-root read-only containers, zone
     and host spread, surge-only rolling updates with ``maxSurge = sizing.surge(ceiling)`` and a termination grace
     period above the drain period; a ClusterIP Service for the API; a PodDisruptionBudget per role; a CPU
     HorizontalPodAutoscaler per role whose ``maxReplicas`` is above ``replicas`` (the Deployment then leaves
     ``replicas`` to the autoscaler), or for a queue with ``autoscaling: backlog`` a KEDA ScaledObject on the
     pending runs with its TriggerAuthentication (:mod:`agent_server_infra.keda`); with ``bootstrap``, the database
-    bootstrap Job and its Secret, which both roles wait for; and an Ingress when
+    bootstrap Job and its Secret, which both roles wait for; with ``server.stuckRuns``, a CronJob that fails when a
+    run stays ``running`` too long (:mod:`agent_server_infra.stuck_runs`); and an Ingress when
     ``server.ingress`` is set (with the AWS Load Balancer Controller's annotations for ``className: alb``). A
     name that is not a DNS-1035 label is cleaned and hashed (:mod:`agent_server_infra.naming`).
 
