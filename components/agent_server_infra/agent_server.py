@@ -29,7 +29,7 @@ from .settings import (
     RedisSettings,
     ServerSettings,
 )
-from .sizing import ConnectionPlan, RedisUser, SizingError, plan_connections, redis_budget
+from .sizing import Budget, ConnectionPlan, RedisUser, SizingError, plan_connections, redis_budget, retry_budget
 
 if TYPE_CHECKING:
     from .workload import DatabaseBootstrap
@@ -140,7 +140,8 @@ class AgentServer(pulumi.ComponentResource):
     """
 
     budget: dict[str, Any]
-    """The connection budgets (inputs, formula, usage) of Postgres and Redis."""
+    """The connection budgets (inputs, formula, usage) of Postgres and Redis, and (standalone) the attempts a run
+    needs to outlast a queue rollout against `BG_JOB_MAX_RETRIES` (`retries`)."""
     plain_env: dict[str, dict[str, str]]
     """The plain environment per role."""
     secret_env: pulumi.Output[dict[str, str]]
@@ -180,6 +181,7 @@ class AgentServer(pulumi.ComponentResource):
         redis_config = existing_redis.config if isinstance(existing_redis, Redis) else config.redis
         claims = existing_redis.claims if isinstance(existing_redis, Redis) else []
         self.connections = self._plan(name, source, validated, postgres_config, redis_config, claims)
+        self.retries = self._retries(name, source, server)
         claim = RedisClaim(name=name, prefix=server.redis_key_prefix, database=server.redis_database,
                            user=self.connections.redis_user())
         conflicts = _claim_issues(claim, claims, redis_config)
@@ -234,6 +236,8 @@ class AgentServer(pulumi.ComponentResource):
         self.redis_share = self.redis.share if own_redis and self.redis is not None else None
 
         self.budget = {"postgres": self.connections.postgres.as_dict(), "redis": self.connections.redis.as_dict()}
+        if self.retries is not None:
+            self.budget["retries"] = self.retries.as_dict()
         self.alarms = self._alarms(config.alarms, tags)
         pools = {"pool_max_size": self.connections.pool_max_size,
                  "redis_max_connections": self.connections.redis_max_connections}
@@ -346,6 +350,13 @@ class AgentServer(pulumi.ComponentResource):
                 parent=redis, tags=tags)
             rows.append(_described(settled, "redis", len(nodes)))
         return pulumi.Output.all(*rows).apply(lambda parts: [row for part in parts for row in part])
+
+    @staticmethod
+    def _retries(name: str, source: str, server: ServerConfig) -> Budget | None:
+        try:
+            return retry_budget(server)
+        except SizingError as exc:
+            raise ConfigError([Issue(exc.path, f"{name}: {exc.message}")], source) from None
 
     @staticmethod
     def _plan(name: str, source: str, validated: ValidatedArgs, postgres: PostgresConfig, redis: RedisConfig,

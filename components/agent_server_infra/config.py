@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from . import env_table as env
+from .pod_security import TCP_RETRIES2_DEFAULT, TCP_RETRIES2_MIN
 from .provider_rules import (
     ELASTICACHE_DEFAULT_VERSION,
     POSTGRES_CREATABLE_MINORS,
@@ -414,6 +415,36 @@ class BacklogScalingConfig(_Model):
     window: KEDA's own `cooldownPeriod` only applies to scaling to zero, which the queue never does)."""
 
 
+STUCK_RUNS_QUERY = ("SELECT run_id FROM run WHERE status = 'running' "
+                    "AND updated_at < now() - make_interval(secs => %(after_seconds)s) ORDER BY updated_at LIMIT 100")
+"""Runs a worker claimed more than ``after_seconds`` ago and still ``running``, in the licensed runtime's ``run``
+table (the columns of the API's ``Run``, ``langgraph_api/schema.py``; a claim sets ``status`` and ``updated_at``,
+``langgraph_runtime_pg/ops.py`` ``_claim_next_run``). The MIT runtime names the table ``runs``."""
+CRON_SCHEDULE = r"^(\S+\s+){4}\S+$"
+
+
+def _select(value: str) -> str:
+    statement = value.strip().rstrip(";").strip()
+    if not re.match(r"(?is)^(select|with)\s", statement) or ";" in statement:
+        raise ValueError(f"must be one SELECT statement returning the stuck runs' ids (got {value!r})")
+    return value
+
+
+class StuckRunsConfig(_Model):
+    """An opt-in check for runs stuck in `running` (`server.stuckRuns`): a CronJob in the server's image that runs
+    `query` and fails, naming the runs, when a run has been running longer than `afterSeconds`. A failed Job is
+    what the cluster's monitoring already alerts on (kube-state-metrics `kube_job_status_failed`). No metric of the
+    server measures it (its queue metrics are counts) and CloudWatch cannot read Postgres rows: a queue pod stalled
+    on a dead database connection keeps its probes green while its runs stay `running`."""
+
+    after_seconds: int = Field(default=1800, ge=60, le=86_400)
+    """How long a run may stay `running` since its worker claimed it; set it above your longest run."""
+    schedule: str = Field(default="*/5 * * * *", pattern=CRON_SCHEDULE)
+    """When the check runs (a five-field cron schedule)."""
+    query: Annotated[str, AfterValidator(_select)] = STUCK_RUNS_QUERY
+    """The stuck runs' ids; `%(after_seconds)s` is `afterSeconds` (the licensed runtime's table is `run`)."""
+
+
 class QueueScaleConfig(ScaleConfig):
     """Replicas and resources of the queue, and what its autoscaler follows: CPU (an HPA) or the backlog of
     pending runs (a KEDA ScaledObject, which then owns the queue's replicas)."""
@@ -577,9 +608,21 @@ class ServerConfig(_Model):
     and shown by `plan` only as names. Same name rules as `extraEnv`, and no name of both. In a stack file they are
     the top-level secret map `agent-server:extraSecretEnv` (`pulumi config set --secret --path
     'agent-server:extraSecretEnv.NAME' VALUE`), never a key of `agent-server:server`."""
+    stuck_runs: StuckRunsConfig | None = None
+    """An opt-in CronJob that fails when a run stays `running` longer than `afterSeconds` (unset: none)."""
+    tcp_retries2: int | None = Field(default=None, ge=TCP_RETRIES2_MIN, le=TCP_RETRIES2_DEFAULT)
+    """Opt-in pod sysctl `net.ipv4.tcp_retries2` for both roles: unacknowledged retransmissions before the kernel
+    drops a connection whose peer vanished without a reset (a failover to a dead host). At the kernel's 15 such a
+    connection lives ~924.6 s, and the runtime's checkpoint writer holds one lock per process, so one stalled query
+    stalls every run of the pod; 8 drops it after ~102 s (RFC 1122's floor). An unsafe sysctl: the nodes' kubelet
+    must run with `--allowed-unsafe-sysctls=net.ipv4.tcp_retries2` (pods fail with SysctlForbidden elsewhere) and
+    the namespace's Pod Security admission must be `privileged`."""
 
     bg_job_isolated_loops: bool = env.default_bool("BG_JOB_ISOLATED_LOOPS")
-    bg_job_max_retries: int = Field(default=env.default_int("BG_JOB_MAX_RETRIES"), ge=0, le=100)
+    bg_job_max_retries: int | None = Field(default=None, ge=0, le=100)
+    """Attempts a background run gets (the server counts attempts: attempt n fails when n > this). Unset: the seed's
+    3, or more when one queue rollout can interrupt a run more often (⌈maxReplicas / surge⌉ waves, one more for a
+    backlog-scaled queue); a value below that is refused."""
     bg_job_shutdown_grace_period_secs: int = Field(
         default=env.default_int("BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS"), ge=0, le=3600
     )

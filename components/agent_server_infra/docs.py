@@ -160,8 +160,8 @@ def env_reference() -> str:
                      f"{'yes' if row.secret else 'no'} | {models} | {row.reader} | {row.doc} |")
     lines += ["", "## Known limits of the MIT runtime", "",
               f"What {env.MIT_RUNTIME} does with variables this library renders, read in its source and shown by "
-              "the integration tier (`tests/integration/test_split_mode.py`). These are the runtime's limits, not "
-              "the library's; the licensed runtime may differ.", "",
+              "the integration tier (`tests/integration/test_split_mode.py`, `test_outages.py`). These are the "
+              "runtime's limits, not the library's; the licensed runtime may differ.", "",
               "| variable | limit | source |", "|---|---|---|"]
     for limit in env.RUNTIME_LIMITS:
         names = ", ".join(f"`{name}`" for name in limit.variables)

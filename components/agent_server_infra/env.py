@@ -30,6 +30,7 @@ from .env_table import (
     managed_names,
     supported,
 )
+from .sizing import bg_job_max_retries
 
 if TYPE_CHECKING:
     from .config import Secrets, ServerConfig
@@ -60,6 +61,7 @@ __all__ = [
     "postgres_uri",
     "postgres_uri_name",
     "redis_uri",
+    "redis_uri_name",
     "render_env",
     "supported",
     "verified_uri",
@@ -171,6 +173,12 @@ def postgres_uri_name(model: DeploymentModel) -> str:
     return name
 
 
+def redis_uri_name(model: DeploymentModel) -> str:
+    """The secret variable that holds the Redis URI under a deployment model, as the table says."""
+    [name] = [row.name for row in ENV.values() if row.source == "derived:redis" and model in row.models]
+    return name
+
+
 def _bool(value: bool) -> str:
     return "true" if value else "false"
 
@@ -229,7 +237,7 @@ def render_env(
         "LSD_PROM_METRICS_PORT": str(server.metrics.port) if server.metrics.enabled else None,
         "N_JOBS_PER_WORKER": "0" if role == "api" else str(server.n_jobs_per_worker),
         "BG_JOB_ISOLATED_LOOPS": _bool(server.bg_job_isolated_loops),
-        "BG_JOB_MAX_RETRIES": str(server.bg_job_max_retries),
+        "BG_JOB_MAX_RETRIES": str(bg_job_max_retries(server)),
         "BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS": str(server.bg_job_shutdown_grace_period_secs),
         "BG_JOB_TIMEOUT_SECS": str(server.bg_job_timeout_secs),
         "CORS_ALLOW_ORIGINS": ",".join(server.cors_allow_origins),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .pod_security import TCP_RETRIES2_DEFAULT, TCP_RETRIES2_MIN, tcp_retries2_timeout
 from .versions import parse_version
 
 DeploymentModel = Literal["standalone", "control-plane"]
@@ -94,8 +95,11 @@ _ROWS: tuple[EnvVar, ...] = (
            "runs with 0.", default="10"),
     EnvVar("BG_JOB_ISOLATED_LOOPS", "server.bgJobIsolatedLoops", "Run background jobs in their own event loop, "
            "each with a pool of poolMaxSize // nJobsPerWorker.", default="false"),
-    EnvVar("BG_JOB_MAX_RETRIES", "server.bgJobMaxRetries", "Retries of a background run after a retriable "
-           "failure.", default="3"),
+    EnvVar("BG_JOB_MAX_RETRIES", "server.bgJobMaxRetries", "Attempts a background run gets, not retries: attempt "
+           "n fails with \"exceeded max attempts\" when n > the value (`langgraph_api/worker.py`). Derived when unset "
+           "(standalone; a control-plane deployment keeps the server's 3): the server's 3, or one more than the times "
+           "one queue rollout can interrupt a run (⌈maxReplicas / surge⌉ waves, +1 for a backlog-scaled queue; "
+           "SIGTERM requeues a running run).", default="3"),
     EnvVar("BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS", "server.bgJobShutdownGracePeriodSecs", "Seconds the queue waits "
            "for running jobs on shutdown (0-3600); the pod's termination grace period is derived above it.",
            default="180", min_version="0.2.16"),
@@ -173,6 +177,38 @@ RUNTIME_LIMITS: tuple[RuntimeLimit, ...] = (
                  "does not render it.",
                  "langgraph_runtime_pg/redis_stream.py (LG_BG_JOB_HEARTBEAT), langgraph_api/config "
                  "(BG_JOB_HEARTBEAT = 120), langgraph_runtime_pg/queue.py and ops.py (sweep)"),
+    RuntimeLimit(("DATABASE_URI", "REDIS_URI"),
+                 "No setting makes a store error mid-run retried: a run whose checkpoint write, read or stream "
+                 "publish fails ends `error` (only a cancellation and the runtime's own `RetryableException` are "
+                 "retriable). While the store is down even that status cannot be written: the run stays `running` "
+                 "until a queue sweeps it once its heartbeat key expires (about 240 s) and runs it again, an "
+                 "attempt of `BG_JOB_MAX_RETRIES`. Pending runs wait and run once the stores are back.",
+                 "langgraph_api/worker.py (ALL_RETRIABLE_EXCEPTIONS); langgraph_runtime_pg/retry.py "
+                 "(RETRIABLE_EXCEPTIONS = (RetryableException,)); langgraph_runtime_pg/ops.py (_sweep_single_run); "
+                 "tests/integration/test_outages.py (70 s outages of each store)"),
+    RuntimeLimit(("DATABASE_URI",),
+                 "The checkpoint pool's reconnect back-off, not a setting, sets the recovery time after a Postgres "
+                 "outage: psycopg_pool replaces a broken connection from its first failed use after 1 s (± 10 %), "
+                 "doubling each time (1, 3, 7, 15, 31, 63, 127 s after it), and a run waits at most 30 s for a "
+                 "connection, then fails with `PoolTimeout`, not retried. A run claimed just after an outage can "
+                 "therefore wait for the next attempt (up to about as long as the outage lasted) or fail. The pool "
+                 "checks no connection before handing it out: the first use of each idle connection the outage "
+                 "broke fails (an API state read answers 500, a run ends `error`).",
+                 "langgraph_runtime_pg/checkpoint.py (AsyncConnectionPool(min_size=1, max_size=10), no check); "
+                 "psycopg_pool 3.3.3 base.py (AttemptWithBackoff: INITIAL_DELAY 1.0, DELAY_JITTER 0.1, DELAY_BACKOFF "
+                 "2.0) and pool_async.py (timeout 30.0, reconnect_timeout 300)"),
+    RuntimeLimit(("DATABASE_URI",),
+                 "A failover that never resets the old connections (a dead host, dropped packets) stalls a whole "
+                 "process with healthy probes: the checkpointer holds one lock per process across each query, so "
+                 "one query on a dead connection blocks every run's checkpoints until the kernel gives up on it, "
+                 f"{tcp_retries2_timeout(TCP_RETRIES2_DEFAULT)} s at the default `net.ipv4.tcp_retries2` of "
+                 f"{TCP_RETRIES2_DEFAULT}. `server.tcpRetries2` (opt-in, an unsafe sysctl) bounds it: "
+                 f"{tcp_retries2_timeout(TCP_RETRIES2_MIN)} s at {TCP_RETRIES2_MIN}. TCP keepalive parameters in the "
+                 "URI are no way out: the runtime hands the URI's query parameters to asyncpg, which refuses them "
+                 "(`connect() got an unexpected keyword argument 'keepalives'`), and keepalives never fire while "
+                 "a query waits for its acknowledgement anyway.",
+                 "langgraph/checkpoint/postgres/aio.py (AsyncPostgresSaver: self.lock held in _cursor); "
+                 "langgraph_runtime_pg/database.py (asyncpg_engine_args); Linux ip-sysctl.rst (tcp_retries2)"),
     RuntimeLimit(("REDIS_KEY_PREFIX",),
                  "Ignored: langgraph-api reads it, but the runtime's keys do not carry it (its heartbeat keys are "
                  "`lg:run-heartbeat:<run id>`). Deployments sharing one Redis stay apart by run id; isolate them "

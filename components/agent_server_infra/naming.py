@@ -146,6 +146,11 @@ K8S_SUBDOMAIN = NameRule(
     r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*",
     "Kubernetes API, k8s.io/apimachinery/pkg/util/validation IsDNS1123Subdomain",
 )
+K8S_CRONJOB = NameRule(
+    "Kubernetes CronJob name", 52, r"[a-z]([-a-z0-9]*[a-z0-9])?",
+    "Kubernetes API, pkg/apis/batch/validation/validation.go ValidateCronJobCreate (a name of at most "
+    "DNS1035LabelMaxLength - 11 = 52 characters: the controller names each Job <cronjob>-<timestamp>)",
+)
 K8S_LABEL_VALUE = NameRule(
     "Kubernetes label value", 63, r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?",
     "Kubernetes API, k8s.io/apimachinery/pkg/util/validation IsValidLabelValue",
@@ -156,7 +161,7 @@ RULES: tuple[NameRule, ...] = (
     RDS_INSTANCE, RDS_SNAPSHOT, ELASTICACHE_GROUP, ELASTICACHE_SNAPSHOT, ELASTICACHE_USER, ELASTICACHE_USER_GROUP,
     LOG_GROUP, RDS_SUBNET_GROUP,
     RDS_PARAMETER_GROUP, ELASTICACHE_SUBNET_GROUP, ELASTICACHE_PARAMETER_GROUP, SECURITY_GROUP, IAM_ROLE, K8S_DNS_LABEL,
-    K8S_DNS1123_LABEL, K8S_SUBDOMAIN, K8S_LABEL_VALUE,
+    K8S_DNS1123_LABEL, K8S_SUBDOMAIN, K8S_LABEL_VALUE, K8S_CRONJOB,
 )
 
 

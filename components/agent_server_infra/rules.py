@@ -319,7 +319,8 @@ def check_server(server: ServerConfig, secrets: Secrets | None, redis: RedisConf
     if not standalone:
         # api/queue stay meaningful: they are the replica ceilings the control plane runs, for the budget.
         for field in ("image", "ingress", "service_account_role_arn", "oidc_provider_arn", "namespace",
-                      "create_namespace", "run_as_user", "run_as_group", "network_policy", "metrics"):
+                      "create_namespace", "run_as_user", "run_as_group", "network_policy", "metrics",
+                      "tcp_retries2", "stuck_runs"):
             if _set(server, field):
                 issues.append(Issue(f"server.{_alias(ServerConfig, field)}", "only applies when "
                                     "server.deploymentModel is standalone (a control plane runs the server)"))
@@ -401,6 +402,10 @@ def check_iam(postgres: PostgresConfig, server: ServerConfig) -> list[Issue]:
         issues.append(Issue("server.queue.autoscaling", "backlog scaling cannot be used with "
                             "postgres.iamAuthentication: KEDA's postgresql scaler logs in with a password only "
                             "(kedacore/keda#7096); use autoscaling cpu"))
+    if server.stuck_runs is not None:
+        issues.append(Issue("server.stuckRuns", "cannot be used with postgres.iamAuthentication: the check logs in "
+                            "with the URI of the server's Secret, which then carries no password (the server mints "
+                            "its IAM token itself)"))
     return issues
 
 

@@ -13,7 +13,7 @@ from typing import Required, TypedDict
 
 import pulumi
 
-__all__ = ["AlarmsSettings", "BacklogScalingSettings", "CheckpointDeleteSettings", "DatadogSettings", "IngressSettings", "MetricsSettings", "NamingSettings", "NetworkPolicySettings", "NetworkSettings", "OtelSettings", "PostgresSettings", "QueueScaleSettings", "RedisSettings", "ScaleSettings", "ServerSettings"]
+__all__ = ["AlarmsSettings", "BacklogScalingSettings", "CheckpointDeleteSettings", "DatadogSettings", "IngressSettings", "MetricsSettings", "NamingSettings", "NetworkPolicySettings", "NetworkSettings", "OtelSettings", "PostgresSettings", "QueueScaleSettings", "RedisSettings", "ScaleSettings", "ServerSettings", "StuckRunsSettings"]
 
 
 class BacklogScalingSettings(TypedDict, total=False):
@@ -66,6 +66,17 @@ class DatadogSettings(TypedDict, total=False):
     """Stack config: `agent-server:server.datadog.env`."""
     service: str
     """Stack config: `agent-server:server.datadog.service`."""
+
+
+class StuckRunsSettings(TypedDict, total=False):
+    """An opt-in check for runs stuck in `running` (`server.stuckRuns`): a CronJob in the server's image that runs `query` and fails, naming the runs, when a run has been running longer than `afterSeconds`. A failed Job is what the cluster's monitoring already alerts on (kube-state-metrics `kube_job_status_failed`). No metric of the server measures it (its queue metrics are counts) and CloudWatch cannot read Postgres rows: a queue pod stalled on a dead database connection keeps its probes green while its runs stay `running`."""
+
+    after_seconds: int
+    """How long a run may stay `running` since its worker claimed it; set it above your longest run. Stack config: `agent-server:server.stuckRuns.afterSeconds`."""
+    schedule: str
+    """When the check runs (a five-field cron schedule). Stack config: `agent-server:server.stuckRuns.schedule`."""
+    query: str
+    """The stuck runs' ids; `%(after_seconds)s` is `afterSeconds` (the licensed runtime's table is `run`). Stack config: `agent-server:server.stuckRuns.query`."""
 
 
 class MetricsSettings(TypedDict, total=False):
@@ -222,10 +233,14 @@ class ServerSettings(TypedDict, total=False):
     """More plain variables for the server; may not override a managed one. Stack config: `agent-server:server.extraEnv`."""
     extra_secret_env: Mapping[str, pulumi.Input[str]]
     """More secret variables for the server (`LANGGRAPH_AES_KEY`, ...): rendered into its Secret, never a ConfigMap, and shown by `plan` only as names. Same name rules as `extraEnv`, and no name of both. In a stack file they are the top-level secret map `agent-server:extraSecretEnv` (`pulumi config set --secret --path 'agent-server:extraSecretEnv.NAME' VALUE`), never a key of `agent-server:server`. Stack config: `agent-server:server.extraSecretEnv`."""
+    stuck_runs: StuckRunsSettings
+    """An opt-in CronJob that fails when a run stays `running` longer than `afterSeconds` (unset: none). Stack config: `agent-server:server.stuckRuns`."""
+    tcp_retries2: int
+    """Opt-in pod sysctl `net.ipv4.tcp_retries2` for both roles: unacknowledged retransmissions before the kernel drops a connection whose peer vanished without a reset (a failover to a dead host). At the kernel's 15 such a connection lives ~924.6 s, and the runtime's checkpoint writer holds one lock per process, so one stalled query stalls every run of the pod; 8 drops it after ~102 s (RFC 1122's floor). An unsafe sysctl: the nodes' kubelet must run with `--allowed-unsafe-sysctls=net.ipv4.tcp_retries2` (pods fail with SysctlForbidden elsewhere) and the namespace's Pod Security admission must be `privileged`. Stack config: `agent-server:server.tcpRetries2`."""
     bg_job_isolated_loops: bool
     """Stack config: `agent-server:server.bgJobIsolatedLoops`."""
     bg_job_max_retries: int
-    """Stack config: `agent-server:server.bgJobMaxRetries`."""
+    """Attempts a background run gets (the server counts attempts: attempt n fails when n > this). Unset: the seed's 3, or more when one queue rollout can interrupt a run more often (⌈maxReplicas / surge⌉ waves, one more for a backlog-scaled queue); a value below that is refused. Stack config: `agent-server:server.bgJobMaxRetries`."""
     bg_job_shutdown_grace_period_secs: int
     """Stack config: `agent-server:server.bgJobShutdownGracePeriodSecs`."""
     bg_job_timeout_secs: int

@@ -383,3 +383,68 @@ def plan_connections(
     redis_plan = redis_budget(max_clients=max_clients, users=users, cluster=redis.is_cluster)
     return ConnectionPlan(name=name, pods=pods, postgres=postgres_plan, redis=redis_plan,
                           redis_max_connections=redis_connections)
+
+
+BACKLOG_SCALE_DOWN_INTERRUPTIONS = 1
+"""A backlog-scaled queue can lose a pod to its autoscaler right after a rollout: KEDA counts the pending runs, every
+run a wave requeues is pending until it is claimed again, and once the backlog drains the HPA scales down (after the
+cooldown), the youngest pods first (kubernetes ``pkg/controller/controller_utils.go`` ``ActivePodsWithRanks``):
+the pods that just claimed the requeued runs. One more interruption for such a run."""
+
+
+def rollout_waves(max_replicas: int) -> int:
+    """How many batches a rolling update replaces ``max_replicas`` pods in, with ``maxSurge = surge(max_replicas)``
+    and ``maxUnavailable: 0``: each batch SIGTERMs up to ``maxSurge`` old pods once their replacements are ready."""
+    return math.ceil(max_replicas / surge(max_replicas))
+
+
+def retry_budget(server: ServerConfig) -> Budget | None:
+    """The attempts a background run needs to outlast one rollout of the queue, against ``BG_JOB_MAX_RETRIES``.
+
+    The server counts attempts, not retries: a claim increments the run's counter and attempt ``n`` fails with "Run
+    exceeded max attempts" when ``n > BG_JOB_MAX_RETRIES`` (langgraph-api 0.11.1 ``worker.py``; the runtime's
+    sweep likewise errors a run whose counter reached it, ``langgraph_runtime_pg/ops.py`` ``_sweep_single_run``).
+    SIGTERM requeues a running run (``CancelledError`` is retriable, ``worker.py``), so in the worst case a run is
+    interrupted once per rollout wave (its pod is the one stopped, and an old pod of a later wave claims it again),
+    plus once by a backlog-scaled queue's scale-down, and finishes on the attempt after that. Unset, the variable is
+    derived: the seed's 3 unless the rollout needs more. An explicit value below the need raises
+    :class:`SizingError`. ``None`` for a control-plane deployment: its rollouts are not this library's.
+    """
+    if server.deployment_model != "standalone":
+        return None
+    seed = default_int("BG_JOB_MAX_RETRIES")
+    ceiling = server.queue.ceiling
+    waves = rollout_waves(ceiling)
+    scale_down = BACKLOG_SCALE_DOWN_INTERRUPTIONS if backlog_scaled(server) else 0
+    needed = waves + scale_down + 1
+    explicit = server.bg_job_max_retries
+    attempts = explicit if explicit is not None else max(seed, needed)
+    cause = f"⌈{ceiling} queue pods / surge {surge(ceiling)}⌉ = {waves} rollout waves"
+    if scale_down:
+        cause += f" + {scale_down} backlog scale-down"
+    formula = (f"a run interrupted by {cause} needs {needed} attempts ≤ BG_JOB_MAX_RETRIES {attempts} "
+               f"({'set' if explicit is not None else f'derived: max(seed {seed}, {needed})'})")
+    budget = Budget(
+        store="retries", capacity=attempts, usable=attempts, used=needed, per_replica=attempts, formula=formula,
+        inputs={"queue_max_replicas": ceiling, "queue_surge": surge(ceiling), "rollout_waves": waves,
+                "backlog_scale_down": scale_down, "attempts_needed": needed, "bg_job_max_retries": attempts,
+                "derived": explicit is None},
+    )
+    if not budget.fits:
+        raise SizingError(
+            "server.bgJobMaxRetries",
+            f"cannot survive one queue rollout: {formula.replace(' ≤ ', ' > ')}; the server counts attempts (attempt "
+            f"n fails with 'exceeded max attempts' when n > BG_JOB_MAX_RETRIES): set it ≥ {needed} or leave it "
+            "unset to derive it",
+        )
+    return budget
+
+
+def bg_job_max_retries(server: ServerConfig) -> int:
+    """``BG_JOB_MAX_RETRIES`` as rendered: explicit, derived from the queue's rollout (:func:`retry_budget`), or
+    the seed's for a control-plane deployment."""
+    budget = retry_budget(server)
+    if budget is not None:
+        return budget.per_replica
+    explicit = server.bg_job_max_retries
+    return explicit if explicit is not None else default_int("BG_JOB_MAX_RETRIES")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from . import rules
 from .config import OPTIONAL_SECTIONS, SECRET_ENV_KEY, SECRET_KEYS, SECTIONS, Secrets, StackConfig, section_model
 from .errors import ConfigError, Issue, errors, show, warnings
-from .sizing import ConnectionPlan, RedisUser, SizingError, plan_connections
+from .sizing import ConnectionPlan, RedisUser, SizingError, plan_connections, retry_budget
 
 KNOWN_KEYS: tuple[str, ...] = (*SECTIONS, *SECRET_KEYS, SECRET_ENV_KEY)
 
@@ -171,6 +171,7 @@ def validate_stack(
             name=name,
             redis_others=redis_others,
         )
+        retry_budget(config.server)
     except SizingError as exc:
         raise ConfigError([*issues, Issue(exc.path, exc.message)], source) from None
     return ValidatedStack(config=config, connections=connections, warnings=issues)

@@ -26,9 +26,15 @@ from .env import POSTGRES_CA_DIR, POSTGRES_CA_FILE, POSTGRES_CA_PATH, SERVER_POR
 from .errors import ConfigError, Issue
 from .inputs import prevalidated, validate_args
 from .keda import backlog_autoscaler
+from .pod_security import TCP_RETRIES2
 from .prometheus import pod_monitor
 from .settings import ServerSettings
 from .sizing import backlog_scaled, surge
+from .stuck_runs import AFTER_SECONDS as STUCK_AFTER_SECONDS
+from .stuck_runs import QUERY as STUCK_QUERY
+from .stuck_runs import SCRIPT as STUCK_RUNS_SCRIPT
+from .wait_for_stores import SCRIPT as WAIT_FOR_STORES_SCRIPT
+from .wait_for_stores import WAIT_SECONDS
 
 TYPE_TOKEN = "agent-server-infra:index:Workload"
 Role = Literal["api", "queue"]
@@ -47,6 +53,20 @@ STARTUP_PERIOD_SECS = 5
 STARTUP_FAILURE_THRESHOLD = 120
 """Up to 10 minutes for the first ``/ok?check_db=1`` (migrations run at start-up; the queue's health server only
 listens once its start-up is done)."""
+READINESS_PERIOD_SECS = 5
+READINESS_FAILURE_THRESHOLD = 3
+LIVENESS_PERIOD_SECS = 10
+LIVENESS_FAILURE_THRESHOLD = 6
+"""The kubelet restarts a container after ``LIVENESS_FAILURE_THRESHOLD`` failed probes ``LIVENESS_PERIOD_SECS``
+apart: a liveness probe that checked the database would restart every pod 60 s into a store outage (the
+integration tier's outage tests hold both probe paths to that)."""
+PROBE_TIMEOUT_SECS = 5
+WAIT_FOR_STORES_SECS = 180
+"""The wait-for-stores init container's bound (:mod:`agent_server_infra.wait_for_stores`): an RDS Multi-AZ failover
+typically takes 60-120 s (Amazon RDS User Guide, "Failing over a Multi-AZ DB instance"), so a pod scheduled during
+one starts within a poll of its end, without the kubelet's restart back-off. A store still down after 180 s fails
+the init container, which the kubelet retries with its back-off (the pod shows Init:Error, naming the store)."""
+WAIT_FOR_STORES_CONTAINER = "wait-for-stores"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 ZONE_KEY = "topology.kubernetes.io/zone"
 HOST_KEY = "kubernetes.io/hostname"
@@ -59,6 +79,9 @@ KUBE_DNS = ({"kubernetes.io/metadata.name": "kube-system"}, {"k8s-app": "kube-dn
 """Where cluster DNS runs: CoreDNS in kube-system, labelled k8s-app=kube-dns (EKS, kubeadm and most others)."""
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 """Set by Kubernetes on every namespace (1.21+): a namespace selected by its name."""
+STUCK_RUNS_COMPONENT: Literal["stuck-runs"] = "stuck-runs"
+STUCK_RUNS_DEADLINE_SECS = 120
+"""A run of the stuck-runs check that takes longer (an unreachable database) fails: that is news as well."""
 BOOTSTRAP_COMPONENT: Literal["bootstrap"] = "bootstrap"
 BOOTSTRAP_RETRIES = 4
 BOOTSTRAP_DEADLINE_SECS = 600
@@ -164,7 +187,9 @@ class Workload(pulumi.ComponentResource):
     ``server.createNamespace``; a ServiceAccount (IRSA annotation when ``server.serviceAccountRoleArn`` is set, no
     token automount); one Secret with the secret environment and a ConfigMap per role with the plain one (both
     auto-named and immutable, so a change rolls the pods); Deployments ``<name>-api`` and ``<name>-queue``, both
-    told ``PORT`` and probed there on ``<mountPrefix>/ok`` (``check_db=1`` only in the startup probe), the queue
+    told ``PORT`` and probed there on ``<mountPrefix>/ok`` (``check_db=1`` only in the startup probe), their pods
+    starting with a bounded wait-for-stores init container (:mod:`agent_server_infra.wait_for_stores`) and setting
+    ``net.ipv4.tcp_retries2`` when ``server.tcpRetries2`` asks, the queue
     rolled out only once the API is ready (their migrations never race), with non-root read-only containers, zone
     and host spread, surge-only rolling updates with ``maxSurge = sizing.surge(ceiling)`` and a termination grace
     period above the drain period; a ClusterIP Service for the API; a PodDisruptionBudget per role; a CPU
@@ -173,7 +198,8 @@ class Workload(pulumi.ComponentResource):
     pending runs with its TriggerAuthentication (:mod:`agent_server_infra.keda`); with ``bootstrap``, the database
     bootstrap Job and its Secret, which both roles wait for; with ``postgres_ca_bundle``, a ConfigMap of the Postgres
     CA bundle (auto-named, immutable) mounted read-only at ``env.POSTGRES_CA_DIR`` into both roles and the bootstrap
-    Job; and an Ingress when
+    Job; with ``server.stuckRuns``, a CronJob that fails when a run stays ``running`` too long
+    (:mod:`agent_server_infra.stuck_runs`); and an Ingress when
     ``server.ingress`` is set (with the AWS Load Balancer Controller's annotations for ``className: alb``). A
     name that is not a DNS-1035 label is cleaned and hashed (:mod:`agent_server_infra.naming`).
 
@@ -304,6 +330,9 @@ class Workload(pulumi.ComponentResource):
         )
         if server.ingress is not None:
             self._ingress(service)
+        if server.stuck_runs is not None:
+            # After the queue: its first run happens on a migrated database (its query reads the runs table).
+            self._stuck_runs_check(secret, service_account, [deployments["queue"]])
         if server.network_policy.enabled:
             self._network_policies(store_ports)
         if server.metrics.enabled and server.metrics.pod_monitor:
@@ -334,7 +363,7 @@ class Workload(pulumi.ComponentResource):
 
     # --- helpers ---------------------------------------------------------------------------------------------
 
-    def _common_labels(self, role: Role | Literal["bootstrap"] | None = None) -> dict[str, str]:
+    def _common_labels(self, role: Role | Literal["bootstrap", "stuck-runs"] | None = None) -> dict[str, str]:
         labels = {
             **self._labels,
             "app.kubernetes.io/name": APP_NAME,
@@ -380,7 +409,7 @@ class Workload(pulumi.ComponentResource):
         def http_probe(path: str, period: int, failures: int) -> "k8s.core.v1.ProbeArgs":
             return k8s.core.v1.ProbeArgs(
                 http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=PORT_NAME),
-                period_seconds=period, timeout_seconds=5, failure_threshold=failures,
+                period_seconds=period, timeout_seconds=PROBE_TIMEOUT_SECS, failure_threshold=failures,
             )
 
         def spread(key: str) -> "k8s.core.v1.TopologySpreadConstraintArgs":
@@ -390,6 +419,12 @@ class Workload(pulumi.ComponentResource):
                 match_label_keys=["pod-template-hash"],
             )
 
+        env_from = [
+            k8s.core.v1.EnvFromSourceArgs(
+                config_map_ref=k8s.core.v1.ConfigMapEnvSourceArgs(name=_name_of(config_map))),
+            k8s.core.v1.EnvFromSourceArgs(secret_ref=k8s.core.v1.SecretEnvSourceArgs(name=_name_of(secret))),
+        ]
+        volume_mounts = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"), *self._ca_mounts()]
         container = k8s.core.v1.ContainerArgs(
             name=role,
             image=server.image,
@@ -397,31 +432,28 @@ class Workload(pulumi.ComponentResource):
             ports=[k8s.core.v1.ContainerPortArgs(name=PORT_NAME, container_port=PORT, protocol="TCP"),
                    *([k8s.core.v1.ContainerPortArgs(name=METRICS_PORT_NAME, container_port=server.metrics.port,
                                                     protocol="TCP")] if server.metrics.enabled else [])],
-            env_from=[
-                k8s.core.v1.EnvFromSourceArgs(
-                    config_map_ref=k8s.core.v1.ConfigMapEnvSourceArgs(name=_name_of(config_map))),
-                k8s.core.v1.EnvFromSourceArgs(secret_ref=k8s.core.v1.SecretEnvSourceArgs(name=_name_of(secret))),
-            ],
+            env_from=env_from,
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": scale.cpu, "memory": scale.memory}, limits=limits,
             ),
             startup_probe=http_probe(startup_path, STARTUP_PERIOD_SECS, STARTUP_FAILURE_THRESHOLD),
-            readiness_probe=http_probe(live_path, 5, 3),
-            liveness_probe=http_probe(live_path, 10, 6),
+            readiness_probe=http_probe(live_path, READINESS_PERIOD_SECS, READINESS_FAILURE_THRESHOLD),
+            liveness_probe=http_probe(live_path, LIVENESS_PERIOD_SECS, LIVENESS_FAILURE_THRESHOLD),
             lifecycle=k8s.core.v1.LifecycleArgs(
                 pre_stop=k8s.core.v1.LifecycleHandlerArgs(
                     sleep=k8s.core.v1.SleepActionArgs(seconds=API_PRE_STOP_SLEEP_SECS)),
             ) if role == "api" else None,
             security_context=_container_security(),
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"), *self._ca_mounts()],
+            volume_mounts=volume_mounts,
         )
         pod = k8s.core.v1.PodSpecArgs(
             service_account_name=_name_of(service_account),
             automount_service_account_token=False,
             enable_service_links=False,
             termination_grace_period_seconds=termination_grace_period(server),
-            security_context=_pod_security(server),
+            security_context=_pod_security(server, sysctls=pod_sysctls(server)),
             topology_spread_constraints=[spread(ZONE_KEY), spread(HOST_KEY)],
+            init_containers=[_wait_for_stores(server.image, env_from, volume_mounts)],
             containers=[container],
             volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
                      *self._ca_volumes()],
@@ -507,6 +539,57 @@ class Workload(pulumi.ComponentResource):
         if self._postgres_ca is None:
             return []
         return [k8s.core.v1.VolumeMountArgs(name=CA_VOLUME, mount_path=POSTGRES_CA_DIR, read_only=True)]
+
+    def _stuck_runs_check(self, secret: "k8s.core.v1.Secret", service_account: "k8s.core.v1.ServiceAccount",
+                          after: Sequence[pulumi.Resource]) -> "k8s.batch.v1.CronJob":
+        """The stuck-runs check (:mod:`agent_server_infra.stuck_runs`): a CronJob in the server image, with the
+        server's Secret and its own query and bound; a run of it fails when a run stayed ``running`` too long. One
+        run at a time, none retried (the next schedule is the retry), the last failures kept for ``kubectl``."""
+        check = self._server.stuck_runs
+        assert check is not None
+        labels = self._common_labels(STUCK_RUNS_COMPONENT)
+        container = k8s.core.v1.ContainerArgs(
+            name=STUCK_RUNS_COMPONENT,
+            image=self._server.image,
+            command=["python", "-c", STUCK_RUNS_SCRIPT],
+            env_from=[k8s.core.v1.EnvFromSourceArgs(secret_ref=k8s.core.v1.SecretEnvSourceArgs(
+                name=_name_of(secret)))],
+            env=[k8s.core.v1.EnvVarArgs(name=STUCK_AFTER_SECONDS, value=str(check.after_seconds)),
+                 k8s.core.v1.EnvVarArgs(name=STUCK_QUERY, value=check.query)],
+            resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "50m", "memory": "128Mi"},
+                                                           limits={"memory": "256Mi"}),
+            security_context=_container_security(),
+        )
+        name = naming.physical(naming.K8S_CRONJOB, f"{self._name}-{STUCK_RUNS_COMPONENT}")
+        return k8s.batch.v1.CronJob(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._server.namespace, labels=labels),
+            spec=k8s.batch.v1.CronJobSpecArgs(
+                schedule=check.schedule,
+                concurrency_policy="Forbid",
+                successful_jobs_history_limit=1,
+                failed_jobs_history_limit=3,
+                job_template=k8s.batch.v1.JobTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.batch.v1.JobSpecArgs(
+                        backoff_limit=0,
+                        active_deadline_seconds=STUCK_RUNS_DEADLINE_SECS,
+                        template=k8s.core.v1.PodTemplateSpecArgs(
+                            metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                            spec=k8s.core.v1.PodSpecArgs(
+                                restart_policy="Never",
+                                service_account_name=_name_of(service_account),
+                                automount_service_account_token=False,
+                                enable_service_links=False,
+                                security_context=_pod_security(self._server),
+                                containers=[container],
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            opts=self._opts(after),
+        )
 
     def _disruption_budget(self, role: Role) -> "k8s.policy.v1.PodDisruptionBudget":
         return k8s.policy.v1.PodDisruptionBudget(
@@ -618,6 +701,30 @@ class Workload(pulumi.ComponentResource):
         )
 
 
+def pod_sysctls(server: ServerConfig) -> dict[str, str]:
+    """The sysctls both roles' pods set: ``net.ipv4.tcp_retries2`` when ``server.tcpRetries2`` opts in (an unsafe
+    sysctl, :data:`agent_server_infra.pod_security.TCP_RETRIES2`), else none."""
+    return {TCP_RETRIES2: str(server.tcp_retries2)} if server.tcp_retries2 is not None else {}
+
+
+def _wait_for_stores(image: pulumi.Input[str] | None, env_from: Sequence[k8s.core.v1.EnvFromSourceArgs],
+                     volume_mounts: Sequence[k8s.core.v1.VolumeMountArgs]) -> k8s.core.v1.ContainerArgs:
+    """The init container: the server image runs :data:`~agent_server_infra.wait_for_stores.SCRIPT` with the
+    server's own environment and mounts (the URIs come from the Secret, a CA bundle from wherever the server reads
+    it), under the same security context."""
+    return k8s.core.v1.ContainerArgs(
+        name=WAIT_FOR_STORES_CONTAINER,
+        image=image,
+        command=["python", "-c", WAIT_FOR_STORES_SCRIPT],
+        env_from=list(env_from),
+        env=[k8s.core.v1.EnvVarArgs(name=WAIT_SECONDS, value=str(WAIT_FOR_STORES_SECS))],
+        resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "50m", "memory": "128Mi"},
+                                                       limits={"memory": "256Mi"}),
+        security_context=_container_security(),
+        volume_mounts=list(volume_mounts),
+    )
+
+
 def _container_security() -> k8s.core.v1.SecurityContextArgs:
     return k8s.core.v1.SecurityContextArgs(
         allow_privilege_escalation=False,
@@ -627,11 +734,14 @@ def _container_security() -> k8s.core.v1.SecurityContextArgs:
     )
 
 
-def _pod_security(server: ServerConfig) -> k8s.core.v1.PodSecurityContextArgs:
+def _pod_security(server: ServerConfig, sysctls: Mapping[str, str] | None = None,
+                  ) -> k8s.core.v1.PodSecurityContextArgs:
     return k8s.core.v1.PodSecurityContextArgs(
         run_as_non_root=True, run_as_user=server.run_as_user, run_as_group=server.run_as_group,
         fs_group=server.run_as_group,
         seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+        sysctls=[k8s.core.v1.SysctlArgs(name=name, value=value) for name, value in sysctls.items()] if sysctls
+        else None,
     )
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from agent_server_infra import naming, provider_rules
+from agent_server_infra import naming, pod_security, provider_rules
 from agent_server_infra.config import PEM_CERTIFICATE
 from agent_server_infra.env_table import ENV
 from agent_server_infra.naming import NameRule
@@ -380,6 +380,43 @@ def _rollout_order(recording: Recording, resource: RecordedResource) -> Iterator
                "crashes (UniqueViolation on alembic_version)")
 
 
+def _pod_spec(resource: RecordedResource) -> dict[str, Any]:
+    path = "spec.jobTemplate.spec.template.spec" if resource.type == CRONJOB else "spec.template.spec"
+    return dict(value(resource, path) or {})
+
+
+def _restricted(_: Recording, resource: RecordedResource) -> Iterator[str]:
+    pod = _pod_spec(resource)
+    pod_context = pod.get("securityContext") or {}
+    for kind in ("initContainers", "containers"):
+        for container in pod.get(kind) or []:
+            context = container.get("securityContext") or {}
+            where = f"{kind} {container.get('name')}"
+            if context.get("allowPrivilegeEscalation") is not False:
+                yield f"{where}: allowPrivilegeEscalation is not false"
+            if "ALL" not in ((context.get("capabilities") or {}).get("drop") or []):
+                yield f"{where}: capabilities do not drop ALL"
+            if not context.get("runAsNonRoot", pod_context.get("runAsNonRoot")):
+                yield f"{where}: runAsNonRoot is not true (container or pod)"
+            seccomp = (context.get("seccompProfile") or pod_context.get("seccompProfile") or {}).get("type")
+            if seccomp not in ("RuntimeDefault", "Localhost"):
+                yield f"{where}: seccompProfile {seccomp!r} is neither RuntimeDefault nor Localhost"
+            if context.get("readOnlyRootFilesystem") is not True:
+                yield f"{where}: the root filesystem is writable"
+
+
+def _sysctls(_: Recording, resource: RecordedResource) -> Iterator[str]:
+    for sysctl in (_pod_spec(resource).get("securityContext") or {}).get("sysctls") or []:
+        name, setting = sysctl.get("name"), sysctl.get("value")
+        if name not in pod_security.SAFE_SYSCTLS and name not in pod_security.UNSAFE_SYSCTLS_OPT_IN:
+            yield f"{name}: neither a safe sysctl nor an unsafe one this library documents the kubelet allow-list for"
+        if name == pod_security.TCP_RETRIES2 and not (
+                isinstance(setting, str) and setting.isdigit()
+                and pod_security.TCP_RETRIES2_MIN <= int(setting) <= pod_security.TCP_RETRIES2_DEFAULT):
+            yield (f"{name}={setting!r}: must be {pod_security.TCP_RETRIES2_MIN}-{pod_security.TCP_RETRIES2_DEFAULT} "
+                   "(RFC 1122's 100 s floor up to the kernel's default)")
+
+
 def _alb(recording: Recording, resource: RecordedResource) -> Iterator[str]:
     if value(resource, "spec.ingressClassName") != "alb":
         return
@@ -422,8 +459,10 @@ def _label_values(_: Recording, resource: RecordedResource) -> Iterator[str]:
                                 for problem in naming.K8S_LABEL_VALUE.problems(label))
 
 
-KUBERNETES_NAMES: dict[str, NameRule] = {"Service": naming.K8S_DNS_LABEL, "Namespace": naming.K8S_DNS1123_LABEL}
-"""Services are DNS-1035 labels, Namespaces DNS-1123 labels, every other object a DNS-1123 subdomain."""
+KUBERNETES_NAMES: dict[str, NameRule] = {"Service": naming.K8S_DNS_LABEL, "Namespace": naming.K8S_DNS1123_LABEL,
+                                         "CronJob": naming.K8S_CRONJOB}
+"""Services are DNS-1035 labels, Namespaces DNS-1123 labels, CronJobs 52 characters, every other object a DNS-1123
+subdomain."""
 
 
 def _kubernetes_name(_: Recording, resource: RecordedResource) -> Iterator[str]:
@@ -529,6 +568,7 @@ def _trigger_authentication(recording: Recording, resource: RecordedResource) ->
 
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 JOB = "kubernetes:batch/v1:Job"
+CRONJOB = "kubernetes:batch/v1:CronJob"
 POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
 
 
@@ -904,6 +944,18 @@ RULES: tuple[Rule, ...] = (
          "langgraph-api 0.11.1: both roles run the migrations in their lifespan (langgraph_runtime_pg "
          "lifespan → migrate); started at once on a fresh database one fails with UniqueViolation",
          _rollout_order),
+    Rule(DEPLOYMENT, "spec.template.spec.initContainers[] / containers[].securityContext", "the Restricted pod "
+         "security profile for every container, init containers included; read-only root filesystems",
+         pod_security.RESTRICTED_SOURCE + "; " + pod_security.READ_ONLY_ROOT, _restricted),
+    Rule(JOB, "spec.template.spec.initContainers[] / containers[].securityContext", "the Restricted pod "
+         "security profile for every container; read-only root filesystems",
+         pod_security.RESTRICTED_SOURCE + "; " + pod_security.READ_ONLY_ROOT, _restricted),
+    Rule(CRONJOB, "spec.jobTemplate.spec.template.spec.containers[].securityContext", "the Restricted pod "
+         "security profile for every container; read-only root filesystems",
+         pod_security.RESTRICTED_SOURCE + "; " + pod_security.READ_ONLY_ROOT, _restricted),
+    Rule(DEPLOYMENT, "spec.template.spec.securityContext.sysctls", "the kubelet's safe sysctls, or "
+         "net.ipv4.tcp_retries2 (opt-in, 8-15) whose kubelet allow-list the docs name",
+         pod_security.SAFE_SYSCTLS_SOURCE + "; " + pod_security.TCP_RETRIES2_SOURCE, _sysctls),
     Rule(INGRESS, "metadata.annotations (alb)", "ip targets for a ClusterIP backend, no TLS secrets, the health "
          "check under the served path", ALB_DOCS, _alb),
     # the queue's backlog autoscaler (KEDA)

@@ -111,4 +111,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("iam-oidc-long-name", "staging", f"{LONG}-iam", {"server": {
         "serviceAccountRoleArn": None,
         "oidcProviderArn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/5C2A7B1E9D"}}),
+    # resilience: the opt-in unsafe sysctl for failovers that never reset a connection
+    Variant("tcp-retries2", "prod", "tcp-retries2", {"server": {"tcpRetries2": 8}}),
+    Variant("stuck-runs-long-name", "prod", f"{LONG}-stuck", {"server": {"stuckRuns": {"afterSeconds": 900}}}),
 )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import grp
 import os
 import pwd
@@ -443,31 +444,53 @@ class PostgresServer:
     def stop(self) -> None:
         """``pg_ctl stop -m fast``, then wait for our postmaster; SIGKILL it on timeout."""
         try:
-            if self._proc.poll() is None:
-                with contextlib.suppress(subprocess.TimeoutExpired, OSError):
-                    _pg_run(
-                        _pg_context(self._run_as, self.base_dir),
-                        [
-                            str(PG_BINDIR / "pg_ctl"),
-                            "stop",
-                            "-D",
-                            str(self.data_dir),
-                            "-m",
-                            "fast",
-                            "-w",
-                            "-t",
-                            str(int(STOP_TIMEOUT)),
-                        ],
-                        timeout=STOP_TIMEOUT + 5,
-                    )
-                try:
-                    self._proc.wait(timeout=STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        self._proc.kill()  # the postmaster itself: Popen(user=...) => no wrapper
-                    self._proc.wait(timeout=STOP_TIMEOUT)
+            self._stop_postmaster()
         finally:
             shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def _stop_postmaster(self) -> None:
+        if self._proc.poll() is not None:
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+            _pg_run(
+                _pg_context(self._run_as, self.base_dir),
+                [
+                    str(PG_BINDIR / "pg_ctl"),
+                    "stop",
+                    "-D",
+                    str(self.data_dir),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    str(int(STOP_TIMEOUT)),
+                ],
+                timeout=STOP_TIMEOUT + 5,
+            )
+        try:
+            self._proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()  # the postmaster itself: Popen(user=...) => no wrapper
+            self._proc.wait(timeout=STOP_TIMEOUT)
+
+    def halt(self) -> None:
+        """An outage: stop the postmaster like :meth:`stop` (``-m fast`` terminates every session, so clients see
+        their connections closed and new ones refused) but keep the data directory for :meth:`resume`."""
+        self._stop_postmaster()
+
+    def resume(self, *, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Start the halted server again on the same port and data directory; wait until it answers."""
+        if self._proc.poll() is None:
+            raise RuntimeError(f"postgres :{self.port} is running; halt() it first")
+        ctx = _pg_context(self._run_as, self.base_dir)
+        self._proc = spawn_logged(
+            [str(PG_BINDIR / "postgres"), "-D", str(self.data_dir), "-p", str(self.port)], self.log_path,
+            death_signal=signal.SIGQUIT, cwd=ctx.cwd, env=ctx.env, user=ctx.user, group=ctx.group,
+            extra_groups=ctx.extra_groups,
+        )
+        wait_until(lambda: _postgres_ready(self, self._proc.pid), what=f"postgres resumed on {HOST}:{self.port}",
+                   proc=self._proc, log_path=self.log_path, timeout=timeout, interval=0.1)
 
 
 def _ensure_os_user(name: str) -> tuple[int, int]:
@@ -542,6 +565,17 @@ def _postmaster_ready(data_dir: Path, pid: int) -> bool:
     except OSError:
         return False
     return len(lines) >= 8 and lines[0].strip() == str(pid) and lines[7].strip() == "ready"
+
+
+def _postgres_ready(server: PostgresServer, pid: int) -> bool:
+    # Like `pg_ctl -w`: our postmaster must report "ready" in postmaster.pid before we
+    # connect, so we never talk to (or hang on) someone else's listener on that port.
+    if not _postmaster_ready(server.data_dir, pid):
+        return False
+    kwargs = server.superuser_database.connect_kwargs(connect_timeout=2)
+    with psycopg.connect(**kwargs) as conn:
+        row = conn.execute("SELECT 1").fetchone()
+    return row == (1,)
 
 
 def start_postgres(
@@ -676,17 +710,7 @@ def start_postgres(
             _run_as=run_as,
         )
 
-        def _ready(server: PostgresServer = server, pid: int = proc.pid) -> bool:
-            # Like `pg_ctl -w`: our postmaster must report "ready" in postmaster.pid before we
-            # connect, so we never talk to (or hang on) someone else's listener on that port.
-            if not _postmaster_ready(server.data_dir, pid):
-                return False
-            kwargs = server.superuser_database.connect_kwargs(connect_timeout=2)
-            with psycopg.connect(**kwargs) as conn:
-                row = conn.execute("SELECT 1").fetchone()
-            return row == (1,)
-
-        return proc, server, _ready
+        return proc, server, functools.partial(_postgres_ready, server, proc.pid)
 
     server = _launch_with_port_retries(launch, what="postgres", log_path=log_path, base_dir=base_dir,
                                        started=started, timeout=timeout)
@@ -787,6 +811,22 @@ class RedisServer:
             if remove_dir:
                 shutil.rmtree(self.base_dir, ignore_errors=True)
 
+    def halt(self) -> None:
+        """An outage: stop redis-server (SIGTERM; ``save ""`` and no AOF, so its keys are gone when it comes back,
+        as on a node that restarts without persistence) and keep its directory and config for :meth:`resume`."""
+        if self._proc is not None:
+            stop_process(self._proc)
+
+    def resume(self, *, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Start the halted server again with the same config (same port); wait until it answers."""
+        if self._proc is not None and self._proc.poll() is None:
+            raise RuntimeError(f"redis :{self.port} is running; halt() it first")
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self._proc = spawn_logged([require_binary("redis-server"), str(self.base_dir / "redis.conf")], self.log_path,
+                                  death_signal=signal.SIGTERM, cwd=self.base_dir)
+        wait_until(functools.partial(_redis_ready, self, offset), what=f"redis resumed on {HOST}:{self.port}",
+                   proc=self._proc, log_path=self.log_path, timeout=timeout, interval=0.1)
+
 
 def no_retry() -> Retry:
     """``retry=no_retry()`` for redis-py clients that must fail fast (readiness polls, negative tests)."""
@@ -850,6 +890,21 @@ def _redis_config_lines(
     return lines
 
 
+def _redis_ready(server: RedisServer, offset: int) -> bool:
+    # Only ping once *this* process logged readiness (after ``offset`` in its log), so we never talk to (or hang
+    # on) someone else's listener that grabbed the port first.
+    with server.log_path.open("rb") as log:
+        log.seek(offset)
+        if b"Ready to accept connections" not in log.read():
+            return False
+    # redis-py >= 6 retries ConnectionError 10x with backoff by default: poll without that
+    client = server.client(socket_timeout=2, socket_connect_timeout=2, retry=no_retry())
+    try:
+        return bool(client.ping())
+    finally:
+        client.close()
+
+
 def start_redis(
     *,
     password: str | None = None,
@@ -894,21 +949,7 @@ def start_redis(
             _proc=proc,
         )
 
-        def _ready(server: RedisServer = server, offset: int = log_offset) -> bool:
-            # Only ping once *this* process logged readiness, so we never talk to (or hang on)
-            # someone else's listener that grabbed the port first.
-            with server.log_path.open("rb") as log:
-                log.seek(offset)
-                if b"Ready to accept connections" not in log.read():
-                    return False
-            # redis-py >= 6 retries ConnectionError 10x with backoff by default: poll without that
-            client = server.client(socket_timeout=2, socket_connect_timeout=2, retry=no_retry())
-            try:
-                return bool(client.ping())
-            finally:
-                client.close()
-
-        return proc, server, _ready
+        return proc, server, functools.partial(_redis_ready, server, log_offset)
 
     server = _launch_with_port_retries(launch, what=name, log_path=log_path, base_dir=base_dir, started=started,
                                        timeout=timeout)

@@ -31,8 +31,8 @@ def with_(raw: dict[str, Any], section: str, **values: Any) -> dict[str, Any]:
 def test_minimal_config_validates_with_seed_defaults(raw: dict[str, Any]) -> None:
     stack = validate_stack(raw)
     server = stack.config.server
-    assert (server.n_jobs_per_worker, server.bg_job_max_retries, server.bg_job_shutdown_grace_period_secs) == (
-        10, 3, 180)
+    assert (server.n_jobs_per_worker, server.bg_job_shutdown_grace_period_secs) == (10, 180)
+    assert server.bg_job_max_retries is None  # derived from the queue's rollout (tests/unit/test_retries.py)
     assert server.bg_job_timeout_secs == 86400
     assert server.cors_allow_origins == ["*"]
     assert server.redis_key_prefix == ""
