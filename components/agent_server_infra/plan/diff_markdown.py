@@ -79,9 +79,9 @@ def _safety_section(diff: PlanDiff, allowed: frozenset[str]) -> list[str]:
         return []
     lines = ["> [!CAUTION]" if blocking else "> [!WARNING]"]
     if blocking:
-        lines.append(f"> **Blocked: {', '.join(blocking)}.** `pulumi up` would " + "; ".join(
-            EFFECT_MEANINGS[effect] for effect in blocking) + ". Take the way through below, or accept it "
-            f"deliberately: `agent-server-infra diff --allow {blocking[0]}`.")
+        lines.append(f"> **Blocked: {', '.join(blocking)}.** " + "; ".join(
+            f"{effect}: {EFFECT_MEANINGS[effect]}" for effect in blocking) + ". Take the way through below, or "
+            f"accept it deliberately: `agent-server-infra diff --allow {blocking[0]}`.")
     else:
         lines.append("> **Not blocked**, but these changes do more than update in place, or switch off a safety net:")
     accepted = sorted(set(allowed) & BLOCKING & {effect for item in notable for effect in item.effects})
