@@ -275,8 +275,10 @@ class Redis(DataStore):
         """The id of the group's ``index``-th member cluster (sorted), as ElastiCache reports them: a group whose
         replicas were removed and added again numbers them with gaps, so the shape's ``expected`` id (``<group>-00N``)
         is only the fallback while the members are unknown (a preview of a new group, mocks)."""
-        assert self.replication_group is not None, "only a replication group has members"
-        return self.replication_group.member_clusters.apply(
+        group = self.replication_group
+        if group is None:  # an external Redis: no members to read
+            return pulumi.Output.from_input(expected)
+        return group.member_clusters.apply(
             lambda members: sorted(members)[index] if members and index < len(members) else expected)
 
     def _external(self, uri: pulumi.Output[str]) -> None:

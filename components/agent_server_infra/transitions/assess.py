@@ -113,8 +113,9 @@ class _Context:
     # ---------------------------------------------------------------------------------------- one resource
 
     def resource(self, pair: Pair) -> Assessed | None:
-        source = pair.new or pair.old
-        assert source is not None  # a pair has at least one side
+        source = pair.new if pair.new is not None else pair.old
+        if source is None:  # neither side: nothing to judge
+            return None
         type_, name = str(source["type"]), str(source["name"])
         if pair.old is None:
             return Assessed(pair.urn, type_, name, "create", [Finding("immediate", "created during `pulumi up`",
