@@ -50,6 +50,8 @@ REPLACED_BY: dict[str, tuple[tuple[str, ...], str]] = {
 }
 """Supporting AWS resources: the inputs whose change replaces them (auto-named or free to be created first)."""
 RANDOM_SOURCE = "pulumi-random: every input of RandomPassword and RandomId forces replacement (RequiresReplace)"
+UPDATE_SOURCE = ("Pulumi engine: a change to inputs the provider does not mark ForceNew is an in-place Update of the "
+                 "resource during `pulumi up`")
 CREATE_SOURCE = "Pulumi engine: a resource new in the program is created during `pulumi up`"
 DELETE_SOURCE = "Pulumi engine: a resource gone from the program is deleted during `pulumi up`, after the creates"
 PROTECT_SOURCE = ("Pulumi resource option `protect`: 'the resource cannot be deleted (or replaced) until protect is "
@@ -167,7 +169,7 @@ class _Context:
             return [Finding("replace", f"{', '.join(f'`{key}`' for key in replaced)} changed: it is replaced (the "
                             "new one first, then what uses it is updated, then the old one is deleted)",
                             source=source)]
-        return [Finding("immediate", "updated in place")]
+        return [Finding("immediate", "updated in place", source=UPDATE_SOURCE)]
 
     def _deleted(self, old: Mapping[str, Any]) -> list[Finding]:
         type_ = str(old["type"])
