@@ -26,6 +26,7 @@ from .inputs import prevalidated, validate_args
 from .keda import backlog_autoscaler
 from .settings import ServerSettings
 from .sizing import backlog_scaled, surge
+from .unknowns import or_unknown
 
 TYPE_TOKEN = "agent-server-infra:index:Workload"
 Role = Literal["api", "queue"]
@@ -281,7 +282,7 @@ class Workload(pulumi.ComponentResource):
             opts=self._opts(),
         )
         if server.ingress is not None:
-            self._ingress(service)
+            self._ingress(service, server.ingress)
         if server.network_policy.enabled:
             self._network_policies(store_ports)
 
@@ -538,9 +539,7 @@ class Workload(pulumi.ComponentResource):
                                                           ports=_ports(HTTPS_PORT)),
         ]})
 
-    def _ingress(self, service: "k8s.core.v1.Service") -> "k8s.networking.v1.Ingress":
-        ingress = self._server.ingress
-        assert ingress is not None
+    def _ingress(self, service: "k8s.core.v1.Service", ingress: IngressConfig) -> "k8s.networking.v1.Ingress":
         annotations = alb_annotations(ingress, self._server.mount_prefix) if ingress.class_name == ALB_CLASS else None
         return k8s.networking.v1.Ingress(
             f"{self._name}-api",
@@ -602,4 +601,5 @@ def _ports(*numbers: int | str, protocols: Sequence[str] = ("TCP",)) -> list[k8s
 def _name_of(resource: Any) -> pulumi.Output[str]:
     """``metadata.name`` of a Kubernetes resource as an output (carries the dependency on the resource)."""
     metadata: pulumi.Output[Any] = resource.metadata
-    return metadata.apply(lambda meta: str(meta.name))
+    # An auto-name the engine did not give (unit-test mocks return the inputs) is unknown, not the text "None".
+    return metadata.apply(lambda meta: or_unknown(meta.name))
