@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
 from agent_server_infra.plan.document import dumps, to_document
@@ -70,3 +73,36 @@ def plan_document(tmp_path_factory: pytest.TempPathFactory,
         return json.loads(dumps(to_document(recording(stack, changes, name, program), show_secrets=show_secrets)))
 
     return get
+
+
+class _NeverRetrieved(logging.Handler):
+    """Keeps what asyncio reports about a future whose exception nobody retrieved."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.reports: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "never retrieved" in record.getMessage():
+            self.reports.append(self.format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_unretrieved_exceptions() -> Iterator[None]:
+    """Fail the run when any plan left a future whose exception was never retrieved.
+
+    asyncio reports such a future only when it is collected, which for what the SDK still holds is at interpreter
+    exit, after pytest's summary. So at the end of the session the SDK's settings are reset (releasing every output
+    it tracked) and every cycle collected while this handler listens; a report fails the session here, with its
+    traceback, instead of trailing the summary.
+    """
+    handler = _NeverRetrieved()
+    asyncio_logger = logging.getLogger("asyncio")
+    asyncio_logger.addHandler(handler)
+    try:
+        yield
+        pulumi.runtime.reset_options()
+        gc.collect()
+    finally:
+        asyncio_logger.removeHandler(handler)
+    assert not handler.reports, f"{len(handler.reports)} unretrieved exception(s), the first:\n{handler.reports[0]}"

@@ -321,7 +321,9 @@ class AgentServer(pulumi.ComponentResource):
         store = self.postgres
         if not postgres.iam_authentication or store is None or store.instance is None:
             return server, None
-        assert role is not None, "validation requires an IRSA role with IAM authentication"
+        if role is None:  # validation requires one (rules.check_iam)
+            raise ConfigError([Issue("server.serviceAccountRoleArn", "required with postgres.iamAuthentication (or "
+                                     "server.oidcProviderArn to create the role)")], f"AgentServer {name}")
         allow_connect(name, role, store.instance, postgres.iam_username, parent=self)
         return server, DatabaseBootstrap(master_uri=store.uri, iam_username=postgres.iam_username)
 

@@ -231,7 +231,8 @@ RUNTIME_LIMITS: tuple[RuntimeLimit, ...] = (
 def default_int(name: str) -> int:
     """The server's default of an integer variable, for config defaults (one source of truth)."""
     value = ENV[name].default
-    assert value is not None, name
+    if value is None:
+        raise LookupError(f"the env table has no server default for {name}")
     return int(value)
 
 
@@ -241,7 +242,8 @@ def default_bool(name: str) -> bool:
 
 def default_str(name: str) -> str:
     value = ENV[name].default
-    assert value is not None, name
+    if value is None:
+        raise LookupError(f"the env table has no server default for {name}")
     return value
 
 

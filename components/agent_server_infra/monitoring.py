@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from .alarms import AlarmSpec, threshold_text
 from .config import AlarmsConfig
+from .errors import ConfigError, Issue
 from .provider_rules import ALARM_DESCRIPTION_MAX
 
 
@@ -38,7 +39,8 @@ def metric_alarms(
     callbacks run only then), when every server on a shared store has registered its budget. The alarm carries no
     ``Unit``, so it matches the metric whatever unit it is published in.
     """
-    assert config.sns_topic_arn is not None, "validation requires snsTopicArn when alarms are enabled"
+    if config.sns_topic_arn is None:  # validation requires it (rules.check_alarms)
+        raise ConfigError([Issue("alarms.snsTopicArn", "required when alarms are enabled")], name)
     topic: pulumi.Input[str] = config.sns_topic_arn
     settled = pulumi.Output.from_input(None).apply(lambda _: {spec.key: spec for spec in compute()})
 

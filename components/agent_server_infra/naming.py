@@ -21,6 +21,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from .api_errors import ApiRuleError
+
 HASH_LENGTH = 7
 """Hex digits of the hash a shortened or cleaned name carries."""
 LOGICAL_MAX = 160
@@ -195,9 +197,11 @@ def physical(rule: NameRule, base: str, tail: str = "") -> str:
 
 
 def checked(rule: NameRule, name: str) -> str:
-    """``name``, composed by us from valid parts, when ``rule`` accepts it; a programming error otherwise."""
+    """``name`` when ``rule`` accepts it; :class:`~agent_server_infra.api_errors.ApiRuleError` (value, rule, source)
+    otherwise."""
     problems = rule.problems(name)
-    assert not problems, f"{rule.what} {name!r}: {problems}"
+    if problems:
+        raise ApiRuleError(rule.what, name, problems, rule.source)
     return name
 
 

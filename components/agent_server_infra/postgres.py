@@ -16,7 +16,8 @@ from .env import PostgresFacts, postgres_uri
 from .provider_rules import postgres_parameter_group_family
 from .settings import NamingSettings, NetworkSettings, PostgresSettings
 from .sizing import Budget, postgres_capacity
-from .stores import DataStore, final_snapshot_suffix, generated_password, secret_uri, tags_of
+from .stores import DataStore, final_snapshot_suffix, generated_password, required, secret_uri, tags_of
+from .unknowns import known
 
 TYPE_TOKEN = "agent-server-infra:index:Postgres"
 RDS_CA = "rds-ca-rsa2048-g1"
@@ -107,11 +108,10 @@ class Postgres(DataStore):
         self.instance: aws.rds.Instance | None = None
         self.security_group_id = None
         if config.mode == "external":
-            assert uri is not None, "validation requires postgresUri in external mode"
-            self._external(uri)
+            self._external(required(uri, "postgresUri", "required in external mode", f"Postgres {name}"))
         else:
-            assert network is not None, "validation requires a network in rds mode"
-            self._rds(name, config, network, tags_of(tags), stem)
+            self._rds(name, config, required(network, "network", "required in rds mode", f"Postgres {name}"),
+                      tags_of(tags), stem)
         self.share = pulumi.Output.all(self.address, self.port, self.database, self.username, self.password).apply(
             lambda values: PostgresShare(name=name, address=values[0], port=int(values[1]), database=values[2],
                                          username=values[3], password=values[4],
@@ -214,11 +214,11 @@ class Postgres(DataStore):
         self.instance = instance
         self.identifier = identifier
         self.security_group_id = group.id
-        self.address = instance.address
+        self.address = known(instance.address)
         self.port = instance.port
         self.database = pulumi.Output.from_input(config.database_name)
         self.username = pulumi.Output.from_input(config.username)
-        self.password = pulumi.Output.secret(password.result)
+        self.password = pulumi.Output.secret(known(password.result))
         self.uri = pulumi.Output.secret(self.facts().apply(postgres_uri))
 
     def _monitoring_role(self, name: str, scoped: str, config: PostgresConfig,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .api_errors import ApiRuleError
 from .versions import parse_version
 
 
@@ -36,9 +37,11 @@ class TextRule:
 
 
 def check_text(rule: TextRule, value: str) -> str:
-    """``value`` when ``rule`` accepts it; a programming error otherwise (the text is ours, not the user's)."""
+    """``value`` when ``rule`` accepts it; :class:`~agent_server_infra.api_errors.ApiRuleError` (value, rule,
+    source) otherwise."""
     problems = rule.problems(value)
-    assert not problems, f"{rule.what} {value!r}: {problems}"
+    if problems:
+        raise ApiRuleError(rule.what, value, problems, rule.source)
     return value
 
 

@@ -21,7 +21,16 @@ from .redis_iam import RedisIdentity, authentication_arguments, user_group
 from .registry import of_this_run
 from .settings import NamingSettings, NetworkSettings, RedisSettings
 from .sizing import Budget, RedisUser, redis_budget, redis_capacity
-from .stores import URL_SAFE_SPECIALS, DataStore, final_snapshot_suffix, generated_password, secret_uri, tags_of
+from .stores import (
+    URL_SAFE_SPECIALS,
+    DataStore,
+    final_snapshot_suffix,
+    generated_password,
+    required,
+    secret_uri,
+    tags_of,
+)
+from .unknowns import known
 
 TYPE_TOKEN = "agent-server-infra:index:Redis"
 AUTH_TOKEN_LENGTH = 64
@@ -142,11 +151,10 @@ class Redis(DataStore):
         self.security_group_id = None
         self.iam_user = None
         if config.mode == "external":
-            assert uri is not None, "validation requires redisUri in external mode"
-            self._external(uri)
+            self._external(required(uri, "redisUri", "required in external mode", f"Redis {name}"))
         else:
-            assert network is not None, "validation requires a network in single and cluster mode"
-            self._elasticache(name, config, network, tags_of(tags), stem)
+            self._elasticache(name, config, required(network, "network", "required in single and cluster mode",
+                                                     f"Redis {name}"), tags_of(tags), stem)
         external = self.uri if config.mode == "external" else None
         iam = {"iam_user": self.iam_user} if self.iam_user is not None else {}
         self.share = pulumi.Output.all(self.endpoint, self.port, self.token, external).apply(
@@ -264,10 +272,10 @@ class Redis(DataStore):
         self.group_id = group_id
         self.security_group_id = group.id
         self.tls = True
-        self.endpoint = (replication_group.configuration_endpoint_address if self.cluster
-                         else replication_group.primary_endpoint_address)
+        self.endpoint = known(replication_group.configuration_endpoint_address if self.cluster
+                              else replication_group.primary_endpoint_address)
         self.port = replication_group.port.apply(lambda port: int(port or config.port))
-        self.token = pulumi.Output.secret(token_result)
+        self.token = pulumi.Output.secret(known(token_result))
         self.iam_user = identity.user_id if identity is not None else None
         self.uri = pulumi.Output.secret(self.facts().apply(redis_uri))
 

@@ -4,13 +4,17 @@ names, external URIs, tags."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
 import pulumi
 import pulumi_random as random
 
+from .errors import ConfigError, Issue
 from .inputs import prevalidated, validate_args
+from .unknowns import known
+
+T = TypeVar("T")
 
 URL_SAFE_SPECIALS = "-_.~"
 """RFC 3986 unreserved punctuation: allowed in RDS passwords and never needs encoding (URIs are still always
@@ -39,9 +43,9 @@ def final_snapshot_suffix(name: str, parent: pulumi.Resource, keepers: Mapping[s
     """8 random hex digits for a final snapshot's name, kept until one of ``keepers`` (the inputs that replace
     the store) changes: every deletion of a store, a replacement or a stack destroyed and deployed again, leaves
     a snapshot of a new name, where a fixed name fails the second time with SnapshotAlreadyExists."""
-    return random.RandomId(
+    return known(random.RandomId(
         name, byte_length=4, keepers=dict(keepers), opts=pulumi.ResourceOptions(parent=parent),
-    ).hex
+    ).hex)
 
 
 def secret_uri(uri: pulumi.Input[str]) -> tuple[pulumi.Output[str], Callable[[Callable[[SplitResult], Any]],
@@ -54,6 +58,14 @@ def secret_uri(uri: pulumi.Input[str]) -> tuple[pulumi.Output[str], Callable[[Ca
         return pulumi.Output.secret(secret.apply(lambda text: read(urlsplit(text))))
 
     return secret, part
+
+
+def required(value: T | None, path: str, rule: str, source: str) -> T:
+    """``value``, which validation requires at ``path``: a :class:`ConfigError` naming the path and the rule when it
+    is missing (a component built around validation, from its private constructors), never an ``assert``."""
+    if value is None:
+        raise ConfigError([Issue(path, rule)], source)
+    return value
 
 
 def tags_of(tags: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from .sizing import backlog_scaled, surge
 from .stuck_runs import AFTER_SECONDS as STUCK_AFTER_SECONDS
 from .stuck_runs import QUERY as STUCK_QUERY
 from .stuck_runs import SCRIPT as STUCK_RUNS_SCRIPT
+from .unknowns import or_unknown
 from .wait_for_stores import SCRIPT as WAIT_FOR_STORES_SCRIPT
 from .wait_for_stores import WAIT_SECONDS
 
@@ -329,7 +330,7 @@ class Workload(pulumi.ComponentResource):
             opts=self._opts(),
         )
         if server.ingress is not None:
-            self._ingress(service)
+            self._ingress(service, server.ingress)
         if server.stuck_runs is not None:
             # After the queue: its first run happens on a migrated database (its query reads the runs table).
             self._stuck_runs_check(secret, service_account, [deployments["queue"]])
@@ -672,9 +673,7 @@ class Workload(pulumi.ComponentResource):
                                                           ports=_ports(HTTPS_PORT)),
         ]})
 
-    def _ingress(self, service: "k8s.core.v1.Service") -> "k8s.networking.v1.Ingress":
-        ingress = self._server.ingress
-        assert ingress is not None
+    def _ingress(self, service: "k8s.core.v1.Service", ingress: IngressConfig) -> "k8s.networking.v1.Ingress":
         annotations = alb_annotations(ingress, self._server.mount_prefix) if ingress.class_name == ALB_CLASS else None
         return k8s.networking.v1.Ingress(
             f"{self._name}-api",
@@ -763,4 +762,5 @@ def _ports(*numbers: int | str, protocols: Sequence[str] = ("TCP",)) -> list[k8s
 def _name_of(resource: Any) -> pulumi.Output[str]:
     """``metadata.name`` of a Kubernetes resource as an output (carries the dependency on the resource)."""
     metadata: pulumi.Output[Any] = resource.metadata
-    return metadata.apply(lambda meta: str(meta.name))
+    # An auto-name the engine did not give (unit-test mocks return the inputs) is unknown, not the text "None".
+    return metadata.apply(lambda meta: or_unknown(meta.name))

@@ -103,7 +103,7 @@ def test_a_secret_output_stays_secret_and_reaches_the_secret(composed: Recording
 
 
 @pytest.mark.parametrize(("path", "value", "message"), [
-    ("network.vpc_id", "vpc-nothex", "agent-server:network.vpcId: must match ^vpc-[0-9a-f]{8,17}$ (got 'vpc-nothex')"),
+    ("network.subnet_ids", ["subnet-0aaaaaaaaaaaaaaa2"] * 2, "agent-server:network.subnetIds: must list distinct"),
     ("network.subnet_ids", ["subnet-0aaaaaaaaaaaaaaa2"], "agent-server:network.subnetIds: must have at least 2"),
     ("server.image", "registry.example.com/agents", "agent-server:server.image: must pin a tag or digest"),
 ])
@@ -112,6 +112,25 @@ def test_an_output_is_validated_when_it_resolves(path: str, value: Any, message:
     input as a ValueError that carries the ConfigError's report)."""
     with pytest.raises(ValueError, match=re.escape(f"AgentServer composed: {message}")):
         build(args_with_outputs(**{path: out(value)}))
+
+
+def test_an_ec2_id_of_another_shape_from_an_output_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """EC2 refuses a malformed id itself, and unit-test mocks give ``<name>_id``: the id goes on, with a warning
+    naming the key, the rule and the value."""
+    recording = build(args_with_outputs(**{"network.vpc_id": out("vpc_id")}))
+    assert {group.plain_inputs["vpcId"] for group in recording.by_type("aws:ec2/securityGroup:SecurityGroup")} == {
+        "vpc_id"}
+    assert ("AgentServer composed: warning: agent-server:network.vpcId: must match ^vpc-[0-9a-f]{8,17}$ "
+            "(got 'vpc_id')") in caplog.text
+
+
+def test_an_output_the_engine_leaves_empty_is_unknown_not_invalid() -> None:
+    """A computed output unit-test mocks do not return resolves to None: it is unknown (as in a preview), so
+    nothing built from it is registered with a made-up value, and no rule fails on it."""
+    recording = build(args_with_outputs(**{"server.image": out(None)}))
+    for deployment in recording.by_type("kubernetes:apps/v1:Deployment"):
+        [container] = deployment.plain_inputs["spec"]["template"]["spec"]["containers"]
+        assert "image" not in container
 
 
 def test_a_bad_secret_output_fails_with_its_key() -> None:

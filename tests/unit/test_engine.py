@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
+import logging
+from collections.abc import Callable
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -119,3 +124,74 @@ def test_unnamed_aws_resources_get_pulumi_aws_auto_names() -> None:
 
     with pytest.raises(engine.AutoNameTooLongError, match="longer than maximum length 40"):
         engine.run(too_long)
+
+
+def test_a_failing_apply_fails_the_run_even_when_nothing_awaits_it() -> None:
+    def program() -> None:
+        pulumi.Output.from_input(1).apply(lambda value: value / 0)
+
+    with pytest.raises(ZeroDivisionError):
+        engine.run(program)
+
+
+def test_resources_registered_late_by_an_apply_are_recorded() -> None:
+    """Nothing awaits the apply: the run still waits for it (the SDK's tracked outputs) and its resource."""
+    def program() -> None:
+        pulumi.Output.from_input("late").apply(lambda name: k8s.core.v1.ConfigMap(name, data={"k": "v"}))
+
+    recording = engine.run(program)
+    assert [resource.name for resource in recording.resources] == ["late"]
+
+
+def test_a_registration_the_mocks_refuse_fails_the_run_once_the_program_is_done(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a preview reports every resource the provider refuses: the program runs to its end (the resources after
+    the refused one are recorded), then the first refusal is raised, the others named in its notes."""
+    stock_new_resource = engine.RecordingMocks.new_resource
+
+    def new_resource(self: engine.RecordingMocks, args: Any) -> Any:
+        if args.name.startswith("broken"):
+            raise RuntimeError(f"provider refused {args.name}")
+        return stock_new_resource(self, args)
+
+    monkeypatch.setattr(engine.RecordingMocks, "new_resource", new_resource)
+
+    def program() -> None:
+        config_map = k8s.core.v1.ConfigMap("broken-1", data={"k": "v"})
+        k8s.core.v1.ConfigMap("broken-2", data={"k": "v"})
+        k8s.core.v1.ConfigMap("after", data=config_map.data)
+
+    recording = engine.Recording(project="p", stack="s")
+    with pytest.raises(RuntimeError, match="provider refused broken-1") as raised:
+        engine.run(program, recording=recording)
+    assert raised.value.__notes__ == ["also refused: RuntimeError: provider refused broken-2"]
+    assert [resource.name for resource in recording.resources] == ["broken-1", "broken-2", "after"]
+    assert recording.one("kubernetes:core/v1:ConfigMap", "after").inputs["data"] == {"k": "v"}
+
+
+def unretrieved_after(program: Callable[[], None], caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What asyncio reports as never retrieved once a failed run's leftovers are collected."""
+    with caplog.at_level(logging.ERROR, logger="asyncio"), contextlib.suppress(Exception):
+        engine.run(program)
+    pulumi.runtime.reset_options()
+    gc.collect()
+    return [record.getMessage() for record in caplog.records if "never retrieved" in record.getMessage()]
+
+
+def test_a_refused_registration_leaves_no_unretrieved_exception(caplog: pytest.LogCaptureFixture) -> None:
+    """Raising the refusal into the SDK would fail each output future of the resource, and the ones the program
+    never reads would be reported whenever they are collected (after pytest's summary, at exit)."""
+    def too_long() -> None:
+        group = aws.elasticache.ReplicationGroup("c" * 33, description="x")
+        pulumi.export("port", group.port)
+
+    assert unretrieved_after(too_long, caplog) == []
+
+
+def test_a_failing_program_leaves_no_unretrieved_exception(caplog: pytest.LogCaptureFixture) -> None:
+    def program() -> None:
+        config_map = k8s.core.v1.ConfigMap("a", data={"k": "v"})
+        config_map.data.apply(lambda data: data["missing"])
+        raise ValueError("the program fails after registering")
+
+    assert unretrieved_after(program, caplog) == []

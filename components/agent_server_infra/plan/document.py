@@ -56,8 +56,8 @@ def _clean_other(value: Any, show_secrets: bool) -> Any:
     return value
 
 
-_SIG = rpc._special_sig_key
-_SECRET_SIG = rpc._special_secret_sig
+_SIG, _SECRET_SIG = next((key, value) for key, value in rpc.wrap_rpc_secret(None).items() if key != "value")
+"""The key and signature of the wire's secret envelope (``{<key>: <signature>, "value": ...}``)."""
 
 
 def _parent(resource: RecordedResource) -> str | None:

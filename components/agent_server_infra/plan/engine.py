@@ -5,21 +5,22 @@ secret markers), dependencies and the computed outputs the mocks returned. The m
 for RDS, ElastiCache, security groups, random passwords and Kubernetes objects so components that read them
 (endpoints, generated names, passwords) behave as they would in a real preview.
 
-Speed (``benchmarks/plan_speed.py``): a plan costs about what importing the SDKs costs. Three things make that so,
-each checked against the code it stands in for by ``tests/plan/test_engine_speedups.py``:
+The engine uses the SDK as shipped, through its public interfaces only (``set_mocks``, ``pulumi.runtime.test``,
+a ``MockMonitor`` subclass): nothing of ``pulumi``, ``pulumi_aws`` or ``pulumi_kubernetes`` is patched, so every
+SDK release runs as its authors tested it. Two choices of its own keep a plan close to the SDK's own cost for the
+same resources (``benchmarks/plan_speed.py`` measures it against a replay of the plan's resources):
 
-- SDK subpackages load one submodule per class used, not the whole service (``speedups.thin_sdk_packages``);
-- for the duration of :func:`run`, the SDK skips work only a real engine needs (``speedups.offline_runtime``);
-- the monitor decodes each request once for the mocks, the recording and the SDK (:class:`RecordingMonitor`).
-
-Registrations therefore happen in the order the program's coroutines reach them, the same in every run (the
-stock monitor's thread pool could reorder them).
+- :class:`RecordingMonitor` answers from the request's own encoding of the inputs instead of encoding the mocks'
+  state anew, and records each resource as it registers;
+- monitor calls run inline on the event loop (:class:`_InlineExecutor`), so registrations happen in the order the
+  program's coroutines reach them, the same in every run (a thread pool could reorder them).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import contextlib
+import concurrent.futures
 import functools
 import hashlib
 import json
@@ -28,6 +29,7 @@ import re
 import runpy
 import string
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,22 +38,10 @@ from typing import Any, cast
 import pulumi
 from google.protobuf import struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import resource as pulumi_resource_runtime
 from pulumi.runtime import rpc
-from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.proto import resource_pb2
-from pulumi.runtime.stack import Stack, run_pulumi_func
-from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
-
-from .speedups import (
-    _NOT_PLAIN_DECODED,
-    _Decoded,
-    _deserialize_properties,
-    offline_runtime,
-    thin_sdk_packages,
-    use_shortcuts,
-)
+from pulumi.runtime.stack import Stack
 
 SECRET = "[secret]"
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -325,43 +315,58 @@ def auto_name(typ: str, name: str, inputs: _Plain) -> dict[str, str]:
     return {prop: generated}
 
 
-_PLAIN_SCALARS = (str, bool, int, float, type(None))
+class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
+    """An executor that runs each call at once on the calling thread (a thread pool that never starts a thread:
+    asyncio accepts only ``ThreadPoolExecutor`` instances as a loop's default executor).
 
-
-def _is_plain(value: Any) -> bool:
-    """Whether ``value`` is JSON-like data (what mocks return), which needs no async serialization."""
-    if isinstance(value, _PLAIN_SCALARS):
-        return True
-    if isinstance(value, dict):
-        return all(isinstance(key, str) and _is_plain(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return all(_is_plain(item) for item in value)
-    return False
-
-
-def _serialize(values: dict[str, Any]) -> struct_pb2.Struct:
-    """``rpc.serialize_properties`` for mock outputs, without a trip through the event loop when they are plain.
-
-    For JSON-like data the stock serializer only drops top-level ``None`` values and copies the rest into a
-    ``Struct``; anything else (resources, assets, outputs) still takes the stock path.
+    The SDK hands every monitor call to its event loop's default executor, because a real monitor is a gRPC
+    server in another process. :class:`RecordingMonitor` answers in microseconds and never blocks, so during
+    :func:`run` the loop's default executor is this one: registrations then happen in the order the program's
+    coroutines reach them, the same in every run (a thread pool could reorder them), without a thread hop each.
     """
-    if _is_plain(values):
-        struct = struct_pb2.Struct()
-        struct.update({key: value for key, value in values.items() if value is not None})
-        return struct
-    return _sync_await(rpc.serialize_properties(values, {}))
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the awaiting coroutine, as a thread pool does
+            future.set_exception(exc)
+        return future
 
 
-def _response_object(inputs: dict[str, Any], state: dict[str, Any], not_plain_before: int) -> Any:
-    """What the SDK decodes the response's properties to, as :class:`_Decoded`; a ``Struct`` when decoding the
-    inputs met unknown values or special objects (there the round trip is the reference)."""
-    if _NOT_PLAIN_DECODED[0] != not_plain_before:
-        return _serialize(state)
-    changed = {key: value for key, value in state.items()
-               if not (key in inputs and value is inputs[key] and value is not None)}
-    decoded = {key: value for key, value in state.items() if key not in changed}
-    decoded.update(_deserialize_properties(_serialize(changed), keep_unknowns=True))
-    return _Decoded(decoded)
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """The loop the SDK runs the program on: this thread's current event loop, made (and set) when it has none."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: no implicit loop; we make one below
+        try:
+            return asyncio.get_event_loop()
+        except RuntimeError:
+            pass
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    return loop
+
+
+def _response_object(request_object: struct_pb2.Struct, inputs: Mapping[str, Any],
+                     state: Mapping[str, Any]) -> struct_pb2.Struct:
+    """The mocks' ``state`` as the response's properties: what the stock mock monitor's
+    ``serialize_properties(state)`` sends, built from the request's own encoding of the inputs.
+
+    The mocks return the inputs they were given plus computed outputs. The inputs are already encoded in the
+    request (the SDK encoded them), so the response starts from a copy of it; only the values the mocks added or
+    changed (plain data: names, endpoints, ids, secret envelopes) are encoded here, and a ``None`` is left out as
+    the SDK's serializer leaves it out.
+    """
+    response = struct_pb2.Struct()
+    response.CopyFrom(request_object)
+    for key in [key for key in response if key not in state]:
+        del response[key]
+    response.update({key: value for key, value in state.items()
+                     if value is not None and not (key in inputs and value is inputs[key])})
+    for key, value in state.items():
+        if value is None and key in response:
+            del response[key]
+    return response
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -369,39 +374,36 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     registration.
 
     ``RegisterResource`` does what the stock one does (deserialize the inputs, ask the mocks, answer with their
-    state) but decodes the request once for the mocks, the recording and the SDK: the response carries the state
-    already decoded (:class:`_Decoded`), which only the decoder installed by :func:`speedups.offline_runtime` reads, so
-    this monitor belongs inside :func:`run`. A registration never re-enters the event loop.
+    state) and records it; the answer reuses the request's encoding of the inputs (:func:`_response_object`).
+
+    When the mocks refuse a registration (an auto-name too long for the provider), the refusal is kept in
+    :attr:`refused` and the resource is answered with its inputs, as a preview goes on past a resource the
+    provider refuses; :func:`run` raises the first refusal once the program is done. Raising into the SDK instead
+    would fail every output future of the resource, and the ones the program never reads would be reported as
+    "never retrieved" whenever they are collected, long after the run.
     """
 
-    def __init__(self, mocks: RecordingMocks, decoded_responses: bool = True) -> None:
+    def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
         self.recording_mocks = mocks
         self.recorded: dict[str, RecordedResource] = {}
-        self.decoded_responses = decoded_responses
-        """Answer with :class:`_Decoded` state (inside :func:`run`); ``False`` answers with a ``Struct`` as the
-        stock monitor does, for the stock SDK (``run(..., stock_sdk=True)``)."""
+        self.refused: list[Exception] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == STACK_TYPE:
             return resource_pb2.RegisterResourceResponse(urn=urn)
-        _ensure_event_loop()  # deserializing resource references needs one on this thread
-        not_plain_before = _NOT_PLAIN_DECODED[0]
         inputs = rpc.deserialize_properties(request.object)
-        resource_id, state = self.recording_mocks.new_resource(pulumi.runtime.MockResourceArgs(
-            typ=request.type, name=request.name, inputs=inputs, provider=request.provider,
-            resource_id=request.importId, custom=request.custom or False,
-            transforms=pulumi_mocks._resolve_callbacks(request.transforms),  # as the stock monitor
-        ))
-        properties = (_response_object(inputs, state, not_plain_before) if self.decoded_responses
-                      else _serialize(state))
-        response: Any = (
-            resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=properties)
-            if isinstance(properties, struct_pb2.Struct) else
-            pulumi_resource_runtime.RegisterResponse(urn, resource_id or "", properties,  # type: ignore[arg-type]
-                                                     None, resource_pb2.Result.SUCCESS)
-        )
+        try:
+            resource_id, state = self.recording_mocks.new_resource(pulumi.runtime.MockResourceArgs(
+                typ=request.type, name=request.name, inputs=inputs, provider=request.provider,
+                resource_id=request.importId, custom=request.custom or False,
+            ))
+        except Exception as exc:  # raised by run() once the program is done
+            self.refused.append(exc)
+            resource_id, state = "", dict(inputs)
+        response = resource_pb2.RegisterResourceResponse(
+            urn=urn, id=resource_id or "", object=_response_object(request.object, inputs, state))
         self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, cast(str, resource_id), state)
         resource = RecordedResource(
             urn=urn, type=request.type, name=request.name, parent=request.parent or None,
@@ -451,43 +453,58 @@ def run(
     stack: str = "dev",
     region: str = "us-east-1",
     recording: Recording | None = None,
-    stock_sdk: bool = False,
 ) -> Recording:
     """Run ``program`` under mocks with ``config`` (full keys such as ``agent-server:server``) and record it.
 
     Structured config values are passed as JSON text, as the Pulumi engine does. Returns the recording with
     every resource and the resolved stack outputs (secret outputs as :class:`Secret`). Pass ``recording`` to
-    keep what was registered even when the program raises. ``stock_sdk`` runs the SDK as shipped, without
-    :func:`speedups.offline_runtime`: slower, and the reference the shortcuts are checked against; an SDK version
-    the shortcuts were not verified on runs so too (:func:`speedups.use_shortcuts`).
+    keep what was registered even when the program raises. A registration the mocks refused is raised once the
+    program is done (see :class:`RecordingMonitor`).
+
+    Everything goes through the SDK's public interfaces: ``reset_options`` and ``set_mocks`` give each run a new
+    root stack and this monitor, ``pulumi.runtime.test`` runs the program and waits for every registration and
+    output, and the event loop's default executor is :class:`_InlineExecutor` for the duration of the run.
     """
-    thin_sdk_packages()
-    stock_sdk = stock_sdk or not use_shortcuts()
     recording = recording if recording is not None else Recording(project=project, stack=stack)
     mocks = RecordingMocks(recording, region=region)
+    monitor = RecordingMonitor(mocks)
+    loop = _event_loop()
     set_all_config(_to_config(config or {}), secret_keys or [])
-    pulumi_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False,
-                             monitor=RecordingMonitor(mocks, decoded_responses=not stock_sdk))
-    # What an earlier run that raised left pending or failed (as ``pulumi.runtime.test`` does for each test).
-    settings: Any = pulumi_settings.SETTINGS  # context-variable descriptors pyright cannot follow
-    settings.rpc_manager.clear()
-    settings.outputs.clear()
-    root = pulumi_settings.get_root_resource()
-    assert isinstance(root, Stack)
+    pulumi.runtime.reset_options(project=project, stack=stack)  # a new root stack; nothing left of an earlier run
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    root = pulumi.runtime.get_root_resource()
+    if not isinstance(root, Stack):  # set_mocks makes one
+        raise RuntimeError("pulumi.runtime.set_mocks made no root stack")
 
     async def collect() -> None:
         for key, value in root.outputs.items():
             recording.outputs[key] = await _resolve(value)
 
+    loop.set_default_executor(_InlineExecutor())
     try:
-        with contextlib.nullcontext() if stock_sdk else offline_runtime():
-            _sync_await(run_pulumi_func(program))
-            _sync_await(run_pulumi_func(collect))
+        try:
+            pulumi.runtime.test(program)()
+            pulumi.runtime.test(collect)()
+        except Exception as exc:
+            if not monitor.refused:
+                raise
+            monitor.refused[0].add_note(f"the program then raised {type(exc).__name__}: {exc}")
+        if monitor.refused:
+            first, *others = monitor.refused
+            for other in others:
+                first.add_note(f"also refused: {type(other).__name__}: {other}")
+            raise first
     finally:
+        loop.set_default_executor(_thread_pool())
         set_all_config({}, [])
-        pulumi_settings.ROOT.set(None)
+        pulumi.runtime.reset_options()
     return recording
+
+
+@functools.cache
+def _thread_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """The default executor a loop has again after :func:`run` (asyncio's own default is such a pool)."""
+    return concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio")
 
 
 def run_file(path: Path, **kwargs: Any) -> Recording:

@@ -50,12 +50,11 @@ def _program(stack_file: Path) -> Path:
     raise FileNotFoundError(f"no Pulumi project with a __main__.py above {stack_file} or the current directory")
 
 
-def plan_stack(stack: str, program: Path | None = None, stock_sdk: bool = False) -> engine.Recording:
-    """Run the project's ``__main__.py`` (or ``program``) for ``stack`` (a name or a stack file) under mocks
-    (``stock_sdk``: see :func:`engine.run`)."""
+def plan_stack(stack: str, program: Path | None = None) -> engine.Recording:
+    """Run the project's ``__main__.py`` (or ``program``) for ``stack`` (a name or a stack file) under mocks."""
     path = resolve_stack_file(stack)
     config, secret_keys, region = stack_config(path)
     main = program or _program(path)
     project = str((yaml.safe_load((main.parent / "Pulumi.yaml").read_text()) or {}).get("name", "project"))
     return engine.run_file(main, config=config, secret_keys=secret_keys, stack=stack_name(path), region=region,
-                           project=project, stock_sdk=stock_sdk)
+                           project=project)
