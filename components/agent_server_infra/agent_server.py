@@ -30,6 +30,7 @@ from .settings import (
     ServerSettings,
 )
 from .sizing import Budget, ConnectionPlan, RedisUser, SizingError, plan_connections, redis_budget, retry_budget
+from .stores import required
 
 if TYPE_CHECKING:
     from .workload import DatabaseBootstrap
@@ -316,15 +317,16 @@ class AgentServer(pulumi.ComponentResource):
             server = server.model_copy(update={"service_account_role_arn": created.arn})
         redis = self.redis
         if redis is not None and redis.iam_user is not None and redis.replication_group is not None:
-            assert role is not None, "validation requires an IRSA role with IAM authentication"
-            allow_redis_connect(name, role, redis.replication_group, redis.iam_user, parent=self)
+            allow_redis_connect(name, required(role, "server.serviceAccountRoleArn", "required with "
+                                               "redis.iamAuthentication (or server.oidcProviderArn to create the "
+                                               "role)", f"AgentServer {name}"),
+                                redis.replication_group, redis.iam_user, parent=self)
         store = self.postgres
         if not postgres.iam_authentication or store is None or store.instance is None:
             return server, None
-        if role is None:  # validation requires one (rules.check_iam)
-            raise ConfigError([Issue("server.serviceAccountRoleArn", "required with postgres.iamAuthentication (or "
-                                     "server.oidcProviderArn to create the role)")], f"AgentServer {name}")
-        allow_connect(name, role, store.instance, postgres.iam_username, parent=self)
+        allow_connect(name, required(role, "server.serviceAccountRoleArn", "required with postgres.iamAuthentication "
+                                     "(or server.oidcProviderArn to create the role)", f"AgentServer {name}"),
+                      store.instance, postgres.iam_username, parent=self)
         return server, DatabaseBootstrap(master_uri=store.uri, iam_username=postgres.iam_username)
 
     def _alarms(self, alarms: AlarmsConfig | None, tags: Mapping[str, Any]) -> pulumi.Output[list[dict[str, Any]]]:

@@ -21,7 +21,7 @@ from .bootstrap import IAM_USER as BOOTSTRAP_IAM_USER
 from .bootstrap import SCRIPT as BOOTSTRAP_SCRIPT
 from .bootstrap import VERSION as BOOTSTRAP_VERSION
 from .bootstrap import VERSION_LABEL as BOOTSTRAP_VERSION_LABEL
-from .config import IngressConfig, ScaleConfig, ServerConfig
+from .config import IngressConfig, ScaleConfig, ServerConfig, StuckRunsConfig
 from .env import POSTGRES_CA_DIR, POSTGRES_CA_FILE, POSTGRES_CA_PATH, SERVER_PORT, postgres_uri_name, verified_uri
 from .errors import ConfigError, Issue
 from .inputs import prevalidated, validate_args
@@ -333,7 +333,7 @@ class Workload(pulumi.ComponentResource):
             self._ingress(service, server.ingress)
         if server.stuck_runs is not None:
             # After the queue: its first run happens on a migrated database (its query reads the runs table).
-            self._stuck_runs_check(secret, service_account, [deployments["queue"]])
+            self._stuck_runs_check(server.stuck_runs, secret, service_account, [deployments["queue"]])
         if server.network_policy.enabled:
             self._network_policies(store_ports)
         if server.metrics.enabled and server.metrics.pod_monitor:
@@ -541,13 +541,12 @@ class Workload(pulumi.ComponentResource):
             return []
         return [k8s.core.v1.VolumeMountArgs(name=CA_VOLUME, mount_path=POSTGRES_CA_DIR, read_only=True)]
 
-    def _stuck_runs_check(self, secret: "k8s.core.v1.Secret", service_account: "k8s.core.v1.ServiceAccount",
+    def _stuck_runs_check(self, check: StuckRunsConfig, secret: "k8s.core.v1.Secret",
+                          service_account: "k8s.core.v1.ServiceAccount",
                           after: Sequence[pulumi.Resource]) -> "k8s.batch.v1.CronJob":
         """The stuck-runs check (:mod:`agent_server_infra.stuck_runs`): a CronJob in the server image, with the
         server's Secret and its own query and bound; a run of it fails when a run stayed ``running`` too long. One
         run at a time, none retried (the next schedule is the retry), the last failures kept for ``kubectl``."""
-        check = self._server.stuck_runs
-        assert check is not None
         labels = self._common_labels(STUCK_RUNS_COMPONENT)
         container = k8s.core.v1.ContainerArgs(
             name=STUCK_RUNS_COMPONENT,

@@ -37,7 +37,7 @@ def _set_group(key: str, value: Any) -> Callable[[Recording], None]:
 
 
 def _connect_to_other_user(recording: Recording) -> None:
-    policy = next(p for p in recording.by_type(rules.ROLE_POLICY) if "redis" in p.wire_inputs["name"])
+    policy = next(p for p in recording.by_type(rules.ROLE_POLICY) if p.wire_inputs["name"].endswith("-redis-connect"))
     document = json.loads(policy.wire_inputs["policy"])
     document["Statement"][0]["Resource"][1] = document["Statement"][0]["Resource"][1].rsplit(":", 1)[0] + ":x"
     policy.wire_inputs["policy"] = json.dumps(document)

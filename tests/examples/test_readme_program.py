@@ -53,11 +53,14 @@ def registered() -> Iterator[dict[str, tuple[str, dict[str, Any]]]]:
 
 
 def strings(value: Any) -> Iterator[str]:
+    """Every text of a state, but the containers' commands: their Python programs are ours, written out verbatim
+    (and may spell ``None``), never built from an output."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
-        for item in value.values():
-            yield from strings(item)
+        for key, item in value.items():
+            if key != "command":
+                yield from strings(item)
     elif isinstance(value, list):
         for item in value:
             yield from strings(item)
