@@ -7,6 +7,7 @@ from urllib.parse import unquote
 
 import pulumi
 import pulumi_aws as aws
+from pulumi_aws.cloudwatch.log_group import LogGroup  # the module: aws.cloudwatch loads every CloudWatch class
 
 from . import naming
 from .access import client_security_group
@@ -191,7 +192,7 @@ class Redis(DataStore):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        slow_log = aws.cloudwatch.LogGroup(
+        slow_log = LogGroup(
             f"{name}-slow-log",
             name=naming.checked(naming.LOG_GROUP, f"/aws/elasticache/{group_id}/slow-log"),
             retention_in_days=config.slow_log_retention_days,
