@@ -140,6 +140,7 @@ class Redis(DataStore):
         self.claims: list[RedisClaim] = []
         """Deployments using this Redis, registered by ``AgentServer`` to check prefixes and the shared budget."""
         self.replication_group: aws.elasticache.ReplicationGroup | None = None
+        self._facts: pulumi.Output[RedisFacts] | None = None
         self.security_group_id = None
         if config.mode == "external":
             self._external(required(uri, "redisUri", "required in external mode", f"Redis {name}"))
@@ -268,9 +269,14 @@ class Redis(DataStore):
         self.token = pulumi.Output.secret(part(lambda p: unquote(p.password or "")))
 
     def facts(self) -> pulumi.Output[RedisFacts]:
-        """What ``render_env`` needs to build the URI (a secret output: it carries the AUTH token)."""
-        if self.config.mode == "external":
-            return pulumi.Output.secret(self.uri.apply(lambda uri: RedisFacts(uri=uri, cluster=self.cluster)))
-        return pulumi.Output.secret(pulumi.Output.all(self.endpoint, self.port, self.token).apply(
-            lambda values: RedisFacts(host=values[0], port=int(values[1]), token=values[2], tls=self.tls,
-                                      cluster=self.cluster)))
+        """What ``render_env`` needs to build the URI (a secret output: it carries the AUTH token); one Output,
+        read by every server on this Redis."""
+        if self._facts is None:
+            if self.config.mode == "external":
+                self._facts = pulumi.Output.secret(self.uri.apply(
+                    lambda uri: RedisFacts(uri=uri, cluster=self.cluster)))
+            else:
+                self._facts = pulumi.Output.secret(pulumi.Output.all(self.endpoint, self.port, self.token).apply(
+                    lambda values: RedisFacts(host=values[0], port=int(values[1]), token=values[2], tls=self.tls,
+                                              cluster=self.cluster)))
+        return self._facts

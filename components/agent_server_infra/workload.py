@@ -292,9 +292,9 @@ class Workload(pulumi.ComponentResource):
         )
         self.service_name = _name_of(service)
         self.service_account_name = _name_of(service_account)
-        self.url = pulumi.Output.concat(
-            "http://", self.service_name, ".", self.namespace, f".svc.cluster.local:{PORT}", server.mount_prefix or "",
-        )
+        mount_prefix = server.mount_prefix or ""
+        self.url = pulumi.Output.all(self.service_name, self.namespace).apply(
+            lambda names: f"http://{names[0]}.{names[1]}.svc.cluster.local:{PORT}{mount_prefix}")
         self.deployment_names = pulumi.Output.all(*(_name_of(deployments[role]) for role in ROLES)).apply(
             lambda names: dict(zip(ROLES, names, strict=True))
         )
