@@ -23,6 +23,7 @@ from .config import IngressConfig, ScaleConfig, ServerConfig
 from .env import SERVER_PORT, postgres_uri_name
 from .errors import ConfigError, Issue
 from .inputs import prevalidated, validate_args
+from .k8s_fields import wire
 from .keda import backlog_autoscaler
 from .settings import ServerSettings
 from .sizing import backlog_scaled, surge
@@ -216,7 +217,7 @@ class Workload(pulumi.ComponentResource):
         if server.create_namespace:
             namespace = k8s.core.v1.Namespace(
                 f"{name}-namespace",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace_name, labels=self._common_labels()),
+                metadata=wire(k8s.meta.v1.ObjectMetaArgs, name=namespace_name, labels=self._common_labels()),
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self._depends_on: list[pulumi.Resource] = [namespace] if namespace is not None else []
@@ -272,10 +273,10 @@ class Workload(pulumi.ComponentResource):
         service = k8s.core.v1.Service(
             f"{name}-api",
             metadata=self._metadata(f"{name}-api", "api"),
-            spec=k8s.core.v1.ServiceSpecArgs(
+            spec=wire(k8s.core.v1.ServiceSpecArgs,
                 type="ClusterIP",
                 selector=selector_labels(name, "api"),
-                ports=[k8s.core.v1.ServicePortArgs(
+                ports=[wire(k8s.core.v1.ServicePortArgs,
                     name=PORT_NAME, port=PORT, target_port=PORT_NAME, protocol="TCP", app_protocol="http",
                 )],
             ),
@@ -321,8 +322,8 @@ class Workload(pulumi.ComponentResource):
 
     def _metadata(
         self, name: str | None, role: Role | None = None, annotations: Mapping[str, str] | None = None,
-    ) -> "k8s.meta.v1.ObjectMetaArgs":
-        return k8s.meta.v1.ObjectMetaArgs(
+    ) -> Any:
+        return wire(k8s.meta.v1.ObjectMetaArgs,
             name=name,
             namespace=self._server.namespace,
             labels=self._common_labels(role),
@@ -351,43 +352,44 @@ class Workload(pulumi.ComponentResource):
         if scale.cpu_limit is not None:
             limits["cpu"] = scale.cpu_limit
 
-        def http_probe(path: str, period: int, failures: int) -> "k8s.core.v1.ProbeArgs":
-            return k8s.core.v1.ProbeArgs(
-                http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=PORT_NAME),
+        def http_probe(path: str, period: int, failures: int) -> Any:
+            return wire(k8s.core.v1.ProbeArgs,
+                http_get=wire(k8s.core.v1.HTTPGetActionArgs, path=path, port=PORT_NAME),
                 period_seconds=period, timeout_seconds=5, failure_threshold=failures,
             )
 
-        def spread(key: str) -> "k8s.core.v1.TopologySpreadConstraintArgs":
-            return k8s.core.v1.TopologySpreadConstraintArgs(
+        def spread(key: str) -> Any:
+            return wire(k8s.core.v1.TopologySpreadConstraintArgs,
                 topology_key=key, max_skew=1, when_unsatisfiable="ScheduleAnyway",
-                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                label_selector=wire(k8s.meta.v1.LabelSelectorArgs, match_labels=selector),
                 match_label_keys=["pod-template-hash"],
             )
 
-        container = k8s.core.v1.ContainerArgs(
+        container = wire(k8s.core.v1.ContainerArgs,
             name=role,
             image=server.image,
             command=list(QUEUE_COMMAND) if role == "queue" else None,
-            ports=[k8s.core.v1.ContainerPortArgs(name=PORT_NAME, container_port=PORT, protocol="TCP")],
+            ports=[wire(k8s.core.v1.ContainerPortArgs, name=PORT_NAME, container_port=PORT, protocol="TCP")],
             env_from=[
-                k8s.core.v1.EnvFromSourceArgs(
-                    config_map_ref=k8s.core.v1.ConfigMapEnvSourceArgs(name=_name_of(config_map))),
-                k8s.core.v1.EnvFromSourceArgs(secret_ref=k8s.core.v1.SecretEnvSourceArgs(name=_name_of(secret))),
+                wire(k8s.core.v1.EnvFromSourceArgs,
+                    config_map_ref=wire(k8s.core.v1.ConfigMapEnvSourceArgs, name=_name_of(config_map))),
+                wire(k8s.core.v1.EnvFromSourceArgs,
+                     secret_ref=wire(k8s.core.v1.SecretEnvSourceArgs, name=_name_of(secret))),
             ],
-            resources=k8s.core.v1.ResourceRequirementsArgs(
+            resources=wire(k8s.core.v1.ResourceRequirementsArgs,
                 requests={"cpu": scale.cpu, "memory": scale.memory}, limits=limits,
             ),
             startup_probe=http_probe(startup_path, STARTUP_PERIOD_SECS, STARTUP_FAILURE_THRESHOLD),
             readiness_probe=http_probe(live_path, 5, 3),
             liveness_probe=http_probe(live_path, 10, 6),
-            lifecycle=k8s.core.v1.LifecycleArgs(
-                pre_stop=k8s.core.v1.LifecycleHandlerArgs(
-                    sleep=k8s.core.v1.SleepActionArgs(seconds=API_PRE_STOP_SLEEP_SECS)),
+            lifecycle=wire(k8s.core.v1.LifecycleArgs,
+                pre_stop=wire(k8s.core.v1.LifecycleHandlerArgs,
+                    sleep=wire(k8s.core.v1.SleepActionArgs, seconds=API_PRE_STOP_SLEEP_SECS)),
             ) if role == "api" else None,
             security_context=_container_security(),
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+            volume_mounts=[wire(k8s.core.v1.VolumeMountArgs, name="tmp", mount_path="/tmp")],
         )
-        pod = k8s.core.v1.PodSpecArgs(
+        pod = wire(k8s.core.v1.PodSpecArgs,
             service_account_name=_name_of(service_account),
             automount_service_account_token=False,
             enable_service_links=False,
@@ -395,24 +397,24 @@ class Workload(pulumi.ComponentResource):
             security_context=_pod_security(server),
             topology_spread_constraints=[spread(ZONE_KEY), spread(HOST_KEY)],
             containers=[container],
-            volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())],
+            volumes=[wire(k8s.core.v1.VolumeArgs, name="tmp", empty_dir=wire(k8s.core.v1.EmptyDirVolumeSourceArgs))],
         )
         return k8s.apps.v1.Deployment(
             f"{name}-{role}",
             metadata=self._metadata(f"{name}-{role}", role),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
+            spec=wire(k8s.apps.v1.DeploymentSpecArgs,
                 # Under an autoscaler, the HPA owns the replica count: re-applying a fixed value would reset it on
                 # every update (and conflict with the HPA's field ownership under server-side apply).
                 replicas=None if autoscaled(scale) else scale.replicas,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                selector=wire(k8s.meta.v1.LabelSelectorArgs, match_labels=selector),
+                strategy=wire(k8s.apps.v1.DeploymentStrategyArgs,
                     type="RollingUpdate",
-                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                    rolling_update=wire(k8s.apps.v1.RollingUpdateDeploymentArgs,
                         max_unavailable=0, max_surge=surge(scale.ceiling),
                     ),
                 ),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._common_labels(role)),
+                template=wire(k8s.core.v1.PodTemplateSpecArgs,
+                    metadata=wire(k8s.meta.v1.ObjectMetaArgs, labels=self._common_labels(role)),
                     spec=pod,
                 ),
             ),
@@ -426,33 +428,33 @@ class Workload(pulumi.ComponentResource):
         labels = self._common_labels(BOOTSTRAP_COMPONENT)
         secret = k8s.core.v1.Secret(
             f"{self._name}-bootstrap",
-            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=self._server.namespace, labels=labels),
+            metadata=wire(k8s.meta.v1.ObjectMetaArgs, namespace=self._server.namespace, labels=labels),
             type="Opaque",
             immutable=True,
             string_data=pulumi.Output.secret(pulumi.Output.from_input(bootstrap["master_uri"]).apply(
                 lambda uri: {BOOTSTRAP_URI: uri})),
             opts=self._opts(additional_secret_outputs=["data", "stringData"]),
         )
-        container = k8s.core.v1.ContainerArgs(
+        container = wire(k8s.core.v1.ContainerArgs,
             name=BOOTSTRAP_COMPONENT,
             image=self._server.image,
             command=["python", "-c", BOOTSTRAP_SCRIPT],
-            env_from=[k8s.core.v1.EnvFromSourceArgs(secret_ref=k8s.core.v1.SecretEnvSourceArgs(
+            env_from=[wire(k8s.core.v1.EnvFromSourceArgs, secret_ref=wire(k8s.core.v1.SecretEnvSourceArgs,
                 name=_name_of(secret)))],
-            env=[k8s.core.v1.EnvVarArgs(name=BOOTSTRAP_IAM_USER, value=bootstrap["iam_username"])],
-            resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "50m", "memory": "128Mi"},
+            env=[wire(k8s.core.v1.EnvVarArgs, name=BOOTSTRAP_IAM_USER, value=bootstrap["iam_username"])],
+            resources=wire(k8s.core.v1.ResourceRequirementsArgs, requests={"cpu": "50m", "memory": "128Mi"},
                                                            limits={"memory": "256Mi"}),
             security_context=_container_security(),
         )
         return k8s.batch.v1.Job(
             f"{self._name}-bootstrap",
-            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=self._server.namespace, labels=labels),
-            spec=k8s.batch.v1.JobSpecArgs(
+            metadata=wire(k8s.meta.v1.ObjectMetaArgs, namespace=self._server.namespace, labels=labels),
+            spec=wire(k8s.batch.v1.JobSpecArgs,
                 backoff_limit=BOOTSTRAP_RETRIES,
                 active_deadline_seconds=BOOTSTRAP_DEADLINE_SECS,
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.core.v1.PodSpecArgs(
+                template=wire(k8s.core.v1.PodTemplateSpecArgs,
+                    metadata=wire(k8s.meta.v1.ObjectMetaArgs, labels=labels),
+                    spec=wire(k8s.core.v1.PodSpecArgs,
                         restart_policy="Never",
                         service_account_name=_name_of(service_account),
                         automount_service_account_token=False,
@@ -469,9 +471,9 @@ class Workload(pulumi.ComponentResource):
         return k8s.policy.v1.PodDisruptionBudget(
             f"{self._name}-{role}",
             metadata=self._metadata(f"{self._name}-{role}", role),
-            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+            spec=wire(k8s.policy.v1.PodDisruptionBudgetSpecArgs,
                 max_unavailable=1,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(self._name, role)),
+                selector=wire(k8s.meta.v1.LabelSelectorArgs, match_labels=selector_labels(self._name, role)),
                 unhealthy_pod_eviction_policy="AlwaysAllow",
             ),
             opts=self._opts(),
@@ -485,17 +487,17 @@ class Workload(pulumi.ComponentResource):
         return k8s.autoscaling.v2.HorizontalPodAutoscaler(
             target,
             metadata=self._metadata(target, role),
-            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
-                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+            spec=wire(k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs,
+                scale_target_ref=wire(k8s.autoscaling.v2.CrossVersionObjectReferenceArgs,
                     api_version="apps/v1", kind="Deployment", name=target,
                 ),
                 min_replicas=scale.replicas,
                 max_replicas=scale.ceiling,
-                metrics=[k8s.autoscaling.v2.MetricSpecArgs(
+                metrics=[wire(k8s.autoscaling.v2.MetricSpecArgs,
                     type="Resource",
-                    resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                    resource=wire(k8s.autoscaling.v2.ResourceMetricSourceArgs,
                         name="cpu",
-                        target=k8s.autoscaling.v2.MetricTargetArgs(
+                        target=wire(k8s.autoscaling.v2.MetricTargetArgs,
                             type="Utilization", average_utilization=scale.target_cpu_percent,
                         ),
                     ),
@@ -515,8 +517,8 @@ class Workload(pulumi.ComponentResource):
             k8s.networking.v1.NetworkPolicy(
                 f"{self._name}-{suffix}",
                 metadata=self._metadata(f"{self._name}-{suffix}"),
-                spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(pods)), **spec),
+                spec=wire(k8s.networking.v1.NetworkPolicySpecArgs,
+                    pod_selector=wire(k8s.meta.v1.LabelSelectorArgs, match_labels=dict(pods)), **spec),
                 opts=self._opts(),
             )
 
@@ -525,17 +527,18 @@ class Workload(pulumi.ComponentResource):
                    *(_peer(cidr=cidr) for cidr in policy.ingress_cidrs)]
         network_policy("api-ingress", selector_labels(self._name, "api"), {
             "policy_types": ["Ingress"],
-            "ingress": [k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=sources, ports=_ports(PORT))]})
+            "ingress": [wire(k8s.networking.v1.NetworkPolicyIngressRuleArgs, from_=sources, ports=_ports(PORT))]})
         network_policy("queue-ingress", selector_labels(self._name, "queue"), {
             "policy_types": ["Ingress"],
-            "ingress": [k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[_peer(pods={})], ports=_ports(PORT))]})
+            "ingress": [wire(k8s.networking.v1.NetworkPolicyIngressRuleArgs, from_=[_peer(pods={})],
+                             ports=_ports(PORT))]})
         dns_namespace, dns_pods = KUBE_DNS
         stores = [_peer(cidr=cidr) for cidr in policy.store_cidrs] or None
         network_policy("egress", instance, {"policy_types": ["Egress"], "egress": [
-            k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[_peer(namespace=dns_namespace, pods=dns_pods)],
+            wire(k8s.networking.v1.NetworkPolicyEgressRuleArgs, to=[_peer(namespace=dns_namespace, pods=dns_pods)],
                                                           ports=_ports(DNS_PORT, protocols=("UDP", "TCP"))),
-            k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=stores, ports=_ports(*sorted(set(store_ports)))),
-            k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[_peer(cidr=cidr) for cidr in policy.https_cidrs],
+            wire(k8s.networking.v1.NetworkPolicyEgressRuleArgs, to=stores, ports=_ports(*sorted(set(store_ports)))),
+            wire(k8s.networking.v1.NetworkPolicyEgressRuleArgs, to=[_peer(cidr=cidr) for cidr in policy.https_cidrs],
                                                           ports=_ports(HTTPS_PORT)),
         ]})
 
@@ -544,19 +547,20 @@ class Workload(pulumi.ComponentResource):
         return k8s.networking.v1.Ingress(
             f"{self._name}-api",
             metadata=self._metadata(f"{self._name}-api", "api", annotations),
-            spec=k8s.networking.v1.IngressSpecArgs(
+            spec=wire(k8s.networking.v1.IngressSpecArgs,
                 ingress_class_name=ingress.class_name,
-                tls=[k8s.networking.v1.IngressTLSArgs(hosts=[ingress.host], secret_name=ingress.tls_secret_name)]
+                tls=[wire(k8s.networking.v1.IngressTLSArgs, hosts=[ingress.host], secret_name=ingress.tls_secret_name)]
                 if ingress.tls_secret_name else None,
-                rules=[k8s.networking.v1.IngressRuleArgs(
+                rules=[wire(k8s.networking.v1.IngressRuleArgs,
                     host=ingress.host,
-                    http=k8s.networking.v1.HTTPIngressRuleValueArgs(paths=[k8s.networking.v1.HTTPIngressPathArgs(
+                    http=wire(k8s.networking.v1.HTTPIngressRuleValueArgs,
+                              paths=[wire(k8s.networking.v1.HTTPIngressPathArgs,
                         path=self._server.mount_prefix or "/",
                         path_type="Prefix",
-                        backend=k8s.networking.v1.IngressBackendArgs(
-                            service=k8s.networking.v1.IngressServiceBackendArgs(
+                        backend=wire(k8s.networking.v1.IngressBackendArgs,
+                            service=wire(k8s.networking.v1.IngressServiceBackendArgs,
                                 name=_name_of(service),
-                                port=k8s.networking.v1.ServiceBackendPortArgs(number=PORT),
+                                port=wire(k8s.networking.v1.ServiceBackendPortArgs, number=PORT),
                             ),
                         ),
                     )]),
@@ -566,35 +570,35 @@ class Workload(pulumi.ComponentResource):
         )
 
 
-def _container_security() -> k8s.core.v1.SecurityContextArgs:
-    return k8s.core.v1.SecurityContextArgs(
+def _container_security() -> Any:
+    return wire(k8s.core.v1.SecurityContextArgs,
         allow_privilege_escalation=False,
         read_only_root_filesystem=True,
         run_as_non_root=True,
-        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        capabilities=wire(k8s.core.v1.CapabilitiesArgs, drop=["ALL"]),
     )
 
 
-def _pod_security(server: ServerConfig) -> k8s.core.v1.PodSecurityContextArgs:
-    return k8s.core.v1.PodSecurityContextArgs(
+def _pod_security(server: ServerConfig) -> Any:
+    return wire(k8s.core.v1.PodSecurityContextArgs,
         run_as_non_root=True, run_as_user=server.run_as_user, run_as_group=server.run_as_group,
         fs_group=server.run_as_group,
-        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+        seccomp_profile=wire(k8s.core.v1.SeccompProfileArgs, type="RuntimeDefault"),
     )
 
 
 def _peer(namespace: Mapping[str, str] | None = None, pods: Mapping[str, str] | None = None,
-          cidr: pulumi.Input[str] | None = None) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return k8s.networking.v1.NetworkPolicyPeerArgs(
-        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(namespace)) if namespace is not None
+          cidr: pulumi.Input[str] | None = None) -> Any:
+    return wire(k8s.networking.v1.NetworkPolicyPeerArgs,
+        namespace_selector=wire(k8s.meta.v1.LabelSelectorArgs, match_labels=dict(namespace)) if namespace is not None
         else None,
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(pods)) if pods is not None else None,
-        ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr) if cidr is not None else None,
+        pod_selector=wire(k8s.meta.v1.LabelSelectorArgs, match_labels=dict(pods)) if pods is not None else None,
+        ip_block=wire(k8s.networking.v1.IPBlockArgs, cidr=cidr) if cidr is not None else None,
     )
 
 
-def _ports(*numbers: int | str, protocols: Sequence[str] = ("TCP",)) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
-    return [k8s.networking.v1.NetworkPolicyPortArgs(port=number, protocol=protocol)
+def _ports(*numbers: int | str, protocols: Sequence[str] = ("TCP",)) -> list[Any]:
+    return [wire(k8s.networking.v1.NetworkPolicyPortArgs, port=number, protocol=protocol)
             for number in numbers for protocol in protocols]
 
 
