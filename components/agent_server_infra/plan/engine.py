@@ -7,13 +7,15 @@ for RDS, ElastiCache, security groups, random passwords and Kubernetes objects s
 
 The engine uses the SDK as shipped, through its public interfaces only (``set_mocks``, ``pulumi.runtime.test``,
 a ``MockMonitor`` subclass): nothing of ``pulumi``, ``pulumi_aws`` or ``pulumi_kubernetes`` is patched, so every
-SDK release runs as its authors tested it. Two choices of its own keep a plan close to the SDK's own cost for the
+SDK release runs as its authors tested it. Three choices of its own keep a plan close to the SDK's own cost for the
 same resources (``benchmarks/plan_speed.py`` measures it against a replay of the plan's resources):
 
 - :class:`RecordingMonitor` answers from the request's own encoding of the inputs instead of encoding the mocks'
   state anew, and records each resource as it registers;
 - monitor calls run inline on the event loop (:class:`_InlineExecutor`), so registrations happen in the order the
-  program's coroutines reach them, the same in every run (a thread pool could reorder them).
+  program's coroutines reach them, the same in every run (a thread pool could reorder them);
+- :func:`run_file` hands the program's code to the SDK without frames of its own between them (the SDK walks the
+  call stack of every registration).
 """
 
 from __future__ import annotations
