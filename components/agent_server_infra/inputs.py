@@ -15,7 +15,6 @@ values would be, so the components pass them to resources as they are.
 
 from __future__ import annotations
 
-import copy
 import inspect
 import typing
 from collections.abc import Collection, Mapping, Sequence
@@ -165,9 +164,12 @@ def to_raw(sections: Mapping[str, Any], secrets: Mapping[str, Any]) -> tuple[dic
 
 
 def _set(raw: dict[str, Any], path: Path, value: Any) -> dict[str, Any]:
-    trial = copy.deepcopy(raw)
+    """``raw`` with ``value`` at ``path``: the containers along the path copied, the rest shared (validation
+    reads the raw config, it never changes it)."""
+    trial = dict(raw)
     target: Any = trial
     for part in path[:-1]:
+        target[part] = dict(target[part]) if isinstance(target[part], dict) else list(target[part])
         target = target[part]
     target[path[-1]] = value
     return trial

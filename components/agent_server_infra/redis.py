@@ -7,6 +7,7 @@ from urllib.parse import unquote
 
 import pulumi
 import pulumi_aws as aws
+from pulumi_aws.cloudwatch.log_group import LogGroup  # the module: aws.cloudwatch loads every CloudWatch class
 
 from . import naming
 from .access import client_security_group
@@ -148,6 +149,7 @@ class Redis(DataStore):
         self.claims: list[RedisClaim] = []
         """Deployments using this Redis, registered by ``AgentServer`` to check prefixes and the shared budget."""
         self.replication_group: aws.elasticache.ReplicationGroup | None = None
+        self._facts: pulumi.Output[RedisFacts] | None = None
         self.security_group_id = None
         self.iam_user = None
         if config.mode == "external":
@@ -203,7 +205,7 @@ class Redis(DataStore):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        slow_log = aws.cloudwatch.LogGroup(
+        slow_log = LogGroup(
             f"{name}-slow-log",
             name=naming.checked(naming.LOG_GROUP, f"/aws/elasticache/{group_id}/slow-log"),
             retention_in_days=config.slow_log_retention_days,
@@ -299,9 +301,14 @@ class Redis(DataStore):
         self.token = pulumi.Output.secret(part(lambda p: unquote(p.password or "")))
 
     def facts(self) -> pulumi.Output[RedisFacts]:
-        """What ``render_env`` needs to build the URI (a secret output: it carries the AUTH token)."""
-        if self.config.mode == "external":
-            return pulumi.Output.secret(self.uri.apply(lambda uri: RedisFacts(uri=uri, cluster=self.cluster)))
-        return pulumi.Output.secret(pulumi.Output.all(self.endpoint, self.port, self.token).apply(
-            lambda values: RedisFacts(host=values[0], port=int(values[1]), token=values[2] or None, tls=self.tls,
-                                      cluster=self.cluster, user=self.iam_user)))
+        """What ``render_env`` needs to build the URI (a secret output: it carries the AUTH token); one Output,
+        read by every server on this Redis."""
+        if self._facts is None:
+            if self.config.mode == "external":
+                self._facts = pulumi.Output.secret(self.uri.apply(
+                    lambda uri: RedisFacts(uri=uri, cluster=self.cluster)))
+            else:
+                self._facts = pulumi.Output.secret(pulumi.Output.all(self.endpoint, self.port, self.token).apply(
+                    lambda values: RedisFacts(host=values[0], port=int(values[1]), token=values[2] or None,
+                                              tls=self.tls, cluster=self.cluster, user=self.iam_user)))
+        return self._facts

@@ -55,7 +55,7 @@ def secret_uri(uri: pulumi.Input[str]) -> tuple[pulumi.Output[str], Callable[[Ca
     secret = pulumi.Output.secret(pulumi.Output.from_input(uri))
 
     def part(read: Callable[[SplitResult], Any]) -> pulumi.Output[Any]:
-        return pulumi.Output.secret(secret.apply(lambda text: read(urlsplit(text))))
+        return secret.apply(lambda text: read(urlsplit(text)))  # secret, as what it is read from
 
     return secret, part
 

@@ -25,6 +25,7 @@ from .config import IngressConfig, ScaleConfig, ServerConfig, StuckRunsConfig
 from .env import POSTGRES_CA_DIR, POSTGRES_CA_FILE, POSTGRES_CA_PATH, SERVER_PORT, postgres_uri_name, verified_uri
 from .errors import ConfigError, Issue
 from .inputs import prevalidated, validate_args
+from .k8s_fields import wire
 from .keda import backlog_autoscaler
 from .pod_security import TCP_RETRIES2
 from .prometheus import pod_monitor
@@ -255,7 +256,7 @@ class Workload(pulumi.ComponentResource):
         if server.create_namespace:
             namespace = k8s.core.v1.Namespace(
                 f"{name}-namespace",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace_name, labels=self._common_labels()),
+                metadata=wire(k8s.meta.v1.ObjectMetaArgs, name=namespace_name, labels=self._common_labels()),
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self._depends_on: list[pulumi.Resource] = [namespace] if namespace is not None else []
@@ -320,10 +321,10 @@ class Workload(pulumi.ComponentResource):
         service = k8s.core.v1.Service(
             f"{name}-api",
             metadata=self._metadata(f"{name}-api", "api"),
-            spec=k8s.core.v1.ServiceSpecArgs(
+            spec=wire(k8s.core.v1.ServiceSpecArgs,
                 type="ClusterIP",
                 selector=selector_labels(name, "api"),
-                ports=[k8s.core.v1.ServicePortArgs(
+                ports=[wire(k8s.core.v1.ServicePortArgs,
                     name=PORT_NAME, port=PORT, target_port=PORT_NAME, protocol="TCP", app_protocol="http",
                 )],
             ),
@@ -348,9 +349,9 @@ class Workload(pulumi.ComponentResource):
         )
         self.service_name = _name_of(service)
         self.service_account_name = _name_of(service_account)
-        self.url = pulumi.Output.concat(
-            "http://", self.service_name, ".", self.namespace, f".svc.cluster.local:{PORT}", server.mount_prefix or "",
-        )
+        mount_prefix = server.mount_prefix or ""
+        self.url = pulumi.Output.all(self.service_name, self.namespace).apply(
+            lambda names: f"http://{names[0]}.{names[1]}.svc.cluster.local:{PORT}{mount_prefix}")
         self.deployment_names = pulumi.Output.all(*(_name_of(deployments[role]) for role in ROLES)).apply(
             lambda names: dict(zip(ROLES, names, strict=True))
         )
@@ -377,8 +378,8 @@ class Workload(pulumi.ComponentResource):
 
     def _metadata(
         self, name: str | None, role: Role | None = None, annotations: Mapping[str, str] | None = None,
-    ) -> "k8s.meta.v1.ObjectMetaArgs":
-        return k8s.meta.v1.ObjectMetaArgs(
+    ) -> Any:
+        return wire(k8s.meta.v1.ObjectMetaArgs,
             name=name,
             namespace=self._server.namespace,
             labels=self._common_labels(role),
@@ -407,47 +408,48 @@ class Workload(pulumi.ComponentResource):
         if scale.cpu_limit is not None:
             limits["cpu"] = scale.cpu_limit
 
-        def http_probe(path: str, period: int, failures: int) -> "k8s.core.v1.ProbeArgs":
-            return k8s.core.v1.ProbeArgs(
-                http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=PORT_NAME),
+        def http_probe(path: str, period: int, failures: int) -> Any:
+            return wire(k8s.core.v1.ProbeArgs,
+                http_get=wire(k8s.core.v1.HTTPGetActionArgs, path=path, port=PORT_NAME),
                 period_seconds=period, timeout_seconds=PROBE_TIMEOUT_SECS, failure_threshold=failures,
             )
 
-        def spread(key: str) -> "k8s.core.v1.TopologySpreadConstraintArgs":
-            return k8s.core.v1.TopologySpreadConstraintArgs(
+        def spread(key: str) -> Any:
+            return wire(k8s.core.v1.TopologySpreadConstraintArgs,
                 topology_key=key, max_skew=1, when_unsatisfiable="ScheduleAnyway",
-                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                label_selector=wire(k8s.meta.v1.LabelSelectorArgs, match_labels=selector),
                 match_label_keys=["pod-template-hash"],
             )
 
         env_from = [
-            k8s.core.v1.EnvFromSourceArgs(
-                config_map_ref=k8s.core.v1.ConfigMapEnvSourceArgs(name=_name_of(config_map))),
-            k8s.core.v1.EnvFromSourceArgs(secret_ref=k8s.core.v1.SecretEnvSourceArgs(name=_name_of(secret))),
+            wire(k8s.core.v1.EnvFromSourceArgs,
+                config_map_ref=wire(k8s.core.v1.ConfigMapEnvSourceArgs, name=_name_of(config_map))),
+            wire(k8s.core.v1.EnvFromSourceArgs,
+                 secret_ref=wire(k8s.core.v1.SecretEnvSourceArgs, name=_name_of(secret))),
         ]
-        volume_mounts = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"), *self._ca_mounts()]
-        container = k8s.core.v1.ContainerArgs(
+        volume_mounts = [wire(k8s.core.v1.VolumeMountArgs, name="tmp", mount_path="/tmp"), *self._ca_mounts()]
+        container = wire(k8s.core.v1.ContainerArgs,
             name=role,
             image=server.image,
             command=list(QUEUE_COMMAND) if role == "queue" else None,
-            ports=[k8s.core.v1.ContainerPortArgs(name=PORT_NAME, container_port=PORT, protocol="TCP"),
-                   *([k8s.core.v1.ContainerPortArgs(name=METRICS_PORT_NAME, container_port=server.metrics.port,
+            ports=[wire(k8s.core.v1.ContainerPortArgs, name=PORT_NAME, container_port=PORT, protocol="TCP"),
+                   *([wire(k8s.core.v1.ContainerPortArgs, name=METRICS_PORT_NAME, container_port=server.metrics.port,
                                                     protocol="TCP")] if server.metrics.enabled else [])],
             env_from=env_from,
-            resources=k8s.core.v1.ResourceRequirementsArgs(
+            resources=wire(k8s.core.v1.ResourceRequirementsArgs,
                 requests={"cpu": scale.cpu, "memory": scale.memory}, limits=limits,
             ),
             startup_probe=http_probe(startup_path, STARTUP_PERIOD_SECS, STARTUP_FAILURE_THRESHOLD),
             readiness_probe=http_probe(live_path, READINESS_PERIOD_SECS, READINESS_FAILURE_THRESHOLD),
             liveness_probe=http_probe(live_path, LIVENESS_PERIOD_SECS, LIVENESS_FAILURE_THRESHOLD),
-            lifecycle=k8s.core.v1.LifecycleArgs(
-                pre_stop=k8s.core.v1.LifecycleHandlerArgs(
-                    sleep=k8s.core.v1.SleepActionArgs(seconds=API_PRE_STOP_SLEEP_SECS)),
+            lifecycle=wire(k8s.core.v1.LifecycleArgs,
+                pre_stop=wire(k8s.core.v1.LifecycleHandlerArgs,
+                    sleep=wire(k8s.core.v1.SleepActionArgs, seconds=API_PRE_STOP_SLEEP_SECS)),
             ) if role == "api" else None,
             security_context=_container_security(),
             volume_mounts=volume_mounts,
         )
-        pod = k8s.core.v1.PodSpecArgs(
+        pod = wire(k8s.core.v1.PodSpecArgs,
             service_account_name=_name_of(service_account),
             automount_service_account_token=False,
             enable_service_links=False,
@@ -456,25 +458,25 @@ class Workload(pulumi.ComponentResource):
             topology_spread_constraints=[spread(ZONE_KEY), spread(HOST_KEY)],
             init_containers=[_wait_for_stores(server.image, env_from, volume_mounts)],
             containers=[container],
-            volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
+            volumes=[wire(k8s.core.v1.VolumeArgs, name="tmp", empty_dir=wire(k8s.core.v1.EmptyDirVolumeSourceArgs)),
                      *self._ca_volumes()],
         )
         return k8s.apps.v1.Deployment(
             f"{name}-{role}",
             metadata=self._metadata(f"{name}-{role}", role),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
+            spec=wire(k8s.apps.v1.DeploymentSpecArgs,
                 # Under an autoscaler, the HPA owns the replica count: re-applying a fixed value would reset it on
                 # every update (and conflict with the HPA's field ownership under server-side apply).
                 replicas=None if autoscaled(scale) else scale.replicas,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                selector=wire(k8s.meta.v1.LabelSelectorArgs, match_labels=selector),
+                strategy=wire(k8s.apps.v1.DeploymentStrategyArgs,
                     type="RollingUpdate",
-                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                    rolling_update=wire(k8s.apps.v1.RollingUpdateDeploymentArgs,
                         max_unavailable=0, max_surge=surge(scale.ceiling),
                     ),
                 ),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._common_labels(role)),
+                template=wire(k8s.core.v1.PodTemplateSpecArgs,
+                    metadata=wire(k8s.meta.v1.ObjectMetaArgs, labels=self._common_labels(role)),
                     spec=pod,
                 ),
             ),
@@ -489,34 +491,34 @@ class Workload(pulumi.ComponentResource):
         versioned = {**labels, BOOTSTRAP_VERSION_LABEL: str(BOOTSTRAP_VERSION)}
         secret = k8s.core.v1.Secret(
             f"{self._name}-bootstrap",
-            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=self._server.namespace, labels=labels),
+            metadata=wire(k8s.meta.v1.ObjectMetaArgs, namespace=self._server.namespace, labels=labels),
             type="Opaque",
             immutable=True,
             string_data=pulumi.Output.secret(pulumi.Output.from_input(bootstrap["master_uri"]).apply(
                 lambda uri: {BOOTSTRAP_URI: verified_uri(uri, POSTGRES_CA_PATH) if self._postgres_ca else uri})),
             opts=self._opts(additional_secret_outputs=["data", "stringData"]),
         )
-        container = k8s.core.v1.ContainerArgs(
+        container = wire(k8s.core.v1.ContainerArgs,
             name=BOOTSTRAP_COMPONENT,
             image=self._server.image,
             command=["python", "-c", BOOTSTRAP_SCRIPT],
-            env_from=[k8s.core.v1.EnvFromSourceArgs(secret_ref=k8s.core.v1.SecretEnvSourceArgs(
+            env_from=[wire(k8s.core.v1.EnvFromSourceArgs, secret_ref=wire(k8s.core.v1.SecretEnvSourceArgs,
                 name=_name_of(secret)))],
-            env=[k8s.core.v1.EnvVarArgs(name=BOOTSTRAP_IAM_USER, value=bootstrap["iam_username"])],
-            resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "50m", "memory": "128Mi"},
+            env=[wire(k8s.core.v1.EnvVarArgs, name=BOOTSTRAP_IAM_USER, value=bootstrap["iam_username"])],
+            resources=wire(k8s.core.v1.ResourceRequirementsArgs, requests={"cpu": "50m", "memory": "128Mi"},
                                                            limits={"memory": "256Mi"}),
             security_context=_container_security(),
             volume_mounts=self._ca_mounts() or None,
         )
         return k8s.batch.v1.Job(
             f"{self._name}-bootstrap",
-            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=self._server.namespace, labels=versioned),
-            spec=k8s.batch.v1.JobSpecArgs(
+            metadata=wire(k8s.meta.v1.ObjectMetaArgs, namespace=self._server.namespace, labels=versioned),
+            spec=wire(k8s.batch.v1.JobSpecArgs,
                 backoff_limit=BOOTSTRAP_RETRIES,
                 active_deadline_seconds=BOOTSTRAP_DEADLINE_SECS,
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.core.v1.PodSpecArgs(
+                template=wire(k8s.core.v1.PodTemplateSpecArgs,
+                    metadata=wire(k8s.meta.v1.ObjectMetaArgs, labels=labels),
+                    spec=wire(k8s.core.v1.PodSpecArgs,
                         restart_policy="Never",
                         service_account_name=_name_of(service_account),
                         automount_service_account_token=False,
@@ -530,16 +532,16 @@ class Workload(pulumi.ComponentResource):
             opts=self._opts(),
         )
 
-    def _ca_volumes(self) -> list[k8s.core.v1.VolumeArgs]:
+    def _ca_volumes(self) -> list[Any]:
         if self._postgres_ca is None:
             return []
-        return [k8s.core.v1.VolumeArgs(name=CA_VOLUME, config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+        return [wire(k8s.core.v1.VolumeArgs, name=CA_VOLUME, config_map=wire(k8s.core.v1.ConfigMapVolumeSourceArgs,
             name=_name_of(self._postgres_ca), default_mode=0o444))]
 
-    def _ca_mounts(self) -> list[k8s.core.v1.VolumeMountArgs]:
+    def _ca_mounts(self) -> list[Any]:
         if self._postgres_ca is None:
             return []
-        return [k8s.core.v1.VolumeMountArgs(name=CA_VOLUME, mount_path=POSTGRES_CA_DIR, read_only=True)]
+        return [wire(k8s.core.v1.VolumeMountArgs, name=CA_VOLUME, mount_path=POSTGRES_CA_DIR, read_only=True)]
 
     def _stuck_runs_check(self, check: StuckRunsConfig, secret: "k8s.core.v1.Secret",
                           service_account: "k8s.core.v1.ServiceAccount",
@@ -548,35 +550,35 @@ class Workload(pulumi.ComponentResource):
         server's Secret and its own query and bound; a run of it fails when a run stayed ``running`` too long. One
         run at a time, none retried (the next schedule is the retry), the last failures kept for ``kubectl``."""
         labels = self._common_labels(STUCK_RUNS_COMPONENT)
-        container = k8s.core.v1.ContainerArgs(
+        container = wire(k8s.core.v1.ContainerArgs,
             name=STUCK_RUNS_COMPONENT,
             image=self._server.image,
             command=["python", "-c", STUCK_RUNS_SCRIPT],
-            env_from=[k8s.core.v1.EnvFromSourceArgs(secret_ref=k8s.core.v1.SecretEnvSourceArgs(
+            env_from=[wire(k8s.core.v1.EnvFromSourceArgs, secret_ref=wire(k8s.core.v1.SecretEnvSourceArgs,
                 name=_name_of(secret)))],
-            env=[k8s.core.v1.EnvVarArgs(name=STUCK_AFTER_SECONDS, value=str(check.after_seconds)),
-                 k8s.core.v1.EnvVarArgs(name=STUCK_QUERY, value=check.query)],
-            resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "50m", "memory": "128Mi"},
+            env=[wire(k8s.core.v1.EnvVarArgs, name=STUCK_AFTER_SECONDS, value=str(check.after_seconds)),
+                 wire(k8s.core.v1.EnvVarArgs, name=STUCK_QUERY, value=check.query)],
+            resources=wire(k8s.core.v1.ResourceRequirementsArgs, requests={"cpu": "50m", "memory": "128Mi"},
                                                            limits={"memory": "256Mi"}),
             security_context=_container_security(),
         )
         name = naming.physical(naming.K8S_CRONJOB, f"{self._name}-{STUCK_RUNS_COMPONENT}")
         return k8s.batch.v1.CronJob(
             name,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._server.namespace, labels=labels),
-            spec=k8s.batch.v1.CronJobSpecArgs(
+            metadata=wire(k8s.meta.v1.ObjectMetaArgs, name=name, namespace=self._server.namespace, labels=labels),
+            spec=wire(k8s.batch.v1.CronJobSpecArgs,
                 schedule=check.schedule,
                 concurrency_policy="Forbid",
                 successful_jobs_history_limit=1,
                 failed_jobs_history_limit=3,
-                job_template=k8s.batch.v1.JobTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.batch.v1.JobSpecArgs(
+                job_template=wire(k8s.batch.v1.JobTemplateSpecArgs,
+                    metadata=wire(k8s.meta.v1.ObjectMetaArgs, labels=labels),
+                    spec=wire(k8s.batch.v1.JobSpecArgs,
                         backoff_limit=0,
                         active_deadline_seconds=STUCK_RUNS_DEADLINE_SECS,
-                        template=k8s.core.v1.PodTemplateSpecArgs(
-                            metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                            spec=k8s.core.v1.PodSpecArgs(
+                        template=wire(k8s.core.v1.PodTemplateSpecArgs,
+                            metadata=wire(k8s.meta.v1.ObjectMetaArgs, labels=labels),
+                            spec=wire(k8s.core.v1.PodSpecArgs,
                                 restart_policy="Never",
                                 service_account_name=_name_of(service_account),
                                 automount_service_account_token=False,
@@ -595,9 +597,9 @@ class Workload(pulumi.ComponentResource):
         return k8s.policy.v1.PodDisruptionBudget(
             f"{self._name}-{role}",
             metadata=self._metadata(f"{self._name}-{role}", role),
-            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+            spec=wire(k8s.policy.v1.PodDisruptionBudgetSpecArgs,
                 max_unavailable=1,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(self._name, role)),
+                selector=wire(k8s.meta.v1.LabelSelectorArgs, match_labels=selector_labels(self._name, role)),
                 unhealthy_pod_eviction_policy="AlwaysAllow",
             ),
             opts=self._opts(),
@@ -611,17 +613,17 @@ class Workload(pulumi.ComponentResource):
         return k8s.autoscaling.v2.HorizontalPodAutoscaler(
             target,
             metadata=self._metadata(target, role),
-            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
-                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+            spec=wire(k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs,
+                scale_target_ref=wire(k8s.autoscaling.v2.CrossVersionObjectReferenceArgs,
                     api_version="apps/v1", kind="Deployment", name=target,
                 ),
                 min_replicas=scale.replicas,
                 max_replicas=scale.ceiling,
-                metrics=[k8s.autoscaling.v2.MetricSpecArgs(
+                metrics=[wire(k8s.autoscaling.v2.MetricSpecArgs,
                     type="Resource",
-                    resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                    resource=wire(k8s.autoscaling.v2.ResourceMetricSourceArgs,
                         name="cpu",
-                        target=k8s.autoscaling.v2.MetricTargetArgs(
+                        target=wire(k8s.autoscaling.v2.MetricTargetArgs,
                             type="Utilization", average_utilization=scale.target_cpu_percent,
                         ),
                     ),
@@ -642,8 +644,8 @@ class Workload(pulumi.ComponentResource):
             k8s.networking.v1.NetworkPolicy(
                 f"{self._name}-{suffix}",
                 metadata=self._metadata(f"{self._name}-{suffix}"),
-                spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(pods)), **spec),
+                spec=wire(k8s.networking.v1.NetworkPolicySpecArgs,
+                    pod_selector=wire(k8s.meta.v1.LabelSelectorArgs, match_labels=dict(pods)), **spec),
                 opts=self._opts(),
             )
 
@@ -652,23 +654,24 @@ class Workload(pulumi.ComponentResource):
                    *(_peer(cidr=cidr) for cidr in policy.ingress_cidrs)]
         # The scraper (Prometheus in its namespaces) reaches both roles' metrics: PORT and the dedicated port.
         metrics = self._server.metrics
-        scrape = [k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+        scrape = [wire(k8s.networking.v1.NetworkPolicyIngressRuleArgs,
             from_=[_peer(namespace={NAMESPACE_LABEL: name}) for name in metrics.scraper_namespaces],
             ports=_ports(PORT, metrics.port))] if metrics.enabled and metrics.scraper_namespaces else []
         network_policy("api-ingress", selector_labels(self._name, "api"), {
             "policy_types": ["Ingress"],
-            "ingress": [k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=sources, ports=_ports(PORT)), *scrape]})
+            "ingress": [wire(k8s.networking.v1.NetworkPolicyIngressRuleArgs, from_=sources, ports=_ports(PORT)),
+                        *scrape]})
         network_policy("queue-ingress", selector_labels(self._name, "queue"), {
             "policy_types": ["Ingress"],
-            "ingress": [k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[_peer(pods={})], ports=_ports(PORT)),
-                        *scrape]})
+            "ingress": [wire(k8s.networking.v1.NetworkPolicyIngressRuleArgs, from_=[_peer(pods={})],
+                             ports=_ports(PORT)), *scrape]})
         dns_namespace, dns_pods = KUBE_DNS
         stores = [_peer(cidr=cidr) for cidr in policy.store_cidrs] or None
         network_policy("egress", instance, {"policy_types": ["Egress"], "egress": [
-            k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[_peer(namespace=dns_namespace, pods=dns_pods)],
+            wire(k8s.networking.v1.NetworkPolicyEgressRuleArgs, to=[_peer(namespace=dns_namespace, pods=dns_pods)],
                                                           ports=_ports(DNS_PORT, protocols=("UDP", "TCP"))),
-            k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=stores, ports=_ports(*sorted(set(store_ports)))),
-            k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[_peer(cidr=cidr) for cidr in policy.https_cidrs],
+            wire(k8s.networking.v1.NetworkPolicyEgressRuleArgs, to=stores, ports=_ports(*sorted(set(store_ports)))),
+            wire(k8s.networking.v1.NetworkPolicyEgressRuleArgs, to=[_peer(cidr=cidr) for cidr in policy.https_cidrs],
                                                           ports=_ports(HTTPS_PORT)),
         ]})
 
@@ -677,19 +680,20 @@ class Workload(pulumi.ComponentResource):
         return k8s.networking.v1.Ingress(
             f"{self._name}-api",
             metadata=self._metadata(f"{self._name}-api", "api", annotations),
-            spec=k8s.networking.v1.IngressSpecArgs(
+            spec=wire(k8s.networking.v1.IngressSpecArgs,
                 ingress_class_name=ingress.class_name,
-                tls=[k8s.networking.v1.IngressTLSArgs(hosts=[ingress.host], secret_name=ingress.tls_secret_name)]
+                tls=[wire(k8s.networking.v1.IngressTLSArgs, hosts=[ingress.host], secret_name=ingress.tls_secret_name)]
                 if ingress.tls_secret_name else None,
-                rules=[k8s.networking.v1.IngressRuleArgs(
+                rules=[wire(k8s.networking.v1.IngressRuleArgs,
                     host=ingress.host,
-                    http=k8s.networking.v1.HTTPIngressRuleValueArgs(paths=[k8s.networking.v1.HTTPIngressPathArgs(
+                    http=wire(k8s.networking.v1.HTTPIngressRuleValueArgs,
+                              paths=[wire(k8s.networking.v1.HTTPIngressPathArgs,
                         path=self._server.mount_prefix or "/",
                         path_type="Prefix",
-                        backend=k8s.networking.v1.IngressBackendArgs(
-                            service=k8s.networking.v1.IngressServiceBackendArgs(
+                        backend=wire(k8s.networking.v1.IngressBackendArgs,
+                            service=wire(k8s.networking.v1.IngressServiceBackendArgs,
                                 name=_name_of(service),
-                                port=k8s.networking.v1.ServiceBackendPortArgs(number=PORT),
+                                port=wire(k8s.networking.v1.ServiceBackendPortArgs, number=PORT),
                             ),
                         ),
                     )]),
@@ -705,56 +709,56 @@ def pod_sysctls(server: ServerConfig) -> dict[str, str]:
     return {TCP_RETRIES2: str(server.tcp_retries2)} if server.tcp_retries2 is not None else {}
 
 
-def _wait_for_stores(image: pulumi.Input[str] | None, env_from: Sequence[k8s.core.v1.EnvFromSourceArgs],
-                     volume_mounts: Sequence[k8s.core.v1.VolumeMountArgs]) -> k8s.core.v1.ContainerArgs:
+def _wait_for_stores(image: pulumi.Input[str] | None, env_from: Sequence[Any],
+                     volume_mounts: Sequence[Any]) -> Any:
     """The init container: the server image runs :data:`~agent_server_infra.wait_for_stores.SCRIPT` with the
     server's own environment and mounts (the URIs come from the Secret, a CA bundle from wherever the server reads
     it), under the same security context."""
-    return k8s.core.v1.ContainerArgs(
+    return wire(k8s.core.v1.ContainerArgs,
         name=WAIT_FOR_STORES_CONTAINER,
         image=image,
         command=["python", "-c", WAIT_FOR_STORES_SCRIPT],
         env_from=list(env_from),
-        env=[k8s.core.v1.EnvVarArgs(name=WAIT_SECONDS, value=str(WAIT_FOR_STORES_SECS))],
-        resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "50m", "memory": "128Mi"},
+        env=[wire(k8s.core.v1.EnvVarArgs, name=WAIT_SECONDS, value=str(WAIT_FOR_STORES_SECS))],
+        resources=wire(k8s.core.v1.ResourceRequirementsArgs, requests={"cpu": "50m", "memory": "128Mi"},
                                                        limits={"memory": "256Mi"}),
         security_context=_container_security(),
         volume_mounts=list(volume_mounts),
     )
 
 
-def _container_security() -> k8s.core.v1.SecurityContextArgs:
-    return k8s.core.v1.SecurityContextArgs(
+def _container_security() -> Any:
+    return wire(k8s.core.v1.SecurityContextArgs,
         allow_privilege_escalation=False,
         read_only_root_filesystem=True,
         run_as_non_root=True,
-        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        capabilities=wire(k8s.core.v1.CapabilitiesArgs, drop=["ALL"]),
     )
 
 
 def _pod_security(server: ServerConfig, sysctls: Mapping[str, str] | None = None,
-                  ) -> k8s.core.v1.PodSecurityContextArgs:
-    return k8s.core.v1.PodSecurityContextArgs(
+                  ) -> Any:
+    return wire(k8s.core.v1.PodSecurityContextArgs,
         run_as_non_root=True, run_as_user=server.run_as_user, run_as_group=server.run_as_group,
         fs_group=server.run_as_group,
-        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-        sysctls=[k8s.core.v1.SysctlArgs(name=name, value=value) for name, value in sysctls.items()] if sysctls
+        seccomp_profile=wire(k8s.core.v1.SeccompProfileArgs, type="RuntimeDefault"),
+        sysctls=[wire(k8s.core.v1.SysctlArgs, name=name, value=value) for name, value in sysctls.items()] if sysctls
         else None,
     )
 
 
 def _peer(namespace: Mapping[str, str] | None = None, pods: Mapping[str, str] | None = None,
-          cidr: pulumi.Input[str] | None = None) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return k8s.networking.v1.NetworkPolicyPeerArgs(
-        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(namespace)) if namespace is not None
+          cidr: pulumi.Input[str] | None = None) -> Any:
+    return wire(k8s.networking.v1.NetworkPolicyPeerArgs,
+        namespace_selector=wire(k8s.meta.v1.LabelSelectorArgs, match_labels=dict(namespace)) if namespace is not None
         else None,
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(pods)) if pods is not None else None,
-        ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr) if cidr is not None else None,
+        pod_selector=wire(k8s.meta.v1.LabelSelectorArgs, match_labels=dict(pods)) if pods is not None else None,
+        ip_block=wire(k8s.networking.v1.IPBlockArgs, cidr=cidr) if cidr is not None else None,
     )
 
 
-def _ports(*numbers: int | str, protocols: Sequence[str] = ("TCP",)) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
-    return [k8s.networking.v1.NetworkPolicyPortArgs(port=number, protocol=protocol)
+def _ports(*numbers: int | str, protocols: Sequence[str] = ("TCP",)) -> list[Any]:
+    return [wire(k8s.networking.v1.NetworkPolicyPortArgs, port=number, protocol=protocol)
             for number in numbers for protocol in protocols]
 
 

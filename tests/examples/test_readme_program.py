@@ -6,6 +6,9 @@ The program must run to its end and register every resource; what the mocks leav
 the inputs that would carry it) instead of becoming a made-up value such as ``-final-None``.
 """
 
+# The documented mocks return a list and a bare dict where pulumi.runtime.Mocks declares tuples; kept verbatim.
+# pyright: reportIncompatibleMethodOverride=false
+
 from __future__ import annotations
 
 import re

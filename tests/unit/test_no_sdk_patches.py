@@ -50,7 +50,7 @@ def patches(source: str) -> list[str]:
             targets = node.targets
         for target in targets:
             if isinstance(target, ast.Attribute | ast.Subscript) and root_name(target) in sdk:
-                found.append(f"line {node.lineno}: assigns {ast.unparse(target)}")
+                found.append(f"line {target.lineno}: assigns {ast.unparse(target)}")
         if isinstance(node, ast.Call):
             function = ast.unparse(node.func)
             if function.split(".")[-1] in ("setattr", "delattr", "__setattr__", "__delattr__"):

@@ -16,10 +16,8 @@ from ..exits import EXIT_BLOCKED, EXIT_CHANGES, EXIT_INVALID, EXIT_NO_CHANGES
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    # The config models first: pydantic reads their attribute docstrings through ``inspect.getmodule``, which
-    # resolves the path of every module loaded so far; before Pulumi's thousand modules that is cheap.
-    from .stack import plan_stack  # isort: skip
     from .document import dumps, to_document
+    from .stack import plan_stack
 
     recording = plan_stack(args.stack)
     document = to_document(recording, show_secrets=args.show_secrets)
