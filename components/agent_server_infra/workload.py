@@ -505,8 +505,7 @@ class Workload(pulumi.ComponentResource):
             env_from=[wire(k8s.core.v1.EnvFromSourceArgs, secret_ref=wire(k8s.core.v1.SecretEnvSourceArgs,
                 name=_name_of(secret)))],
             env=[wire(k8s.core.v1.EnvVarArgs, name=BOOTSTRAP_IAM_USER, value=bootstrap["iam_username"])],
-            resources=wire(k8s.core.v1.ResourceRequirementsArgs, requests={"cpu": "50m", "memory": "128Mi"},
-                                                           limits={"memory": "256Mi"}),
+            resources=_task_resources(),
             security_context=_container_security(),
             volume_mounts=self._ca_mounts() or None,
         )
@@ -518,15 +517,7 @@ class Workload(pulumi.ComponentResource):
                 active_deadline_seconds=BOOTSTRAP_DEADLINE_SECS,
                 template=wire(k8s.core.v1.PodTemplateSpecArgs,
                     metadata=wire(k8s.meta.v1.ObjectMetaArgs, labels=labels),
-                    spec=wire(k8s.core.v1.PodSpecArgs,
-                        restart_policy="Never",
-                        service_account_name=_name_of(service_account),
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        security_context=_pod_security(self._server),
-                        containers=[container],
-                        volumes=self._ca_volumes() or None,
-                    ),
+                    spec=self._task_pod(container, service_account, self._ca_volumes()),
                 ),
             ),
             opts=self._opts(),
@@ -558,8 +549,7 @@ class Workload(pulumi.ComponentResource):
                 name=_name_of(secret)))],
             env=[wire(k8s.core.v1.EnvVarArgs, name=STUCK_AFTER_SECONDS, value=str(check.after_seconds)),
                  wire(k8s.core.v1.EnvVarArgs, name=STUCK_QUERY, value=check.query)],
-            resources=wire(k8s.core.v1.ResourceRequirementsArgs, requests={"cpu": "50m", "memory": "128Mi"},
-                                                           limits={"memory": "256Mi"}),
+            resources=_task_resources(),
             security_context=_container_security(),
         )
         name = naming.physical(naming.K8S_CRONJOB, f"{self._name}-{STUCK_RUNS_COMPONENT}")
@@ -578,19 +568,26 @@ class Workload(pulumi.ComponentResource):
                         active_deadline_seconds=STUCK_RUNS_DEADLINE_SECS,
                         template=wire(k8s.core.v1.PodTemplateSpecArgs,
                             metadata=wire(k8s.meta.v1.ObjectMetaArgs, labels=labels),
-                            spec=wire(k8s.core.v1.PodSpecArgs,
-                                restart_policy="Never",
-                                service_account_name=_name_of(service_account),
-                                automount_service_account_token=False,
-                                enable_service_links=False,
-                                security_context=_pod_security(self._server),
-                                containers=[container],
-                            ),
+                            spec=self._task_pod(container, service_account),
                         ),
                     ),
                 ),
             ),
             opts=self._opts(after),
+        )
+
+    def _task_pod(self, container: Any, service_account: "k8s.core.v1.ServiceAccount",
+                  volumes: Sequence[Any] = ()) -> Any:
+        """The pod of a one-shot task (the bootstrap Job, the stuck-runs check): run once, never restarted in place,
+        the server's service account without its token, the server's pod security."""
+        return wire(k8s.core.v1.PodSpecArgs,
+            restart_policy="Never",
+            service_account_name=_name_of(service_account),
+            automount_service_account_token=False,
+            enable_service_links=False,
+            security_context=_pod_security(self._server),
+            containers=[container],
+            volumes=list(volumes) or None,
         )
 
     def _disruption_budget(self, role: Role) -> "k8s.policy.v1.PodDisruptionBudget":
@@ -720,11 +717,16 @@ def _wait_for_stores(image: pulumi.Input[str] | None, env_from: Sequence[Any],
         command=["python", "-c", WAIT_FOR_STORES_SCRIPT],
         env_from=list(env_from),
         env=[wire(k8s.core.v1.EnvVarArgs, name=WAIT_SECONDS, value=str(WAIT_FOR_STORES_SECS))],
-        resources=wire(k8s.core.v1.ResourceRequirementsArgs, requests={"cpu": "50m", "memory": "128Mi"},
-                                                       limits={"memory": "256Mi"}),
+        resources=_task_resources(),
         security_context=_container_security(),
         volume_mounts=list(volume_mounts),
     )
+
+
+def _task_resources() -> Any:
+    """What a one-shot container (the bootstrap, the stuck-runs check, the wait for the stores) asks for."""
+    return wire(k8s.core.v1.ResourceRequirementsArgs, requests={"cpu": "50m", "memory": "128Mi"},
+                limits={"memory": "256Mi"})
 
 
 def _container_security() -> Any:
