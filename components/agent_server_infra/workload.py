@@ -424,8 +424,7 @@ class Workload(pulumi.ComponentResource):
         env_from = [
             wire(k8s.core.v1.EnvFromSourceArgs,
                 config_map_ref=wire(k8s.core.v1.ConfigMapEnvSourceArgs, name=_name_of(config_map))),
-            wire(k8s.core.v1.EnvFromSourceArgs,
-                 secret_ref=wire(k8s.core.v1.SecretEnvSourceArgs, name=_name_of(secret))),
+            _secret_env(secret),
         ]
         volume_mounts = [wire(k8s.core.v1.VolumeMountArgs, name="tmp", mount_path="/tmp"), *self._ca_mounts()]
         container = wire(k8s.core.v1.ContainerArgs,
@@ -502,8 +501,7 @@ class Workload(pulumi.ComponentResource):
             name=BOOTSTRAP_COMPONENT,
             image=self._server.image,
             command=["python", "-c", BOOTSTRAP_SCRIPT],
-            env_from=[wire(k8s.core.v1.EnvFromSourceArgs, secret_ref=wire(k8s.core.v1.SecretEnvSourceArgs,
-                name=_name_of(secret)))],
+            env_from=[_secret_env(secret)],
             env=[wire(k8s.core.v1.EnvVarArgs, name=BOOTSTRAP_IAM_USER, value=bootstrap["iam_username"])],
             resources=_task_resources(),
             security_context=_container_security(),
@@ -545,8 +543,7 @@ class Workload(pulumi.ComponentResource):
             name=STUCK_RUNS_COMPONENT,
             image=self._server.image,
             command=["python", "-c", STUCK_RUNS_SCRIPT],
-            env_from=[wire(k8s.core.v1.EnvFromSourceArgs, secret_ref=wire(k8s.core.v1.SecretEnvSourceArgs,
-                name=_name_of(secret)))],
+            env_from=[_secret_env(secret)],
             env=[wire(k8s.core.v1.EnvVarArgs, name=STUCK_AFTER_SECONDS, value=str(check.after_seconds)),
                  wire(k8s.core.v1.EnvVarArgs, name=STUCK_QUERY, value=check.query)],
             resources=_task_resources(),
@@ -762,6 +759,11 @@ def _peer(namespace: Mapping[str, str] | None = None, pods: Mapping[str, str] | 
 def _ports(*numbers: int | str, protocols: Sequence[str] = ("TCP",)) -> list[Any]:
     return [wire(k8s.networking.v1.NetworkPolicyPortArgs, port=number, protocol=protocol)
             for number in numbers for protocol in protocols]
+
+
+def _secret_env(secret: Any) -> Any:
+    """Every key of the server's Secret as environment variables (``envFrom``)."""
+    return wire(k8s.core.v1.EnvFromSourceArgs, secret_ref=wire(k8s.core.v1.SecretEnvSourceArgs, name=_name_of(secret)))
 
 
 def _name_of(resource: Any) -> pulumi.Output[str]:
