@@ -195,12 +195,12 @@ class AgentServer(pulumi.ComponentResource):
                                    "grant elasticache:Connect on"))
         if isinstance(existing_postgres, Postgres):
             conflicts += check_iam(postgres_config, server)
-        if existing_postgres is not None:
-            conflicts += check_postgres_tls(postgres_config, server)
         elif existing_postgres is not None and postgres_config.iam_authentication:
             conflicts.append(Issue("postgres.iamAuthentication", "needs the Postgres itself (this server's, or the "
                                    "Postgres component passed as existing_postgres): a share carries no instance "
                                    "to grant rds-db:connect on"))
+        if existing_postgres is not None:
+            conflicts += check_postgres_tls(postgres_config, server)
         namespaces = of_this_run("namespaces")
         namespace_key = (_kubernetes_provider(opts), server.namespace)
         if server.deployment_model == "standalone" and (other := namespaces.get(namespace_key)) is not None:

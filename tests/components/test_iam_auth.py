@@ -12,12 +12,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from agent_server_infra import bootstrap
+from agent_server_infra import AgentServer, bootstrap
+from agent_server_infra.config import NetworkConfig
 from agent_server_infra.env import PostgresFacts, postgres_uri
 from agent_server_infra.errors import ConfigError
+from agent_server_infra.inputs import settings_of
 from agent_server_infra.plan.document import to_document
 from agent_server_infra.plan.engine import RecordedResource, Recording, reveal
 from agent_server_infra.plan.stack import plan_stack
+from agent_server_infra.postgres import PostgresShare
 from agent_server_infra.validate import validate_stack
 from tests.helpers import NETWORK, write_modified_stack
 
@@ -156,3 +159,14 @@ def test_iam_rules(raw: dict[str, Any], expected: str) -> None:
     with pytest.raises(ConfigError) as caught:
         validate_stack(raw)
     assert expected in caught.value.report()
+
+
+def test_a_share_of_a_postgres_cannot_take_iam_authentication() -> None:
+    share: PostgresShare = {"name": "shared", "address": "db.internal", "port": 5432, "database": "agents",
+                            "username": "agents", "password": "p", "max_connections": 400}
+    server: Any = {"image": "registry.example.com/agents:1", "server_version": "0.16.7",
+                   "service_account_role_arn": "arn:aws:iam::123456789012:role/agents"}
+    with pytest.raises(ConfigError) as caught:
+        AgentServer("one", {"network": settings_of(NetworkConfig, NETWORK), "postgres": {"iam_authentication": True},
+                            "redis": {}, "server": server, "license_key": "k", "existing_postgres": share})
+    assert "postgres.iamAuthentication: needs the Postgres itself" in caught.value.report()
