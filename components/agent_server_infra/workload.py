@@ -497,16 +497,8 @@ class Workload(pulumi.ComponentResource):
                 lambda uri: {BOOTSTRAP_URI: verified_uri(uri, POSTGRES_CA_PATH) if self._postgres_ca else uri})),
             opts=self._opts(additional_secret_outputs=["data", "stringData"]),
         )
-        container = wire(k8s.core.v1.ContainerArgs,
-            name=BOOTSTRAP_COMPONENT,
-            image=self._server.image,
-            command=["python", "-c", BOOTSTRAP_SCRIPT],
-            env_from=[_secret_env(secret)],
-            env=[wire(k8s.core.v1.EnvVarArgs, name=BOOTSTRAP_IAM_USER, value=bootstrap["iam_username"])],
-            resources=_task_resources(),
-            security_context=_container_security(),
-            volume_mounts=self._ca_mounts() or None,
-        )
+        container = _task_container(BOOTSTRAP_COMPONENT, self._server.image, BOOTSTRAP_SCRIPT, [_secret_env(secret)],
+            {BOOTSTRAP_IAM_USER: bootstrap["iam_username"]}, self._ca_mounts())
         return k8s.batch.v1.Job(
             f"{self._name}-bootstrap",
             metadata=wire(k8s.meta.v1.ObjectMetaArgs, namespace=self._server.namespace, labels=versioned),
@@ -515,7 +507,7 @@ class Workload(pulumi.ComponentResource):
                 active_deadline_seconds=BOOTSTRAP_DEADLINE_SECS,
                 template=wire(k8s.core.v1.PodTemplateSpecArgs,
                     metadata=wire(k8s.meta.v1.ObjectMetaArgs, labels=labels),
-                    spec=self._task_pod(container, service_account, self._ca_volumes()),
+                    spec=self._task_pod(container, service_account),
                 ),
             ),
             opts=self._opts(),
@@ -539,16 +531,9 @@ class Workload(pulumi.ComponentResource):
         server's Secret and its own query and bound; a run of it fails when a run stayed ``running`` too long. One
         run at a time, none retried (the next schedule is the retry), the last failures kept for ``kubectl``."""
         labels = self._common_labels(STUCK_RUNS_COMPONENT)
-        container = wire(k8s.core.v1.ContainerArgs,
-            name=STUCK_RUNS_COMPONENT,
-            image=self._server.image,
-            command=["python", "-c", STUCK_RUNS_SCRIPT],
-            env_from=[_secret_env(secret)],
-            env=[wire(k8s.core.v1.EnvVarArgs, name=STUCK_AFTER_SECONDS, value=str(check.after_seconds)),
-                 wire(k8s.core.v1.EnvVarArgs, name=STUCK_QUERY, value=check.query)],
-            resources=_task_resources(),
-            security_context=_container_security(),
-        )
+        # The Secret's DATABASE_URI names the CA bundle's path when there is one: the check mounts it as well.
+        container = _task_container(STUCK_RUNS_COMPONENT, self._server.image, STUCK_RUNS_SCRIPT, [_secret_env(secret)],
+            {STUCK_AFTER_SECONDS: str(check.after_seconds), STUCK_QUERY: check.query}, self._ca_mounts())
         name = naming.physical(naming.K8S_CRONJOB, f"{self._name}-{STUCK_RUNS_COMPONENT}")
         return k8s.batch.v1.CronJob(
             name,
@@ -573,10 +558,9 @@ class Workload(pulumi.ComponentResource):
             opts=self._opts(after),
         )
 
-    def _task_pod(self, container: Any, service_account: "k8s.core.v1.ServiceAccount",
-                  volumes: Sequence[Any] = ()) -> Any:
+    def _task_pod(self, container: Any, service_account: "k8s.core.v1.ServiceAccount") -> Any:
         """The pod of a one-shot task (the bootstrap Job, the stuck-runs check): run once, never restarted in place,
-        the server's service account without its token, the server's pod security."""
+        the server's service account without its token, the server's pod security, the CA bundle's volume."""
         return wire(k8s.core.v1.PodSpecArgs,
             restart_policy="Never",
             service_account_name=_name_of(service_account),
@@ -584,7 +568,7 @@ class Workload(pulumi.ComponentResource):
             enable_service_links=False,
             security_context=_pod_security(self._server),
             containers=[container],
-            volumes=list(volumes) or None,
+            volumes=self._ca_volumes() or None,
         )
 
     def _disruption_budget(self, role: Role) -> "k8s.policy.v1.PodDisruptionBudget":
@@ -708,22 +692,25 @@ def _wait_for_stores(image: pulumi.Input[str] | None, env_from: Sequence[Any],
     """The init container: the server image runs :data:`~agent_server_infra.wait_for_stores.SCRIPT` with the
     server's own environment and mounts (the URIs come from the Secret, a CA bundle from wherever the server reads
     it), under the same security context."""
+    return _task_container(WAIT_FOR_STORES_CONTAINER, image, WAIT_FOR_STORES_SCRIPT, env_from,
+                           {WAIT_SECONDS: str(WAIT_FOR_STORES_SECS)}, volume_mounts)
+
+
+def _task_container(name: str, image: pulumi.Input[str] | None, script: str, env_from: Sequence[Any],
+                    env: Mapping[str, pulumi.Input[str]], volume_mounts: Sequence[Any]) -> Any:
+    """A one-shot container (the bootstrap, the stuck-runs check, the wait for the stores): ``python -c`` of its
+    script in the server image, small requests, the server containers' security context."""
     return wire(k8s.core.v1.ContainerArgs,
-        name=WAIT_FOR_STORES_CONTAINER,
+        name=name,
         image=image,
-        command=["python", "-c", WAIT_FOR_STORES_SCRIPT],
+        command=["python", "-c", script],
         env_from=list(env_from),
-        env=[wire(k8s.core.v1.EnvVarArgs, name=WAIT_SECONDS, value=str(WAIT_FOR_STORES_SECS))],
-        resources=_task_resources(),
+        env=[wire(k8s.core.v1.EnvVarArgs, name=key, value=value) for key, value in env.items()],
+        resources=wire(k8s.core.v1.ResourceRequirementsArgs, requests={"cpu": "50m", "memory": "128Mi"},
+                       limits={"memory": "256Mi"}),
         security_context=_container_security(),
-        volume_mounts=list(volume_mounts),
+        volume_mounts=list(volume_mounts) or None,
     )
-
-
-def _task_resources() -> Any:
-    """What a one-shot container (the bootstrap, the stuck-runs check, the wait for the stores) asks for."""
-    return wire(k8s.core.v1.ResourceRequirementsArgs, requests={"cpu": "50m", "memory": "128Mi"},
-                limits={"memory": "256Mi"})
 
 
 def _container_security() -> Any:

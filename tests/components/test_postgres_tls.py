@@ -26,6 +26,7 @@ CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 SECRET = "kubernetes:core/v1:Secret"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 JOB = "kubernetes:batch/v1:Job"
+CRONJOB = "kubernetes:batch/v1:CronJob"
 IAM = {"iamAuthentication": True}
 ROLE = "arn:aws:iam::123456789012:role/agents-server"
 
@@ -58,7 +59,8 @@ def ca_config_map(recording: engine.Recording) -> engine.RecordedResource:
 
 def mounted(recording: engine.Recording, resource: engine.RecordedResource) -> bool:
     """Whether the pod of ``resource`` mounts the CA ConfigMap read-only at the directory the URI names."""
-    pod = resource.plain_inputs["spec"]["template"]["spec"]
+    spec = resource.plain_inputs["spec"]
+    pod = (spec["jobTemplate"]["spec"] if "jobTemplate" in spec else spec)["template"]["spec"]
     name = ca_config_map(recording).outputs["metadata"]["name"]
     volumes = {v["name"] for v in pod.get("volumes") or [] if (v.get("configMap") or {}).get("name") == name}
     return all(any(m["name"] in volumes and m["mountPath"] == POSTGRES_CA_DIR and m.get("readOnly")
@@ -102,6 +104,16 @@ def test_the_bootstrap_job_verifies_too(raw: dict[str, Any]) -> None:
     assert (query["sslmode"], query["sslrootcert"]) == (["verify-full"], [POSTGRES_CA_PATH])
     server = parse_qs(urlsplit(server_uri(recording)).query)
     assert server["sslmode"] == ["verify-full"], "the passwordless IAM URI verifies as well"
+
+
+def test_the_stuck_runs_check_verifies_too(raw: dict[str, Any]) -> None:
+    changed = copy.deepcopy(raw)
+    changed["server"]["stuckRuns"] = {"afterSeconds": 900}
+    recording = run(changed)
+    [cronjob] = recording.by_type(CRONJOB)
+    [container] = cronjob.plain_inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert [item["secretRef"] for item in container["envFrom"]], "it reads the server's Secret: the verify-full URI"
+    assert mounted(recording, cronjob)
 
 
 @pytest.mark.parametrize(("changes", "expected"), [
