@@ -41,6 +41,8 @@ from .wait_for_stores import WAIT_SECONDS
 TYPE_TOKEN = "agent-server-infra:index:Workload"
 Role = Literal["api", "queue"]
 ROLES: tuple[Role, ...] = ("api", "queue")
+Component = Role | Literal["bootstrap", "stuck-runs"]
+"""The ``app.kubernetes.io/component`` of what the workload runs: the two roles and the one-shot tasks."""
 
 PORT = SERVER_PORT
 PORT_NAME = "http"
@@ -365,7 +367,7 @@ class Workload(pulumi.ComponentResource):
 
     # --- helpers ---------------------------------------------------------------------------------------------
 
-    def _common_labels(self, role: Role | Literal["bootstrap", "stuck-runs"] | None = None) -> dict[str, str]:
+    def _common_labels(self, role: Component | None = None) -> dict[str, str]:
         labels = {
             **self._labels,
             "app.kubernetes.io/name": APP_NAME,
@@ -377,7 +379,7 @@ class Workload(pulumi.ComponentResource):
         return labels
 
     def _metadata(
-        self, name: str | None, role: Role | None = None, annotations: Mapping[str, str] | None = None,
+        self, name: str | None, role: Component | None = None, annotations: Mapping[str, str] | None = None,
     ) -> Any:
         return wire(k8s.meta.v1.ObjectMetaArgs,
             name=name,
@@ -490,7 +492,7 @@ class Workload(pulumi.ComponentResource):
         versioned = {**labels, BOOTSTRAP_VERSION_LABEL: str(BOOTSTRAP_VERSION)}
         secret = k8s.core.v1.Secret(
             f"{self._name}-bootstrap",
-            metadata=wire(k8s.meta.v1.ObjectMetaArgs, namespace=self._server.namespace, labels=labels),
+            metadata=self._metadata(None, BOOTSTRAP_COMPONENT),
             type="Opaque",
             immutable=True,
             string_data=pulumi.Output.secret(pulumi.Output.from_input(bootstrap["master_uri"]).apply(
@@ -537,7 +539,7 @@ class Workload(pulumi.ComponentResource):
         name = naming.physical(naming.K8S_CRONJOB, f"{self._name}-{STUCK_RUNS_COMPONENT}")
         return k8s.batch.v1.CronJob(
             name,
-            metadata=wire(k8s.meta.v1.ObjectMetaArgs, name=name, namespace=self._server.namespace, labels=labels),
+            metadata=self._metadata(name, STUCK_RUNS_COMPONENT),
             spec=wire(k8s.batch.v1.CronJobSpecArgs,
                 schedule=check.schedule,
                 concurrency_policy="Forbid",
