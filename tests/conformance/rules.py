@@ -644,9 +644,9 @@ def _postgres_uris(recording: Recording, container: Mapping[str, Any]) -> dict[s
 def _root_cert_mounted(recording: Recording, resource: RecordedResource) -> Iterator[str]:
     """A Postgres URI with ``sslrootcert`` verifies the server (``verify-full``) against a file the container has:
     a read-only mount of a ConfigMap volume whose key is the file's name and whose data is a PEM certificate."""
-    pod = value(resource, "spec.template.spec") or {}
+    pod = _pod_spec(resource)
     volumes = {volume["name"]: volume for volume in pod.get("volumes") or []}
-    for container in pod.get("containers") or []:
+    for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
         for name, uri in _postgres_uris(recording, container).items():
             query = parse_qs(urlsplit(uri).query)
             if "sslrootcert" not in query:
@@ -977,7 +977,7 @@ RULES: tuple[Rule, ...] = (
            "a file of CA certificates; verify-full checks the chain and the host name); langgraph-runtime-pg "
            "database.py _build_asyncpg_ssl_connect_arg (create_default_context(cafile=sslrootcert)); Kubernetes "
            "documentation, 'Configure a Pod to Use a ConfigMap' (each key a file in the mount directory)",
-           _root_cert_mounted) for kind in (DEPLOYMENT, JOB)),
+           _root_cert_mounted) for kind in (DEPLOYMENT, JOB, CRONJOB)),
     # IAM database authentication
     Rule(ROLE_POLICY, "name / policy", "rds-db:connect on an IAM-enabled instance of this stack, as the server's "
          "user", "AWS IAM API reference, PutRolePolicy PolicyName; Amazon RDS User Guide, 'Creating and using an "

@@ -85,6 +85,8 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("extra-secret-env", "prod", "secret-env", {"extraSecretEnv": {"LANGGRAPH_AES_KEY": SECURE}}),
     Variant("postgres-verify-full", "dev", "verify-full", {"postgres": {"caBundle": PEM}}),
     Variant("postgres-verify-full-iam", "staging", "verify-full-iam", {"postgres": {"caBundle": PEM}}),
+    Variant("postgres-verify-full-stuck-runs", "dev", "verify-full-stuck", {
+        "postgres": {"caBundle": PEM}, "server": {"stuckRuns": {"afterSeconds": 900}}}),
     # ElastiCache IAM authentication (langgraph-api ≥ 0.13): single mode with RDS IAM on the given role; cluster
     # mode on Valkey with a role created from the OIDC provider
     Variant("redis-iam-staging", "staging", "redis-iam", {
