@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import json
@@ -195,3 +196,21 @@ def test_a_failing_program_leaves_no_unretrieved_exception(caplog: pytest.LogCap
         raise ValueError("the program fails after registering")
 
     assert unretrieved_after(program, caplog) == []
+
+
+def test_the_loop_keeps_a_working_default_executor_after_a_run() -> None:
+    """A run lends the loop an inline executor and gives it back a thread pool; closing that loop shuts the pool
+    down, so the next loop must get a pool of its own, not the closed one."""
+    def program() -> None:
+        pulumi.export("answer", 42)
+
+    previous = asyncio.get_event_loop_policy().get_event_loop()
+    try:
+        for _ in range(2):
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            engine.run(program)
+            assert loop.run_until_complete(loop.run_in_executor(None, lambda: 7)) == 7
+            loop.close()
+    finally:
+        asyncio.set_event_loop(previous)

@@ -497,16 +497,11 @@ def run(
                 first.add_note(f"also refused: {type(other).__name__}: {other}")
             raise first
     finally:
-        loop.set_default_executor(_thread_pool())
+        # A pool of its own (asyncio's default; no thread starts until used): closing the loop shuts it down.
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio"))
         set_all_config({}, [])
         pulumi.runtime.reset_options()
     return recording
-
-
-@functools.cache
-def _thread_pool() -> concurrent.futures.ThreadPoolExecutor:
-    """The default executor a loop has again after :func:`run` (asyncio's own default is such a pool)."""
-    return concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio")
 
 
 def run_file(path: Path, **kwargs: Any) -> Recording:
