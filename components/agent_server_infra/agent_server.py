@@ -1,7 +1,8 @@
 """The ``AgentServer`` component: budget, data stores, environment and workload of one Agent Server."""
 
+import contextlib
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import urlsplit
 
@@ -14,7 +15,7 @@ from .config import AlarmsConfig, PostgresConfig, RedisConfig, ServerConfig
 from .env import POSTGRES_CA_PATH, PostgresFacts, RedisFacts, RenderedEnv, Role, render_env
 from .errors import ConfigError, Issue
 from .iam_auth import allow_connect, role_name, server_role
-from .inputs import SECRET_FIELDS, ValidatedArgs, validate_args
+from .inputs import SECRET_FIELDS, validate_args
 from .monitoring import metric_alarms
 from .postgres import Postgres, PostgresShare
 from .redis import Redis, RedisClaim, RedisShare, shared
@@ -29,7 +30,7 @@ from .settings import (
     RedisSettings,
     ServerSettings,
 )
-from .sizing import Budget, ConnectionPlan, RedisUser, SizingError, plan_connections, redis_budget, retry_budget
+from .sizing import RedisUser, SizingError, plan_connections, redis_budget, retry_budget
 from .stores import required
 
 if TYPE_CHECKING:
@@ -181,8 +182,10 @@ class AgentServer(pulumi.ComponentResource):
         postgres_config = existing_postgres.config if isinstance(existing_postgres, Postgres) else config.postgres
         redis_config = existing_redis.config if isinstance(existing_redis, Redis) else config.redis
         claims = existing_redis.claims if isinstance(existing_redis, Redis) else []
-        self.connections = self._plan(name, source, validated, postgres_config, redis_config, claims)
-        self.retries = self._retries(name, source, server)
+        with _sizing_errors(name, source):
+            self.connections = plan_connections(server, postgres=postgres_config, redis=redis_config, name=name,
+                                                redis_others=[claim.user for claim in claims])
+            self.retries = retry_budget(server)
         claim = RedisClaim(name=name, prefix=server.redis_key_prefix, database=server.redis_database,
                            user=self.connections.redis_user())
         conflicts = _claim_issues(claim, claims, redis_config)
@@ -355,21 +358,14 @@ class AgentServer(pulumi.ComponentResource):
             rows.append(_described(settled, "redis", len(nodes)))
         return pulumi.Output.all(*rows).apply(lambda parts: [row for part in parts for row in part])
 
-    @staticmethod
-    def _retries(name: str, source: str, server: ServerConfig) -> Budget | None:
-        try:
-            return retry_budget(server)
-        except SizingError as exc:
-            raise ConfigError([Issue(exc.path, f"{name}: {exc.message}")], source) from None
 
-    @staticmethod
-    def _plan(name: str, source: str, validated: ValidatedArgs, postgres: PostgresConfig, redis: RedisConfig,
-              claims: Sequence[RedisClaim]) -> ConnectionPlan:
-        try:
-            return plan_connections(validated.config.server, postgres=postgres, redis=redis, name=name,
-                                    redis_others=[claim.user for claim in claims])
-        except SizingError as exc:
-            raise ConfigError([Issue(exc.path, f"{name}: {exc.message}")], source) from None
+@contextlib.contextmanager
+def _sizing_errors(name: str, source: str) -> Iterator[None]:
+    """A sizing rule the server breaks (its pools, its retries) as the config error of this server."""
+    try:
+        yield
+    except SizingError as exc:
+        raise ConfigError([Issue(exc.path, f"{name}: {exc.message}")], source) from None
 
 
 def _described(specs: pulumi.Output[Sequence[AlarmSpec]], store: str, targets: int,
