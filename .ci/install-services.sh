@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests need on Debian 12 (bookworm): PostgreSQL 15 binaries, the Agent Server env,
-# redis-server + redis-cli (Debian's 7.0 is built with TLS), the openssl CLI, Checkov's env and the npm test tools.
+# redis-server + redis-cli (Debian's 7.0 is built with TLS), the openssl CLI, Checkov's env and the npm test tools
+# (with Debian's Node.js and npm when the machine has no npm).
 #
 # Idempotent: apt is skipped entirely when every binary is already present.
 # The integration fixtures start their own postgres/redis processes on free loopback ports;
@@ -11,53 +12,62 @@ set -euo pipefail
 PG_BINDIR="${PG_BINDIR:-/usr/lib/postgresql/15/bin}"
 PG_TEST_OS_USER="${PG_TEST_OS_USER:-pgtest}"
 
-if [[ "$(id -u)" -ne 0 ]]; then
-  if command -v sudo >/dev/null 2>&1; then
-    exec sudo --preserve-env=PG_BINDIR,PG_TEST_OS_USER -- bash "$0" "$@"
+# The Debian packages and the test OS user need root. The environments in the checkout (uv, npm) are made as the
+# user who runs this, so a run through sudo leaves no root-owned files in the checkout.
+install_system() {
+  missing=()
+  for bin in initdb pg_ctl postgres; do
+    if [[ ! -x "${PG_BINDIR}/${bin}" ]]; then
+      missing+=(postgresql-15)
+      break
+    fi
+  done
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+
+  if ((${#missing[@]} > 0)); then
+    echo "install-services.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+      postgresql-15 redis-server redis-tools openssl "${missing[@]}"
+  else
+    echo "install-services.sh: postgresql-15, redis-server, redis-cli, openssl and npm already present; skipping apt"
   fi
+
+  # postgres refuses to run as root; when the tests run as root the fixtures run it as this
+  # unprivileged system user (they also create it on demand; doing it here is just earlier).
+  if ! getent passwd "${PG_TEST_OS_USER}" >/dev/null; then
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin "${PG_TEST_OS_USER}"
+  fi
+
+  # Sanity report (fails the script if something is still missing).
+  "${PG_BINDIR}/postgres" --version
+  redis-server --version
+  redis-cli --version
+  openssl version
+  # TLS support check: a TLS-less build rejects the tls-port directive.
+  tls_probe="$(redis-server --port 0 --tls-port 0 2>&1 || true)"
+  if grep -qiE 'bad directive|not supported' <<<"${tls_probe}"; then
+    echo "install-services.sh: WARNING: redis-server lacks TLS support; redis TLS fixtures will fail" >&2
+  else
+    echo "redis-server: TLS supported"
+  fi
+}
+
+if [[ "${1:-}" == "--system" ]]; then
+  install_system
+  exit 0
+elif [[ "$(id -u)" -eq 0 ]]; then
+  install_system
+elif command -v sudo >/dev/null 2>&1; then
+  sudo --preserve-env=PG_BINDIR,PG_TEST_OS_USER -- bash "$0" --system
+else
   echo "install-services.sh: must run as root (or with sudo available)" >&2
   exit 1
-fi
-
-missing=()
-for bin in initdb pg_ctl postgres; do
-  if [[ ! -x "${PG_BINDIR}/${bin}" ]]; then
-    missing+=(postgresql-15)
-    break
-  fi
-done
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
-command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-
-if ((${#missing[@]} > 0)); then
-  echo "install-services.sh: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update
-  apt-get install -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-    postgresql-15 redis-server redis-tools openssl
-else
-  echo "install-services.sh: postgresql-15, redis-server, redis-cli and openssl already present; skipping apt"
-fi
-
-# postgres refuses to run as root; when the tests run as root the fixtures run it as this
-# unprivileged system user (they also create it on demand; doing it here is just earlier).
-if [[ "$(id -u)" -eq 0 ]] && ! getent passwd "${PG_TEST_OS_USER}" >/dev/null; then
-  useradd --system --user-group --no-create-home --home-dir /nonexistent \
-    --shell /usr/sbin/nologin "${PG_TEST_OS_USER}"
-fi
-
-# Sanity report (fails the script if something is still missing).
-"${PG_BINDIR}/postgres" --version
-redis-server --version
-redis-cli --version
-openssl version
-# TLS support check: a TLS-less build rejects the tls-port directive.
-tls_probe="$(redis-server --port 0 --tls-port 0 2>&1 || true)"
-if grep -qiE 'bad directive|not supported' <<<"${tls_probe}"; then
-  echo "install-services.sh: WARNING: redis-server lacks TLS support; redis TLS fixtures will fail" >&2
-else
-  echo "redis-server: TLS supported"
 fi
 
 # The Agent Server the integration tier boots (langgraph-api + the MIT Postgres/Redis runtime), from PyPI into
