@@ -361,13 +361,10 @@ def _response_object(request_object: struct_pb2.Struct, inputs: Mapping[str, Any
     """
     response = struct_pb2.Struct()
     response.CopyFrom(request_object)
-    for key in [key for key in response if key not in state]:
+    for key in [key for key in response if state.get(key) is None]:
         del response[key]
     response.update({key: value for key, value in state.items()
                      if value is not None and not (key in inputs and value is inputs[key])})
-    for key, value in state.items():
-        if value is None and key in response:
-            del response[key]
     return response
 
 
