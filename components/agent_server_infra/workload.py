@@ -176,12 +176,13 @@ def object_name(name: str) -> str:
     return naming.kubernetes(name, reserve=max(len(f"-{role}") for role in ROLES))
 
 
+def instance_labels(name: str) -> dict[str, str]:
+    """The labels every pod of one server carries (both roles and the one-shot tasks)."""
+    return {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/instance": name}
+
+
 def selector_labels(name: str, role: Role) -> dict[str, str]:
-    return {
-        "app.kubernetes.io/name": APP_NAME,
-        "app.kubernetes.io/instance": name,
-        "app.kubernetes.io/component": role,
-    }
+    return {**instance_labels(name), "app.kubernetes.io/component": role}
 
 
 class Workload(pulumi.ComponentResource):
@@ -341,7 +342,7 @@ class Workload(pulumi.ComponentResource):
             self._network_policies(store_ports)
         if server.metrics.enabled and server.metrics.pod_monitor:
             pod_monitor(f"{name}-metrics", namespace=namespace_name, labels=self._common_labels(),
-                        selector={"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/instance": name},
+                        selector=instance_labels(name),
                         roles=ROLES, port_name=PORT_NAME, mount_prefix=server.mount_prefix, metrics=server.metrics,
                         opts=self._opts(list(deployments.values())))
 
@@ -368,12 +369,7 @@ class Workload(pulumi.ComponentResource):
     # --- helpers ---------------------------------------------------------------------------------------------
 
     def _common_labels(self, role: Component | None = None) -> dict[str, str]:
-        labels = {
-            **self._labels,
-            "app.kubernetes.io/name": APP_NAME,
-            "app.kubernetes.io/instance": self._name,
-            "app.kubernetes.io/managed-by": "pulumi",
-        }
+        labels = {**self._labels, **instance_labels(self._name), "app.kubernetes.io/managed-by": "pulumi"}
         if role is not None:
             labels["app.kubernetes.io/component"] = role
         return labels
@@ -618,7 +614,7 @@ class Workload(pulumi.ComponentResource):
         both from ``metrics.scraperNamespaces`` on PORT and the metrics port; egress to cluster DNS, to the stores'
         ports (at ``storeCidrs``, else anywhere) and to HTTPS."""
         policy = self._server.network_policy
-        instance = {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/instance": self._name}
+        instance = instance_labels(self._name)
 
         def network_policy(suffix: str, pods: Mapping[str, str], spec: dict[str, Any]) -> None:
             k8s.networking.v1.NetworkPolicy(
