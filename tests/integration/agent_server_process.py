@@ -146,13 +146,14 @@ class AgentServerProcess:
             return status, None
 
     def wait_exit(self, timeout: float = SERVER_TIMEOUT) -> int:
-        """The exit status, once the process has exited on its own (bounded wait)."""
+        """The exit status, once the process has exited on its own (bounded wait); stopped in any case."""
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.stop()
             raise AssertionError(f"the Agent Server was still running after {timeout:.0f}s:\n"
                                  f"{log_tail(self.log_path)}") from None
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         stop_process(self.proc)

@@ -143,10 +143,7 @@ def test_wrong_password_exits_with_the_authentication_error(
     assert wrong.env.secret["DATABASE_URI"] != right.env.secret["DATABASE_URI"]
     server = start_agent_server(wrong.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
                                 directory=tmp_path, wait_ready=False)
-    try:
-        code = server.wait_exit()
-    finally:
-        server.stop()
+    code = server.wait_exit()
     output = server.output()
     assert code != 0, output[-2000:]
     # LOG_JSON=true: the message sits in a JSON string, its quotes escaped.

@@ -185,10 +185,7 @@ def _pod_started_during_the_outage(server: Server) -> tuple[int, float]:
     started = time.monotonic()
     late = start_queue(server.queue_env, graphs=GRAPHS, ca_cert=server.ca_cert, directory=server.directory,
                        name="queue-during-outage", wait_ready=False, extra_env=SHORT_HEARTBEAT)
-    try:
-        code = late.wait_exit(timeout=EXIT_TIMEOUT)
-    finally:
-        late.stop()
+    code = late.wait_exit(timeout=EXIT_TIMEOUT)
     return code, time.monotonic() - started
 
 

@@ -123,10 +123,7 @@ def test_the_agent_server_refuses_a_server_the_bundle_did_not_sign(
     wrong = verified(postgres, redis_server, bundles.wrong, generated_password(), "wrongsrv")
     server = start_agent_server(wrong.env.merged(), graphs=GRAPHS, ca_cert=bundles.wrong, directory=tmp_path,
                                 wait_ready=False)
-    try:
-        code = server.wait_exit()
-    finally:
-        server.stop()
+    code = server.wait_exit()
     output = server.output()
     assert code != 0, output[-2000:]
     assert "CERTIFICATE_VERIFY_FAILED" in output or "certificate verify failed" in output, output[-2000:]
