@@ -28,7 +28,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -97,7 +97,7 @@ def logging_config() -> Path:
 
 @dataclass
 class AgentServerProcess:
-    """A running (or exited) ``uvicorn langgraph_api.server:app``."""
+    """A running (or exited) ``uvicorn langgraph_api.server:app``; as a context manager, stopped on exit."""
 
     root: str
     """``http://127.0.0.1:port`` without the mount prefix."""
@@ -157,6 +157,12 @@ class AgentServerProcess:
 
     def stop(self) -> None:
         stop_process(self.proc)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
 
 
 def _server_env(

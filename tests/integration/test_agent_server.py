@@ -61,12 +61,9 @@ def booted(
     # config; the api role renders 0 and would never execute a run).
     deployment = deploy(_raw(), postgres=postgres, redis=redis_tls_server, password=generated_password(),
                         role="queue")
-    server = start_agent_server(deployment.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
-                                directory=tmp_path_factory.mktemp("agent-server"))
-    try:
+    with start_agent_server(deployment.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
+                            directory=tmp_path_factory.mktemp("agent-server")) as server:
         yield Booted(server=server, deployment=deployment, postgres=postgres, redis=redis_tls_server)
-    finally:
-        server.stop()
 
 
 def test_rendered_env_is_what_the_server_gets(booted: Booted) -> None:

@@ -40,16 +40,10 @@ def roles(postgres: PostgresServer, redis_tls_server: RedisServer, tls_material:
                        role="queue").env
     assert api_env.plain["LSD_PROM_METRICS_ENABLED"] == queue_env.plain["LSD_PROM_METRICS_ENABLED"] == "true"
     directory = tmp_path_factory.mktemp("metrics")
-    api_process = start_agent_server(api_env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
-                                     directory=directory, log_name="api.log")
-    try:
-        queue = start_queue(queue_env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert, directory=directory)
-        try:
-            yield api_process, queue
-        finally:
-            queue.stop()
-    finally:
-        api_process.stop()
+    with (start_agent_server(api_env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert, directory=directory,
+                             log_name="api.log") as api_process,
+          start_queue(queue_env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert, directory=directory) as queue):
+        yield api_process, queue
 
 
 def test_both_roles_serve_prometheus_text_where_the_pod_monitor_scrapes(

@@ -73,12 +73,9 @@ def deployment(postgres: PostgresServer, redis_server: RedisServer, bundles: Bun
 @pytest.fixture(scope="module")
 def booted(deployment: Deployment, bundles: Bundles,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentServerProcess]:
-    server = start_agent_server(deployment.env.merged(), graphs=GRAPHS, ca_cert=bundles.wrong,
-                                directory=tmp_path_factory.mktemp("verify-full"))
-    try:
+    with start_agent_server(deployment.env.merged(), graphs=GRAPHS, ca_cert=bundles.wrong,
+                            directory=tmp_path_factory.mktemp("verify-full")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def ssl_sessions(postgres: PostgresServer, user: str) -> list[tuple[Any, ...]]:

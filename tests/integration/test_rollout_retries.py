@@ -68,12 +68,9 @@ def rollout(postgres: PostgresServer, redis_tls_server: RedisServer, tls_materia
     queue = render(api.stack, facts_for_postgres(postgres, api.stack, password), facts_for_redis(redis_tls_server),
                    role="queue")
     directory = tmp_path_factory.mktemp("rollout")
-    process = start_agent_server(api.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert, directory=directory,
-                                 log_name="api.log")
-    try:
+    with start_agent_server(api.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert, directory=directory,
+                            log_name="api.log") as process:
         yield Rollout(process, queue, postgres, tls_material.ca_cert, directory)
-    finally:
-        process.stop()
 
 
 def _roll(rollout: Rollout, env: Mapping[str, str], name: str) -> tuple[str, str, list[AgentServerProcess]]:

@@ -103,15 +103,11 @@ class Split:
     ca_cert: Path
     directory: Path
 
-    @contextlib.contextmanager
-    def queue(self, name: str, *, extra_env: Mapping[str, str] | None = None) -> Iterator[AgentServerProcess]:
-        """A queue process with the queue role's env; stopped (terminate → wait → kill) on exit."""
-        queue = start_queue(self.roles.queue.env.merged(), graphs=GRAPHS, ca_cert=self.ca_cert,
-                            directory=self.directory, name=name, extra_env=extra_env)
-        try:
-            yield queue
-        finally:
-            queue.stop()
+    def queue(self, name: str, *, extra_env: Mapping[str, str] | None = None) -> AgentServerProcess:
+        """A queue process with the queue role's env, for a ``with`` block: stopped (terminate → wait → kill) on
+        exit."""
+        return start_queue(self.roles.queue.env.merged(), graphs=GRAPHS, ca_cert=self.ca_cert,
+                           directory=self.directory, name=name, extra_env=extra_env)
 
 
 @pytest.fixture(scope="module")
@@ -124,13 +120,10 @@ def split(
     """A fresh database and the API role running on it, alone: each test starts (and stops) its own queues."""
     roles = _render_roles(postgres, redis_tls_server)
     directory = tmp_path_factory.mktemp("split-mode")
-    api = start_agent_server(roles.api.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
-                             directory=directory, log_name="api.log")
-    try:
+    with start_agent_server(roles.api.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
+                            directory=directory, log_name="api.log") as api:
         yield Split(roles=roles, api=api, postgres=postgres, redis=redis_tls_server, ca_cert=tls_material.ca_cert,
                     directory=directory)
-    finally:
-        api.stop()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -229,17 +222,11 @@ def _workload_order(roles: Roles, *, ca_cert: Path, directory: Path) -> Iterator
                                                                                        AgentServerProcess]]:
     """``(api, queue)`` started the way the Workload orders them on a first rollout: the queue Deployment depends
     on the API Deployment, so the queue starts once the API's readiness probe passes."""
-    api = start_agent_server(roles.api.env.merged(), graphs=GRAPHS, ca_cert=ca_cert, directory=directory,
-                             log_name="api.log")
-    try:
+    with start_agent_server(roles.api.env.merged(), graphs=GRAPHS, ca_cert=ca_cert, directory=directory,
+                            log_name="api.log") as api:
         assert api.request("GET", LIVE, prefixed=False) == (200, {"ok": True})  # readiness
-        queue = start_queue(roles.queue.env.merged(), graphs=GRAPHS, ca_cert=ca_cert, directory=directory)
-        try:
+        with start_queue(roles.queue.env.merged(), graphs=GRAPHS, ca_cert=ca_cert, directory=directory) as queue:
             yield api, queue
-        finally:
-            queue.stop()
-    finally:
-        api.stop()
 
 
 @contextlib.contextmanager
