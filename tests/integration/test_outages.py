@@ -55,7 +55,7 @@ from .agent_server_process import AgentServerProcess, start_agent_server, start_
 from .deployments import deploy, generated_password, render, server_stack
 from .deployments import postgres_facts as facts_for_postgres
 from .deployments import redis_facts as facts_for_redis
-from .runs import TERMINAL, events, logs, new_run, run_status, wait_for
+from .runs import TERMINAL, attempts, events, logs, new_run, run_status, wait_for
 from .servers import PostgresServer, RedisServer, TlsMaterial, hostile_secret, start_postgres, start_redis
 
 GRAPHS = {
@@ -199,10 +199,9 @@ class Outcome:
 def _outcome(server: Server, thread_id: str, run_id: str) -> Outcome:
     """The run's status, whether a queue swept it, and its attempt counter (``retry_counters``, one per claim),
     read in the database: the API's own checkpoint pool may still hand out a dead connection for state reads."""
-    with server.postgres.connect(server.database) as conn:
-        row = conn.execute("SELECT count FROM retry_counters WHERE run_id = %s", (run_id,)).fetchone()
+    count = attempts(server.postgres, server.database, run_id)
     swept = bool(events(server.queue, "Swept stale run", run_id))
-    return Outcome(run_status(server.api, thread_id, run_id), swept, None if row is None else int(row[0]))
+    return Outcome(run_status(server.api, thread_id, run_id), swept, count)
 
 
 def _assert_none_lost(server: Server, in_flight: list[tuple[str, str]], queued: list[tuple[str, str]],

@@ -29,7 +29,7 @@ from .agent_server_process import AgentServerProcess, start_agent_server, start_
 from .deployments import Deployment, deploy, generated_password, render, server_stack
 from .deployments import postgres_facts as facts_for_postgres
 from .deployments import redis_facts as facts_for_redis
-from .runs import events, logs, new_run, run_status, wait_for
+from .runs import attempts, events, logs, new_run, run_status, wait_for
 from .servers import PostgresServer, RedisServer, TlsMaterial
 
 GRAPHS = {"slow": f"{Path(__file__).parent / 'graphs' / 'slow.py'}:graph"}
@@ -52,11 +52,6 @@ class Rollout:
     @property
     def database(self) -> str:
         return self.queue.stack.config.postgres.database_name
-
-    def attempts(self, run_id: str) -> int | None:
-        with self.postgres.connect(self.database) as conn:
-            row = conn.execute("SELECT count FROM retry_counters WHERE run_id = %s", (run_id,)).fetchone()
-        return None if row is None else int(row[0])
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +83,7 @@ def _roll(rollout: Rollout, env: Mapping[str, str], name: str) -> tuple[str, str
                  == [w] and run_status(rollout.api, thread_id, run_id) == "running",
                  f"attempt {wave} running on {current.log_path.name}", timeout=CLAIM_TIMEOUT,
                  alive=(rollout.api, current))
-        assert rollout.attempts(run_id) == wave
+        assert attempts(rollout.postgres, rollout.database, run_id) == wave
         time.sleep(0.5)  # inside the graph's sleep
         successor = "new" if wave == waves else f"old-{wave + 1}"
         queues.append(start_queue(env, graphs=GRAPHS, ca_cert=rollout.ca_cert, directory=rollout.directory,
@@ -114,7 +109,7 @@ def test_the_derived_bg_job_max_retries_outlasts_a_rollout(rollout: Rollout) -> 
         last = queues[-1]
         wait_for(lambda: run_status(rollout.api, thread_id, run_id) == "success", "the run's success on the new pod",
                  timeout=CLAIM_TIMEOUT, alive=(rollout.api, last))
-        assert rollout.attempts(run_id) == 4
+        assert attempts(rollout.postgres, rollout.database, run_id) == 4
         assert [r["run_attempt"] for r in events(last, "Starting background run", run_id)] == [4]
     finally:
         _stop(queues)
@@ -128,7 +123,7 @@ def test_the_servers_default_of_3_loses_a_run_interrupted_3_times(rollout: Rollo
         last = queues[-1]
         wait_for(lambda: run_status(rollout.api, thread_id, run_id) == "error", "the run's failure on the new pod",
                  timeout=CLAIM_TIMEOUT, alive=(rollout.api, last))
-        assert rollout.attempts(run_id) == 4
+        assert attempts(rollout.postgres, rollout.database, run_id) == 4
         [exceeded] = events(last, "Run exceeded max attempts", run_id)
         assert exceeded["run_attempt"] == 4
         assert not events(last, "Background run succeeded", run_id)
