@@ -26,9 +26,7 @@ import pytest
 from agent_server_infra import sizing
 
 from .agent_server_process import AgentServerProcess, start_agent_server, start_queue
-from .deployments import Deployment, deploy, generated_password, render, server_stack
-from .deployments import postgres_facts as facts_for_postgres
-from .deployments import redis_facts as facts_for_redis
+from .deployments import Deployment, render_roles, server_stack
 from .runs import attempts, events, logs, new_run, run_status, wait_for
 from .servers import PostgresServer, RedisServer, TlsMaterial
 
@@ -57,15 +55,12 @@ class Rollout:
 @pytest.fixture(scope="module")
 def rollout(postgres: PostgresServer, redis_tls_server: RedisServer, tls_material: TlsMaterial,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rollout]:
-    password = generated_password()
-    api = deploy(server_stack("rollout", mount_prefix=MOUNT_PREFIX, prefix="it-rollout:", database=7, queue=QUEUE),
-                 postgres=postgres, redis=redis_tls_server, password=password, role="api")
-    queue = render(api.stack, facts_for_postgres(postgres, api.stack, password), facts_for_redis(redis_tls_server),
-                   role="queue")
+    roles = render_roles(server_stack("rollout", mount_prefix=MOUNT_PREFIX, prefix="it-rollout:", database=7,
+                                      queue=QUEUE), postgres=postgres, redis=redis_tls_server)
     directory = tmp_path_factory.mktemp("rollout")
-    with start_agent_server(api.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert, directory=directory,
+    with start_agent_server(roles.api.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert, directory=directory,
                             log_name="api.log") as process:
-        yield Rollout(process, queue, postgres, tls_material.ca_cert, directory)
+        yield Rollout(process, roles.queue, postgres, tls_material.ca_cert, directory)
 
 
 def _roll(rollout: Rollout, env: Mapping[str, str], name: str) -> tuple[str, str, list[AgentServerProcess]]:

@@ -47,9 +47,7 @@ from agent_server_infra.keda import backlog_trigger
 from agent_server_infra.workload import probe_paths
 
 from .agent_server_process import AgentServerProcess, start_agent_server, start_queue
-from .deployments import Deployment, deploy, generated_password, render, server_stack
-from .deployments import postgres_facts as facts_for_postgres
-from .deployments import redis_facts as facts_for_redis
+from .deployments import Roles, render_roles, server_stack
 from .runs import attempts, events, logs, new_run, run_status, thread_values, wait_for
 from .servers import PostgresServer, RedisServer, TlsMaterial
 
@@ -73,26 +71,6 @@ RUN_TIMEOUT = 45.0
 def _raw() -> dict[str, Any]:
     return server_stack("split", mount_prefix=MOUNT_PREFIX, prefix="it-split:", database=2,
                         bgJobShutdownGracePeriodSecs=GRACE_PERIOD)
-
-
-@dataclass(frozen=True)
-class Roles:
-    """One stack rendered twice: the API role and the queue role (same database, role and password)."""
-
-    api: Deployment
-    queue: Deployment
-
-    @property
-    def database(self) -> str:
-        return self.api.stack.config.postgres.database_name
-
-
-def _render_roles(postgres: PostgresServer, redis: RedisServer) -> Roles:
-    password = generated_password()
-    api = deploy(_raw(), postgres=postgres, redis=redis, password=password, role="api")  # creates the database
-    stack = api.stack
-    queue = render(stack, facts_for_postgres(postgres, stack, password), facts_for_redis(redis), role="queue")
-    return Roles(api=api, queue=queue)
 
 
 @dataclass
@@ -119,7 +97,7 @@ def split(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Split]:
     """A fresh database and the API role running on it, alone: each test starts (and stops) its own queues."""
-    roles = _render_roles(postgres, redis_tls_server)
+    roles = render_roles(_raw(), postgres=postgres, redis=redis_tls_server)
     directory = tmp_path_factory.mktemp("split-mode")
     with start_agent_server(roles.api.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
                             directory=directory, log_name="api.log") as api:
@@ -289,7 +267,7 @@ def test_only_the_startup_probe_checks_the_database(
     """A database outage (own database: it breaks the processes' idle connections): only the startup probe
     (check_db=1) fails; liveness and readiness (check_db=0) stay green, so a failover does not make the kubelet
     restart or unready every pod."""
-    roles = _render_roles(postgres, redis_tls_server)
+    roles = render_roles(_raw(), postgres=postgres, redis=redis_tls_server)
     with _workload_order(roles, ca_cert=tls_material.ca_cert, directory=tmp_path) as (api, queue):
         with _logins_blocked(postgres, roles.api.stack.config.postgres.username):
             _wait_for(lambda: queue.request("GET", STARTUP, prefixed=False, timeout=10)[0] == 500,
@@ -409,7 +387,7 @@ def test_workload_order_on_fresh_databases_never_crashes(
     tmp_path: Path,
 ) -> None:
     for attempt in range(3):
-        roles = _render_roles(postgres, redis_tls_server)  # a fresh, empty database each time
+        roles = render_roles(_raw(), postgres=postgres, redis=redis_tls_server)  # a fresh, empty database each time
         with _workload_order(roles, ca_cert=tls_material.ca_cert, directory=tmp_path / f"fresh-{attempt}") as (
                 api, queue):
             thread_id, run_id = new_run(api, "echo", {"message": f"fresh {attempt}"})
