@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +67,7 @@ def _bootstrap(postgres: PostgresServer, master: Deployment, password: str, ca_c
 
 def _iam_deployment(postgres: PostgresServer, master: Deployment, redis: RedisServer, user: str) -> Deployment:
     """The env rendered with IAM authentication: the passwordless URI of the IAM user."""
-    config = master.stack.config.postgres
-    facts = facts_for_postgres(postgres, master.stack, "")
-    iam = type(facts)(host=facts.host, port=facts.port, database=config.database_name, user=user, iam=True)
+    iam = replace(facts_for_postgres(postgres, master.stack, ""), user=user, iam=True)
     return render(master.stack, iam, facts_for_redis(redis), role="queue")
 
 
