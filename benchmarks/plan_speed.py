@@ -97,20 +97,17 @@ config:
   agent-server:licenseKey: {{secure: v1:CCCCCCCCCCCCCCCC:DDDDDDDD}}
 """
 
-FLEET_SIZES = (1, 10, 50)
 FLEET = 50
 TARGETS = {"plan prod": ("replay prod", 1.25), f"fleet {FLEET}": (f"replay fleet {FLEET}", 1.20)}
 
 
-def write_fleet_project(directory: Path, sizes: tuple[int, ...] = FLEET_SIZES) -> dict[int, Path]:
-    """A Pulumi project (``Pulumi.yaml`` + ``__main__.py``) and one stack file per fleet size."""
+def write_fleet_project(directory: Path) -> Path:
+    """A Pulumi project (``Pulumi.yaml`` + ``__main__.py``) and the stack file of its fleet of :data:`FLEET`."""
     (directory / "Pulumi.yaml").write_text("name: fleet\nruntime: python\n")
     (directory / "__main__.py").write_text(FLEET_PROGRAM)
-    stacks: dict[int, Path] = {}
-    for servers in sizes:
-        stacks[servers] = directory / f"Pulumi.fleet-{servers}.yaml"
-        stacks[servers].write_text(FLEET_STACK.format(servers=servers))
-    return stacks
+    stack = directory / f"Pulumi.fleet-{FLEET}.yaml"
+    stack.write_text(FLEET_STACK.format(servers=FLEET))
+    return stack
 
 
 def run_once(command: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -149,7 +146,7 @@ def main() -> int:
         if not args.cold:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
             env["PYTHONPYCACHEPREFIX"] = str(directory / "pycache")
-        fleet = write_fleet_project(directory, sizes=(FLEET,))[FLEET]
+        fleet = write_fleet_project(directory)
         python = sys.executable
         cli = str(Path(python).with_name("agent-server-infra"))
         replay = [python, str(ROOT / "benchmarks" / "replay.py")]

@@ -82,23 +82,17 @@ def sdk_classes(types: set[str], untyped: bool) -> dict[str, Any]:
     return classes
 
 
-def _key(urn: str) -> tuple[str, str]:
-    """(type, name) of the resource a URN names (its last type and its name)."""
-    types, name = urn.rsplit("::", 2)[-2:]
-    return types.split("$")[-1], name
-
-
 def replay(document: dict[str, Any], untyped: bool = False) -> int:
     """Register every resource of ``document``, parents first; return how many were registered."""
     resources = document["resources"]
     classes = sdk_classes({resource["type"] for resource in resources}, untyped)
-    registered: dict[tuple[str, str], pulumi.Resource] = {}
+    registered: dict[str, pulumi.Resource] = {}  # by URN
     pending = list(resources)
     while pending:
         waiting = []
         for resource in pending:
             parent_urn = resource["parent"]
-            parent = registered.get(_key(parent_urn)) if parent_urn else None
+            parent = registered.get(parent_urn) if parent_urn else None
             if parent_urn and parent is None:
                 waiting.append(resource)
                 continue
@@ -112,7 +106,7 @@ def replay(document: dict[str, Any], untyped: bool = False) -> int:
                 created = pulumi.CustomResource(type_, name, inputs, opts)
             else:
                 created = pulumi.ComponentResource(type_, name, None, opts)
-            registered[(type_, name)] = created
+            registered[resource["urn"]] = created
         if len(waiting) == len(pending):
             raise ValueError(f"parents never registered: {sorted({r['parent'] for r in waiting})}")
         pending = waiting

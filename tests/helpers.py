@@ -1,12 +1,16 @@
-"""Shared test data: raw stack configs and modified copies of the shipped stack files."""
+"""Shared test data: raw stack configs, the AgentServer args of one, and modified copies of the shipped stack files."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
+
+if TYPE_CHECKING:
+    from agent_server_infra import AgentServerArgs
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_REFERENCE = ROOT.parent / "shared" / "reference" / "agent-server-environment-variables.txt"
@@ -66,6 +70,15 @@ def full_raw(model: str = "standalone") -> dict[str, Any]:
         "mongodbUri": "mongodb://user:pw@mongo.example.com:27017/agents?replicaSet=rs0",
         "otelHeaders": "api-key=0123",
     }
+
+
+def server_args(raw: dict[str, Any], **server: Any) -> AgentServerArgs:
+    """The AgentServer args of a raw stack config with ``server`` changes (stack-config keys)."""
+    from agent_server_infra.inputs import args_from_config  # here: the rest of this module needs no Pulumi
+
+    changed = copy.deepcopy(raw)
+    changed["server"].update(server)
+    return cast("AgentServerArgs", args_from_config(changed))
 
 
 class Replace(dict[str, Any]):

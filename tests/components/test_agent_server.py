@@ -13,14 +13,7 @@ from agent_server_infra.inputs import args_from_config
 from agent_server_infra.plan import engine
 from agent_server_infra.plan.engine import Secret
 from agent_server_infra.redis import Redis
-from tests.helpers import NETWORK
-
-
-def server_args(raw: dict[str, Any], **server: Any) -> AgentServerArgs:
-    """The AgentServer args of a raw stack config with ``server`` changes (stack-config keys)."""
-    changed = copy.deepcopy(raw)
-    changed["server"].update(server)
-    return cast(AgentServerArgs, args_from_config(changed))
+from tests.helpers import NETWORK, server_args
 
 
 def redis_args(raw: dict[str, Any]) -> RedisArgs:

@@ -11,9 +11,8 @@ from typing import Any, cast
 import pulumi
 import pytest
 
-from agent_server_infra import AgentServer, AgentServerArgs, ConfigError
+from agent_server_infra import AgentServer, ConfigError
 from agent_server_infra.config import STUCK_RUNS_QUERY
-from agent_server_infra.inputs import args_from_config
 from agent_server_infra.plan import engine
 from agent_server_infra.settings import ServerSettings
 from agent_server_infra.stuck_runs import AFTER_SECONDS as STUCK_AFTER
@@ -35,7 +34,7 @@ from tests.components.test_workload import (
     run,
     server_config,
 )
-from tests.helpers import full_raw
+from tests.helpers import full_raw, server_args
 
 
 def init_containers(rec: engine.Recording, role: str) -> list[dict[str, Any]]:
@@ -109,11 +108,8 @@ def test_tcp_retries2_is_refused_for_a_control_plane_deployment(raw: dict[str, A
 
 
 def _agent_server(raw: dict[str, Any], **server: Any) -> engine.Recording:
-    changed = copy.deepcopy(raw)
-    changed["server"].update(server)
-
     def program() -> None:
-        agent = AgentServer("agents", cast(AgentServerArgs, args_from_config(changed)))
+        agent = AgentServer("agents", server_args(raw, **server))
         pulumi.export("budget", agent.budget)
         pulumi.export("plain_env", agent.plain_env)
 
@@ -130,9 +126,7 @@ def test_the_agent_servers_budget_shows_the_attempts_a_rollout_needs(raw: dict[s
 
 def test_an_agent_server_refuses_too_few_attempts_before_any_resource(raw: dict[str, Any]) -> None:
     recording = engine.Recording(project="p", stack="s")
-    changed = copy.deepcopy(raw)
-    changed["server"].update(queue={"replicas": 3, "maxReplicas": 12}, bgJobMaxRetries=3)
-    args = cast(AgentServerArgs, args_from_config(changed))
+    args = server_args(raw, queue={"replicas": 3, "maxReplicas": 12}, bgJobMaxRetries=3)
     def program() -> None:
         AgentServer("agents", args)
 

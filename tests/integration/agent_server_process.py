@@ -28,7 +28,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -97,7 +97,7 @@ def logging_config() -> Path:
 
 @dataclass
 class AgentServerProcess:
-    """A running (or exited) ``uvicorn langgraph_api.server:app``."""
+    """A running (or exited) ``uvicorn langgraph_api.server:app``; as a context manager, stopped on exit."""
 
     root: str
     """``http://127.0.0.1:port`` without the mount prefix."""
@@ -146,16 +146,23 @@ class AgentServerProcess:
             return status, None
 
     def wait_exit(self, timeout: float = SERVER_TIMEOUT) -> int:
-        """The exit status, once the process has exited on its own (bounded wait)."""
+        """The exit status, once the process has exited on its own (bounded wait); stopped in any case."""
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.stop()
             raise AssertionError(f"the Agent Server was still running after {timeout:.0f}s:\n"
                                  f"{log_tail(self.log_path)}") from None
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         stop_process(self.proc)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
 
 
 def _server_env(

@@ -165,6 +165,18 @@ def render(stack: ValidatedStack, postgres: PostgresFacts, redis: RedisFacts, ro
     return Deployment(stack=stack, env=env, role=role)
 
 
+@dataclass(frozen=True)
+class Roles:
+    """One stack rendered twice: the API role and the queue role (same database, role and password)."""
+
+    api: Deployment
+    queue: Deployment
+
+    @property
+    def database(self) -> str:
+        return self.api.stack.config.postgres.database_name
+
+
 def deploy(
     raw: dict[str, Any],
     *,
@@ -179,3 +191,12 @@ def deploy(
     if create_database:
         create_app_database(postgres, stack, password)
     return render(stack, postgres_facts(postgres, stack, password), redis_facts(redis), role)
+
+
+def render_roles(raw: dict[str, Any], *, postgres: PostgresServer, redis: RedisServer | RedisClusterServer) -> Roles:
+    """Validate ``raw``, create its database and role on ``postgres`` with a generated password, and render its env
+    for the API role and for the queue role (split mode: the API and queue Deployments)."""
+    password = generated_password()
+    api = deploy(raw, postgres=postgres, redis=redis, password=password, role="api")  # creates the database
+    queue = render(api.stack, postgres_facts(postgres, api.stack, password), redis_facts(redis), role="queue")
+    return Roles(api=api, queue=queue)

@@ -1,7 +1,7 @@
 """Background runs on a running Agent Server, and what its JSON log says about them (``LOG_JSON=true``).
 
-Small, bounded helpers for the tests that interrupt runs (outages, rollouts): every wait has a timeout and fails
-with the processes' log tails.
+Small, bounded helpers for the tests that run background runs (split mode, outages, rollouts, stuck runs): every
+wait has a timeout and fails with the processes' log tails.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from .agent_server_process import AgentServerProcess
-from .servers import log_tail
+from .servers import PostgresServer, log_tail
 
 TERMINAL = frozenset({"success", "error", "timeout", "interrupted"})
 
@@ -38,11 +38,15 @@ def events(process: AgentServerProcess, event: str, run_id: str | None = None) -
 
 
 def wait_for(condition: Callable[[], bool], what: str, *, timeout: float,
-             alive: tuple[AgentServerProcess, ...] = (), interval: float = 0.5) -> float:
-    """Poll ``condition`` (bounded); fail when it times out or one of ``alive`` exits. Returns the seconds taken."""
+             alive: tuple[AgentServerProcess, ...] = (), interval: float = 0.5,
+             tolerate: tuple[type[Exception], ...] = (OSError,)) -> float:
+    """Poll ``condition`` (bounded); fail when it times out or one of ``alive`` exits. Returns the seconds taken.
+
+    An exception of ``tolerate`` raised by ``condition`` (by default a refused or timed-out request, as while a store
+    is down) counts as not yet; with ``tolerate=()`` it fails the test at once."""
     started = time.monotonic()
     while True:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(*tolerate):
             if condition():
                 return time.monotonic() - started
         dead = [p for p in alive if not p.alive()]
@@ -60,6 +64,7 @@ def new_run(api: AgentServerProcess, assistant: str, payload: dict[str, Any]) ->
     status, run = api.request("POST", f"/threads/{thread['thread_id']}/runs",
                               {"assistant_id": assistant, "input": payload})
     assert status == 200, run
+    assert run["status"] == "pending", run
     return thread["thread_id"], run["run_id"]
 
 
@@ -72,4 +77,12 @@ def run_status(api: AgentServerProcess, thread_id: str, run_id: str) -> str:
 def thread_values(api: AgentServerProcess, thread_id: str) -> dict[str, Any]:
     status, state = api.request("GET", f"/threads/{thread_id}/state", timeout=10)
     assert status == 200, state
-    return dict(state["values"] or {})
+    return dict(state["values"])
+
+
+def attempts(postgres: PostgresServer, database: str, run_id: str) -> int | None:
+    """The runtime's attempt counter of a run (``retry_counters``, incremented on every claim), read in its
+    database; ``None`` before its first claim."""
+    with postgres.connect(database) as conn:
+        row = conn.execute("SELECT count FROM retry_counters WHERE run_id = %s", (run_id,)).fetchone()
+    return None if row is None else int(row[0])

@@ -444,11 +444,13 @@ class PostgresServer:
     def stop(self) -> None:
         """``pg_ctl stop -m fast``, then wait for our postmaster; SIGKILL it on timeout."""
         try:
-            self._stop_postmaster()
+            self.halt()
         finally:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 
-    def _stop_postmaster(self) -> None:
+    def halt(self) -> None:
+        """An outage: stop the postmaster like :meth:`stop` (``-m fast`` terminates every session, so clients see
+        their connections closed and new ones refused) but keep the data directory for :meth:`resume`."""
         if self._proc.poll() is not None:
             return
         with contextlib.suppress(subprocess.TimeoutExpired, OSError):
@@ -473,11 +475,6 @@ class PostgresServer:
             with contextlib.suppress(ProcessLookupError):
                 self._proc.kill()  # the postmaster itself: Popen(user=...) => no wrapper
             self._proc.wait(timeout=STOP_TIMEOUT)
-
-    def halt(self) -> None:
-        """An outage: stop the postmaster like :meth:`stop` (``-m fast`` terminates every session, so clients see
-        their connections closed and new ones refused) but keep the data directory for :meth:`resume`."""
-        self._stop_postmaster()
 
     def resume(self, *, timeout: float = STARTUP_TIMEOUT) -> None:
         """Start the halted server again on the same port and data directory; wait until it answers."""

@@ -61,12 +61,9 @@ def booted(
     # config; the api role renders 0 and would never execute a run).
     deployment = deploy(_raw(), postgres=postgres, redis=redis_tls_server, password=generated_password(),
                         role="queue")
-    server = start_agent_server(deployment.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
-                                directory=tmp_path_factory.mktemp("agent-server"))
-    try:
+    with start_agent_server(deployment.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
+                            directory=tmp_path_factory.mktemp("agent-server")) as server:
         yield Booted(server=server, deployment=deployment, postgres=postgres, redis=redis_tls_server)
-    finally:
-        server.stop()
 
 
 def test_rendered_env_is_what_the_server_gets(booted: Booted) -> None:
@@ -143,10 +140,7 @@ def test_wrong_password_exits_with_the_authentication_error(
     assert wrong.env.secret["DATABASE_URI"] != right.env.secret["DATABASE_URI"]
     server = start_agent_server(wrong.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
                                 directory=tmp_path, wait_ready=False)
-    try:
-        code = server.wait_exit()
-    finally:
-        server.stop()
+    code = server.wait_exit()
     output = server.output()
     assert code != 0, output[-2000:]
     # LOG_JSON=true: the message sits in a JSON string, its quotes escaped.

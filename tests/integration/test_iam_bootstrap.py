@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +67,7 @@ def _bootstrap(postgres: PostgresServer, master: Deployment, password: str, ca_c
 
 def _iam_deployment(postgres: PostgresServer, master: Deployment, redis: RedisServer, user: str) -> Deployment:
     """The env rendered with IAM authentication: the passwordless URI of the IAM user."""
-    config = master.stack.config.postgres
-    facts = facts_for_postgres(postgres, master.stack, "")
-    iam = type(facts)(host=facts.host, port=facts.port, database=config.database_name, user=user, iam=True)
+    iam = replace(facts_for_postgres(postgres, master.stack, ""), user=user, iam=True)
     return render(master.stack, iam, facts_for_redis(redis), role="queue")
 
 
@@ -108,13 +107,10 @@ def test_the_bootstrap_makes_an_iam_user_that_runs_the_server_on_a_fresh_databas
     assert uri.startswith(f"postgresql://{user}@")
     assert uri.endswith("?sslmode=require")
     token = _set_token(postgres, user)
-    server = _boot(iam, token, tls_material.ca_cert, tmp_path)
-    try:
+    with _boot(iam, token, tls_material.ca_cert, tmp_path) as server:
         assert server.request("GET", "/ok?check_db=1")[0] == 200
         status, thread = server.request("POST", "/threads", {})
         assert status == 200, thread
-    finally:
-        server.stop()
     with postgres.connect(database) as conn:
         owners = {owner for (owner,) in conn.execute(
             "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'").fetchall()}
@@ -127,13 +123,10 @@ def test_the_bootstrap_hands_a_migrated_database_to_the_iam_user(
     master, password = _master(postgres, "iammigrated", redis_tls_server)
     user = unique_name("iamuser")
     database = master.stack.config.postgres.database_name
-    before = start_agent_server(master.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
-                                directory=tmp_path / "master", log_name="master.log")
-    try:
+    with start_agent_server(master.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
+                            directory=tmp_path / "master", log_name="master.log") as before:
         status, thread = before.request("POST", "/threads", {})
         assert status == 200, thread
-    finally:
-        before.stop()
 
     output = _bootstrap(postgres, master, password, tls_material.ca_cert, user)
     assert "moved" in output
@@ -144,15 +137,12 @@ def test_the_bootstrap_hands_a_migrated_database_to_the_iam_user(
     assert left == [], "every relation of public moved to the IAM user"
 
     token = _set_token(postgres, user)
-    server = _boot(_iam_deployment(postgres, master, redis_tls_server, user), token, tls_material.ca_cert,
-                   tmp_path / "iam")
-    try:
+    with _boot(_iam_deployment(postgres, master, redis_tls_server, user), token, tls_material.ca_cert,
+               tmp_path / "iam") as server:
         status, found = server.request("GET", f"/threads/{thread['thread_id']}")
         assert status == 200, found
         status, created = server.request("POST", "/threads", {})
         assert status == 200, created
-    finally:
-        server.stop()
     with _as_iam_user(postgres, database, user, token) as conn:
         assert conn.execute("SELECT count(*) FROM threads").fetchone() == (2,)
 
@@ -168,13 +158,10 @@ def test_turning_iam_off_hands_a_database_born_with_iam_back_to_the_master(
     database = master.stack.config.postgres.database_name
     _bootstrap(postgres, master, password, tls_material.ca_cert, user)
     token = _set_token(postgres, user)
-    server = _boot(_iam_deployment(postgres, master, redis_tls_server, user), token, tls_material.ca_cert,
-                   tmp_path / "iam")
-    try:
+    with _boot(_iam_deployment(postgres, master, redis_tls_server, user), token, tls_material.ca_cert,
+               tmp_path / "iam") as server:
         status, thread = server.request("POST", "/threads", {})
         assert status == 200, thread
-    finally:
-        server.stop()
 
     master_role = master.stack.config.postgres.username
     as_master = {**postgres.superuser_database.connect_kwargs(dbname=database), "user": master_role,
@@ -185,14 +172,11 @@ def test_turning_iam_off_hands_a_database_born_with_iam_back_to_the_master(
             conn.execute("SELECT count(*) FROM threads")
     _bootstrap(postgres, master, password, tls_material.ca_cert, user)  # this version's Job, run again
 
-    after = start_agent_server(master.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
-                               directory=tmp_path / "master", log_name="master.log")
-    try:
+    with start_agent_server(master.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
+                            directory=tmp_path / "master", log_name="master.log") as after:
         status, found = after.request("GET", f"/threads/{thread['thread_id']}")
         assert status == 200, found
         status, created = after.request("POST", "/threads", {})
         assert status == 200, created
-    finally:
-        after.stop()
     with psycopg.connect(**as_master, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM threads").fetchone() == (2,)

@@ -15,7 +15,7 @@ import pytest
 from agent_server_infra.prometheus import metrics_path
 
 from .agent_server_process import AgentServerProcess, start_agent_server, start_queue
-from .deployments import deploy, generated_password, postgres_facts, redis_facts, render, server_stack
+from .deployments import render_roles, server_stack
 from .servers import PostgresServer, RedisServer, TlsMaterial
 
 MOUNT_PREFIX = "/scraped"
@@ -33,23 +33,14 @@ def roles(postgres: PostgresServer, redis_tls_server: RedisServer, tls_material:
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AgentServerProcess, AgentServerProcess]]:
     raw = server_stack("metrics", mount_prefix=MOUNT_PREFIX, prefix="it-metrics:", database=5,
                        metrics={"enabled": True, "podMonitor": True})
-    password = generated_password()
-    api = deploy(raw, postgres=postgres, redis=redis_tls_server, password=password, role="api")  # its database
-    api_env = api.env
-    queue_env = render(api.stack, postgres_facts(postgres, api.stack, password), redis_facts(redis_tls_server),
-                       role="queue").env
+    rendered = render_roles(raw, postgres=postgres, redis=redis_tls_server)
+    api_env, queue_env = rendered.api.env, rendered.queue.env
     assert api_env.plain["LSD_PROM_METRICS_ENABLED"] == queue_env.plain["LSD_PROM_METRICS_ENABLED"] == "true"
     directory = tmp_path_factory.mktemp("metrics")
-    api_process = start_agent_server(api_env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
-                                     directory=directory, log_name="api.log")
-    try:
-        queue = start_queue(queue_env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert, directory=directory)
-        try:
-            yield api_process, queue
-        finally:
-            queue.stop()
-    finally:
-        api_process.stop()
+    with (start_agent_server(api_env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert, directory=directory,
+                             log_name="api.log") as api_process,
+          start_queue(queue_env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert, directory=directory) as queue):
+        yield api_process, queue
 
 
 def test_both_roles_serve_prometheus_text_where_the_pod_monitor_scrapes(

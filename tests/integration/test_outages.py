@@ -52,10 +52,8 @@ from agent_server_infra.workload import (
 )
 
 from .agent_server_process import AgentServerProcess, start_agent_server, start_queue
-from .deployments import deploy, generated_password, render, server_stack
-from .deployments import postgres_facts as facts_for_postgres
-from .deployments import redis_facts as facts_for_redis
-from .runs import TERMINAL, events, logs, new_run, run_status, wait_for
+from .deployments import render_roles, server_stack
+from .runs import TERMINAL, attempts, events, logs, new_run, run_status, wait_for
 from .servers import PostgresServer, RedisServer, TlsMaterial, hostile_secret, start_postgres, start_redis
 
 GRAPHS = {
@@ -108,17 +106,14 @@ def _server(tls: TlsMaterial, directory: Path, stem: str) -> Iterator[Server]:
     redis = start_redis(tls=tls, password=hostile_secret(), name=f"redis-{stem}")
     started: list[AgentServerProcess] = []
     try:
-        password = generated_password()
-        api = deploy(server_stack(stem, mount_prefix=MOUNT_PREFIX, prefix=f"it-{stem}:", database=6),
-                     postgres=postgres, redis=redis, password=password, role="api")
-        queue = render(api.stack, facts_for_postgres(postgres, api.stack, password), facts_for_redis(redis),
-                       role="queue")
-        started.append(start_agent_server(api.env.merged(), graphs=GRAPHS, ca_cert=tls.ca_cert, directory=directory,
-                                          log_name="api.log"))
-        started.append(start_queue(queue.env.merged(), graphs=GRAPHS, ca_cert=tls.ca_cert, directory=directory,
+        roles = render_roles(server_stack(stem, mount_prefix=MOUNT_PREFIX, prefix=f"it-{stem}:", database=6),
+                             postgres=postgres, redis=redis)
+        started.append(start_agent_server(roles.api.env.merged(), graphs=GRAPHS, ca_cert=tls.ca_cert,
+                                          directory=directory, log_name="api.log"))
+        started.append(start_queue(roles.queue.env.merged(), graphs=GRAPHS, ca_cert=tls.ca_cert, directory=directory,
                                    extra_env=SHORT_HEARTBEAT))
-        yield Server(postgres, redis, started[0], started[1], queue.env.merged(),
-                     api.stack.config.postgres.database_name, tls.ca_cert, directory)
+        yield Server(postgres, redis, started[0], started[1], roles.queue.env.merged(), roles.database, tls.ca_cert,
+                     directory)
     finally:
         for process in started:
             process.stop()
@@ -185,10 +180,7 @@ def _pod_started_during_the_outage(server: Server) -> tuple[int, float]:
     started = time.monotonic()
     late = start_queue(server.queue_env, graphs=GRAPHS, ca_cert=server.ca_cert, directory=server.directory,
                        name="queue-during-outage", wait_ready=False, extra_env=SHORT_HEARTBEAT)
-    try:
-        code = late.wait_exit(timeout=EXIT_TIMEOUT)
-    finally:
-        late.stop()
+    code = late.wait_exit(timeout=EXIT_TIMEOUT)
     return code, time.monotonic() - started
 
 
@@ -202,10 +194,9 @@ class Outcome:
 def _outcome(server: Server, thread_id: str, run_id: str) -> Outcome:
     """The run's status, whether a queue swept it, and its attempt counter (``retry_counters``, one per claim),
     read in the database: the API's own checkpoint pool may still hand out a dead connection for state reads."""
-    with server.postgres.connect(server.database) as conn:
-        row = conn.execute("SELECT count FROM retry_counters WHERE run_id = %s", (run_id,)).fetchone()
+    count = attempts(server.postgres, server.database, run_id)
     swept = bool(events(server.queue, "Swept stale run", run_id))
-    return Outcome(run_status(server.api, thread_id, run_id), swept, None if row is None else int(row[0]))
+    return Outcome(run_status(server.api, thread_id, run_id), swept, count)
 
 
 def _assert_none_lost(server: Server, in_flight: list[tuple[str, str]], queued: list[tuple[str, str]],

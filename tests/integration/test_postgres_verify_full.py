@@ -73,12 +73,9 @@ def deployment(postgres: PostgresServer, redis_server: RedisServer, bundles: Bun
 @pytest.fixture(scope="module")
 def booted(deployment: Deployment, bundles: Bundles,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentServerProcess]:
-    server = start_agent_server(deployment.env.merged(), graphs=GRAPHS, ca_cert=bundles.wrong,
-                                directory=tmp_path_factory.mktemp("verify-full"))
-    try:
+    with start_agent_server(deployment.env.merged(), graphs=GRAPHS, ca_cert=bundles.wrong,
+                            directory=tmp_path_factory.mktemp("verify-full")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def ssl_sessions(postgres: PostgresServer, user: str) -> list[tuple[Any, ...]]:
@@ -123,10 +120,7 @@ def test_the_agent_server_refuses_a_server_the_bundle_did_not_sign(
     wrong = verified(postgres, redis_server, bundles.wrong, generated_password(), "wrongsrv")
     server = start_agent_server(wrong.env.merged(), graphs=GRAPHS, ca_cert=bundles.wrong, directory=tmp_path,
                                 wait_ready=False)
-    try:
-        code = server.wait_exit()
-    finally:
-        server.stop()
+    code = server.wait_exit()
     output = server.output()
     assert code != 0, output[-2000:]
     assert "CERTIFICATE_VERIFY_FAILED" in output or "certificate verify failed" in output, output[-2000:]

@@ -15,6 +15,7 @@ queue start, claim and exit has its timeout; a sequence takes about 15 s.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from collections.abc import Iterator, Mapping
@@ -26,10 +27,8 @@ import pytest
 from agent_server_infra import sizing
 
 from .agent_server_process import AgentServerProcess, start_agent_server, start_queue
-from .deployments import Deployment, deploy, generated_password, render, server_stack
-from .deployments import postgres_facts as facts_for_postgres
-from .deployments import redis_facts as facts_for_redis
-from .runs import events, logs, new_run, run_status, wait_for
+from .deployments import Deployment, render_roles, server_stack
+from .runs import attempts, events, logs, new_run, run_status, wait_for
 from .servers import PostgresServer, RedisServer, TlsMaterial
 
 GRAPHS = {"slow": f"{Path(__file__).parent / 'graphs' / 'slow.py'}:graph"}
@@ -53,87 +52,70 @@ class Rollout:
     def database(self) -> str:
         return self.queue.stack.config.postgres.database_name
 
-    def attempts(self, run_id: str) -> int | None:
-        with self.postgres.connect(self.database) as conn:
-            row = conn.execute("SELECT count FROM retry_counters WHERE run_id = %s", (run_id,)).fetchone()
-        return None if row is None else int(row[0])
-
 
 @pytest.fixture(scope="module")
 def rollout(postgres: PostgresServer, redis_tls_server: RedisServer, tls_material: TlsMaterial,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rollout]:
-    password = generated_password()
-    api = deploy(server_stack("rollout", mount_prefix=MOUNT_PREFIX, prefix="it-rollout:", database=7, queue=QUEUE),
-                 postgres=postgres, redis=redis_tls_server, password=password, role="api")
-    queue = render(api.stack, facts_for_postgres(postgres, api.stack, password), facts_for_redis(redis_tls_server),
-                   role="queue")
+    roles = render_roles(server_stack("rollout", mount_prefix=MOUNT_PREFIX, prefix="it-rollout:", database=7,
+                                      queue=QUEUE), postgres=postgres, redis=redis_tls_server)
     directory = tmp_path_factory.mktemp("rollout")
-    process = start_agent_server(api.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert, directory=directory,
-                                 log_name="api.log")
-    try:
-        yield Rollout(process, queue, postgres, tls_material.ca_cert, directory)
-    finally:
-        process.stop()
+    with start_agent_server(roles.api.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert, directory=directory,
+                            log_name="api.log") as process:
+        yield Rollout(process, roles.queue, postgres, tls_material.ca_cert, directory)
 
 
-def _roll(rollout: Rollout, env: Mapping[str, str], name: str) -> tuple[str, str, list[AgentServerProcess]]:
-    """Play the rollout's waves on one run: returns ``(thread_id, run_id, queues)``, the last queue (the new pod)
-    still running."""
+@contextlib.contextmanager
+def _rolled(rollout: Rollout, env: Mapping[str, str], name: str) -> Iterator[tuple[str, str, AgentServerProcess]]:
+    """Play the rollout's waves on one run: yields ``(thread_id, run_id, new pod)``, the last queue still running;
+    every queue started here is stopped on exit, a failed wave's as well."""
     waves = sizing.rollout_waves(QUEUE["maxReplicas"])
     assert waves == 3
     sleeps = [INTERRUPTED_SLEEP] * waves + [LAST_SLEEP]
-    queues = [start_queue(env, graphs=GRAPHS, ca_cert=rollout.ca_cert, directory=rollout.directory,
-                          name=f"{name}-old-1")]
-    thread_id, run_id = new_run(rollout.api, "slow", {"sleeps": sleeps})
-    for wave in range(1, waves + 1):
-        current = queues[-1]
-        wait_for(lambda q=current, w=wave: [r["run_attempt"] for r in events(q, "Starting background run", run_id)]
-                 == [w] and run_status(rollout.api, thread_id, run_id) == "running",
-                 f"attempt {wave} running on {current.log_path.name}", timeout=CLAIM_TIMEOUT,
-                 alive=(rollout.api, current))
-        assert rollout.attempts(run_id) == wave
-        time.sleep(0.5)  # inside the graph's sleep
-        successor = "new" if wave == waves else f"old-{wave + 1}"
+    queues: list[AgentServerProcess] = []
+    try:
         queues.append(start_queue(env, graphs=GRAPHS, ca_cert=rollout.ca_cert, directory=rollout.directory,
-                                  name=f"{name}-{successor}"))
-        current.proc.send_signal(signal.SIGTERM)
-        assert current.wait_exit(timeout=EXIT_TIMEOUT) == 0, logs(current)
-        [retried] = events(current, "Background run failed, will retry", run_id)
-        assert "CancelledError" in retried["event"]
-    return thread_id, run_id, queues
-
-
-def _stop(queues: list[AgentServerProcess]) -> None:
-    for queue in queues:
-        queue.stop()
+                                  name=f"{name}-old-1"))
+        thread_id, run_id = new_run(rollout.api, "slow", {"sleeps": sleeps})
+        for wave in range(1, waves + 1):
+            current = queues[-1]
+            wait_for(lambda q=current, w=wave:
+                     [r["run_attempt"] for r in events(q, "Starting background run", run_id)] == [w]
+                     and run_status(rollout.api, thread_id, run_id) == "running",
+                     f"attempt {wave} running on {current.log_path.name}", timeout=CLAIM_TIMEOUT,
+                     alive=(rollout.api, current))
+            assert attempts(rollout.postgres, rollout.database, run_id) == wave
+            time.sleep(0.5)  # inside the graph's sleep
+            successor = "new" if wave == waves else f"old-{wave + 1}"
+            queues.append(start_queue(env, graphs=GRAPHS, ca_cert=rollout.ca_cert, directory=rollout.directory,
+                                      name=f"{name}-{successor}"))
+            current.proc.send_signal(signal.SIGTERM)
+            assert current.wait_exit(timeout=EXIT_TIMEOUT) == 0, logs(current)
+            [retried] = events(current, "Background run failed, will retry", run_id)
+            assert "CancelledError" in retried["event"]
+        yield thread_id, run_id, queues[-1]
+    finally:
+        for queue in queues:
+            queue.stop()
 
 
 def test_the_derived_bg_job_max_retries_outlasts_a_rollout(rollout: Rollout) -> None:
     env = rollout.queue.env.merged()
     assert env["BG_JOB_MAX_RETRIES"] == "4"  # derived: 3 waves + the attempt that finishes
     started = time.monotonic()
-    thread_id, run_id, queues = _roll(rollout, env, "derived")
-    try:
-        last = queues[-1]
+    with _rolled(rollout, env, "derived") as (thread_id, run_id, last):
         wait_for(lambda: run_status(rollout.api, thread_id, run_id) == "success", "the run's success on the new pod",
                  timeout=CLAIM_TIMEOUT, alive=(rollout.api, last))
-        assert rollout.attempts(run_id) == 4
+        assert attempts(rollout.postgres, rollout.database, run_id) == 4
         assert [r["run_attempt"] for r in events(last, "Starting background run", run_id)] == [4]
-    finally:
-        _stop(queues)
     print(f"3 SIGTERMed waves, run finished on attempt 4 of BG_JOB_MAX_RETRIES=4 ({time.monotonic() - started:.1f}s)")
 
 
 def test_the_servers_default_of_3_loses_a_run_interrupted_3_times(rollout: Rollout) -> None:
     env = {name: value for name, value in rollout.queue.env.merged().items() if name != "BG_JOB_MAX_RETRIES"}
-    thread_id, run_id, queues = _roll(rollout, env, "seed")  # the server's own default applies: 3
-    try:
-        last = queues[-1]
+    with _rolled(rollout, env, "seed") as (thread_id, run_id, last):  # the server's own default applies: 3
         wait_for(lambda: run_status(rollout.api, thread_id, run_id) == "error", "the run's failure on the new pod",
                  timeout=CLAIM_TIMEOUT, alive=(rollout.api, last))
-        assert rollout.attempts(run_id) == 4
+        assert attempts(rollout.postgres, rollout.database, run_id) == 4
         [exceeded] = events(last, "Run exceeded max attempts", run_id)
         assert exceeded["run_attempt"] == 4
         assert not events(last, "Background run succeeded", run_id)
-    finally:
-        _stop(queues)

@@ -28,10 +28,10 @@ What the runtime does, read in its source (``<server venv>/site-packages``) and 
 from __future__ import annotations
 
 import contextlib
-import json
+import functools
 import signal
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -47,10 +47,9 @@ from agent_server_infra.keda import backlog_trigger
 from agent_server_infra.workload import probe_paths
 
 from .agent_server_process import AgentServerProcess, start_agent_server, start_queue
-from .deployments import Deployment, deploy, generated_password, render, server_stack
-from .deployments import postgres_facts as facts_for_postgres
-from .deployments import redis_facts as facts_for_redis
-from .servers import PostgresServer, RedisServer, TlsMaterial, log_tail
+from .deployments import Roles, render_roles, server_stack
+from .runs import attempts, events, logs, new_run, run_status, thread_values, wait_for
+from .servers import PostgresServer, RedisServer, TlsMaterial
 
 GRAPHS = {
     "echo": f"{Path(__file__).parent / 'graphs' / 'echo.py'}:graph",
@@ -74,26 +73,6 @@ def _raw() -> dict[str, Any]:
                         bgJobShutdownGracePeriodSecs=GRACE_PERIOD)
 
 
-@dataclass(frozen=True)
-class Roles:
-    """One stack rendered twice: the API role and the queue role (same database, role and password)."""
-
-    api: Deployment
-    queue: Deployment
-
-    @property
-    def database(self) -> str:
-        return self.api.stack.config.postgres.database_name
-
-
-def _render_roles(postgres: PostgresServer, redis: RedisServer) -> Roles:
-    password = generated_password()
-    api = deploy(_raw(), postgres=postgres, redis=redis, password=password, role="api")  # creates the database
-    stack = api.stack
-    queue = render(stack, facts_for_postgres(postgres, stack, password), facts_for_redis(redis), role="queue")
-    return Roles(api=api, queue=queue)
-
-
 @dataclass
 class Split:
     roles: Roles
@@ -103,15 +82,11 @@ class Split:
     ca_cert: Path
     directory: Path
 
-    @contextlib.contextmanager
-    def queue(self, name: str, *, extra_env: Mapping[str, str] | None = None) -> Iterator[AgentServerProcess]:
-        """A queue process with the queue role's env; stopped (terminate → wait → kill) on exit."""
-        queue = start_queue(self.roles.queue.env.merged(), graphs=GRAPHS, ca_cert=self.ca_cert,
-                            directory=self.directory, name=name, extra_env=extra_env)
-        try:
-            yield queue
-        finally:
-            queue.stop()
+    def queue(self, name: str, *, extra_env: Mapping[str, str] | None = None) -> AgentServerProcess:
+        """A queue process with the queue role's env, for a ``with`` block: stopped (terminate → wait → kill) on
+        exit."""
+        return start_queue(self.roles.queue.env.merged(), graphs=GRAPHS, ca_cert=self.ca_cert,
+                           directory=self.directory, name=name, extra_env=extra_env)
 
 
 @pytest.fixture(scope="module")
@@ -122,15 +97,12 @@ def split(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Split]:
     """A fresh database and the API role running on it, alone: each test starts (and stops) its own queues."""
-    roles = _render_roles(postgres, redis_tls_server)
+    roles = render_roles(_raw(), postgres=postgres, redis=redis_tls_server)
     directory = tmp_path_factory.mktemp("split-mode")
-    api = start_agent_server(roles.api.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
-                             directory=directory, log_name="api.log")
-    try:
+    with start_agent_server(roles.api.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
+                            directory=directory, log_name="api.log") as api:
         yield Split(roles=roles, api=api, postgres=postgres, redis=redis_tls_server, ca_cert=tls_material.ca_cert,
                     directory=directory)
-    finally:
-        api.stop()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -138,72 +110,13 @@ def split(
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _logs(*processes: AgentServerProcess) -> str:
-    return "\n".join(f"--- {p.role} pid {p.pid} ({p.log_path.name}) ---\n{log_tail(p.log_path, 30)}"
-                     for p in processes)
-
-
-def _events(process: AgentServerProcess, event: str) -> list[dict[str, Any]]:
-    """The JSON log records (``LOG_JSON=true``) of ``process`` whose message starts with ``event``."""
-    records: list[dict[str, Any]] = []
-    for line in process.output().splitlines():
-        with contextlib.suppress(ValueError):
-            record = json.loads(line)
-            if isinstance(record, dict) and str(record.get("event", "")).startswith(event):
-                records.append(record)
-    return records
+_wait_for = functools.partial(wait_for, interval=0.2, tolerate=())
+""":func:`.runs.wait_for` as this module polls: every 0.2 s, and a request that raises fails the test at once (no
+process here is meant to refuse or time out one: the database outage below makes a probe answer 500)."""
 
 
 def _timestamp(record: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(str(record["timestamp"]))
-
-
-def _run_events(process: AgentServerProcess, event: str, run_id: str) -> list[dict[str, Any]]:
-    return [record for record in _events(process, event) if record.get("run_id") == run_id]
-
-
-def _wait_for(condition: Callable[[], bool], what: str, *, timeout: float, alive: tuple[AgentServerProcess, ...],
-              interval: float = 0.2) -> float:
-    """Poll ``condition`` (bounded); fail when it times out or one of ``alive`` exits. Returns the seconds taken."""
-    started = time.monotonic()
-    while not condition():
-        dead = [p for p in alive if not p.alive()]
-        if dead:
-            pytest.fail(f"{', '.join(p.role for p in dead)} exited while waiting for {what}:\n{_logs(*alive)}")
-        if time.monotonic() - started > timeout:
-            pytest.fail(f"{what}: not after {timeout:.0f}s\n{_logs(*alive)}")
-        time.sleep(interval)
-    return time.monotonic() - started
-
-
-def _new_run(api: AgentServerProcess, assistant: str, payload: dict[str, Any]) -> tuple[str, str]:
-    """``(thread_id, run_id)`` of a new background run (``POST /threads/{id}/runs``, which does not wait)."""
-    status, thread = api.request("POST", "/threads", {})
-    assert status == 200, thread
-    status, run = api.request("POST", f"/threads/{thread['thread_id']}/runs",
-                              {"assistant_id": assistant, "input": payload})
-    assert status == 200, run
-    assert run["status"] == "pending", run
-    return thread["thread_id"], run["run_id"]
-
-
-def _status(api: AgentServerProcess, thread_id: str, run_id: str) -> str:
-    status, run = api.request("GET", f"/threads/{thread_id}/runs/{run_id}")
-    assert status == 200, run
-    return str(run["status"])
-
-
-def _values(api: AgentServerProcess, thread_id: str) -> dict[str, Any]:
-    status, state = api.request("GET", f"/threads/{thread_id}/state")
-    assert status == 200, state
-    return dict(state["values"])
-
-
-def _retry_count(split: Split, run_id: str) -> int | None:
-    """The runtime's attempt counter of a run (``retry_counters``, incremented on every claim)."""
-    with split.postgres.connect(split.roles.database) as conn:
-        row = conn.execute("SELECT count FROM retry_counters WHERE run_id = %s", (run_id,)).fetchone()
-    return None if row is None else int(row[0])
 
 
 def _heartbeat_ttl(split: Split, run_id: str) -> int:
@@ -218,8 +131,8 @@ def _heartbeat_ttl(split: Split, run_id: str) -> int:
 
 def _wait_running(split: Split, queue: AgentServerProcess, thread_id: str, run_id: str) -> None:
     """Until ``queue`` has claimed the run and its graph started (its log says so)."""
-    _wait_for(lambda: _status(split.api, thread_id, run_id) == "running"
-              and bool(_run_events(queue, "Starting background run", run_id)),
+    _wait_for(lambda: run_status(split.api, thread_id, run_id) == "running"
+              and bool(events(queue, "Starting background run", run_id)),
               f"run {run_id} running on the queue", timeout=RUN_TIMEOUT, alive=(split.api, queue))
     time.sleep(0.5)  # the node is in its asyncio.sleep now
 
@@ -229,17 +142,11 @@ def _workload_order(roles: Roles, *, ca_cert: Path, directory: Path) -> Iterator
                                                                                        AgentServerProcess]]:
     """``(api, queue)`` started the way the Workload orders them on a first rollout: the queue Deployment depends
     on the API Deployment, so the queue starts once the API's readiness probe passes."""
-    api = start_agent_server(roles.api.env.merged(), graphs=GRAPHS, ca_cert=ca_cert, directory=directory,
-                             log_name="api.log")
-    try:
+    with start_agent_server(roles.api.env.merged(), graphs=GRAPHS, ca_cert=ca_cert, directory=directory,
+                            log_name="api.log") as api:
         assert api.request("GET", LIVE, prefixed=False) == (200, {"ok": True})  # readiness
-        queue = start_queue(roles.queue.env.merged(), graphs=GRAPHS, ca_cert=ca_cert, directory=directory)
-        try:
+        with start_queue(roles.queue.env.merged(), graphs=GRAPHS, ca_cert=ca_cert, directory=directory) as queue:
             yield api, queue
-        finally:
-            queue.stop()
-    finally:
-        api.stop()
 
 
 @contextlib.contextmanager
@@ -273,22 +180,22 @@ def test_each_role_gets_its_own_env(split: Split) -> None:
 
 def test_a_background_run_waits_for_the_queue_role(split: Split) -> None:
     api = split.api
-    thread_id, run_id = _new_run(api, "echo", {"message": "hi"})
+    thread_id, run_id = new_run(api, "echo", {"message": "hi"})
     # Only the API role runs (N_JOBS_PER_WORKER=0): nothing claims the run.
     deadline = time.monotonic() + 3.0
     while time.monotonic() < deadline:
-        assert _status(api, thread_id, run_id) == "pending"
+        assert run_status(api, thread_id, run_id) == "pending"
         time.sleep(0.25)
-    assert _retry_count(split, run_id) is None  # never claimed
-    assert not _events(api, "Starting background run")
+    assert attempts(split.postgres, split.roles.database, run_id) is None  # never claimed
+    assert not events(api, "Starting background run")
 
     with split.queue("queue-run") as queue:
-        took = _wait_for(lambda: _status(api, thread_id, run_id) == "success", "the run's success",
+        took = _wait_for(lambda: run_status(api, thread_id, run_id) == "success", "the run's success",
                          timeout=RUN_TIMEOUT, alive=(api, queue))
-        assert _values(api, thread_id) == {"message": "echo: hi"}
-        assert _run_events(queue, "Starting background run", run_id)
-        assert _retry_count(split, run_id) == 1
-    assert not _events(api, "Starting background run")  # the API never executed it
+        assert thread_values(api, thread_id) == {"message": "echo: hi"}
+        assert events(queue, "Starting background run", run_id)
+        assert attempts(split.postgres, split.roles.database, run_id) == 1
+    assert not events(api, "Starting background run")  # the API never executed it
     print(f"queue started in {queue.startup_seconds:.1f}s, run succeeded {took:.1f}s later")
 
 
@@ -318,7 +225,7 @@ def test_the_backlog_trigger_counts_the_runs_an_api_leaves_pending(split: Split)
 
     before = pending()
     assert before == 0, "the earlier tests' runs have all finished"
-    created = [_new_run(split.api, "echo", {"message": f"backlog {index}"}) for index in range(2 * n_jobs + 1)]
+    created = [new_run(split.api, "echo", {"message": f"backlog {index}"}) for index in range(2 * n_jobs + 1)]
     assert pending() == before + len(created)
     # What KEDA asks of the HPA: one replica per targetQueryValue pending runs, active from the activation value.
     target, activation = float(trigger["targetQueryValue"]), float(trigger["activationTargetQueryValue"])
@@ -327,7 +234,7 @@ def test_the_backlog_trigger_counts_the_runs_an_api_leaves_pending(split: Split)
     assert pending() > activation, "the scaler is active"
 
     with split.queue("queue-backlog") as queue:
-        _wait_for(lambda: all(_status(split.api, *run) == "success" for run in created), "the backlog drained",
+        _wait_for(lambda: all(run_status(split.api, *run) == "success" for run in created), "the backlog drained",
                   timeout=RUN_TIMEOUT, alive=(split.api, queue))
     assert pending() == before
 
@@ -341,7 +248,7 @@ def test_rendered_probes_answer_on_both_roles(split: Split) -> None:
     api = split.api
     with split.queue("queue-probes") as queue:
         # The queue's health server bound the PORT it was given (the API got it as --port and PORT).
-        assert _events(queue, f"Health and metrics server started at http://127.0.0.1:{queue.port}")
+        assert events(queue, f"Health and metrics server started at http://127.0.0.1:{queue.port}")
         assert queue.port != api.port
         for path in (live, startup):
             assert api.request("GET", path, prefixed=False) == (200, {"ok": True}), path
@@ -360,7 +267,7 @@ def test_only_the_startup_probe_checks_the_database(
     """A database outage (own database: it breaks the processes' idle connections): only the startup probe
     (check_db=1) fails; liveness and readiness (check_db=0) stay green, so a failover does not make the kubelet
     restart or unready every pod."""
-    roles = _render_roles(postgres, redis_tls_server)
+    roles = render_roles(_raw(), postgres=postgres, redis=redis_tls_server)
     with _workload_order(roles, ca_cert=tls_material.ca_cert, directory=tmp_path) as (api, queue):
         with _logins_blocked(postgres, roles.api.stack.config.postgres.username):
             _wait_for(lambda: queue.request("GET", STARTUP, prefixed=False, timeout=10)[0] == 500,
@@ -381,7 +288,7 @@ def test_sigterm_requeues_the_running_run_for_another_queue(split: Split) -> Non
     api = split.api
     assert split.roles.queue.env.plain["BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS"] == str(GRACE_PERIOD)
     with split.queue("queue-sigterm-a") as first:
-        thread_id, run_id = _new_run(api, "slow", {"sleeps": [FIRST_ATTEMPT_SECONDS, RETRY_SECONDS]})
+        thread_id, run_id = new_run(api, "slow", {"sleeps": [FIRST_ATTEMPT_SECONDS, RETRY_SECONDS]})
         _wait_running(split, first, thread_id, run_id)
         # The runtime's fixed heartbeat (120 s): the key's TTL is 2 × 120 s.
         assert 200 < _heartbeat_ttl(split, run_id) <= 240
@@ -390,26 +297,26 @@ def test_sigterm_requeues_the_running_run_for_another_queue(split: Split) -> Non
         code = first.wait_exit(timeout=30)
         shutdown_seconds = time.monotonic() - started
     # The worker was cancelled at once, not after the rendered grace period (nor after the node's 60 s).
-    assert shutdown_seconds < 10, f"{shutdown_seconds:.1f}s\n{_logs(first)}"
-    assert code == 0, _logs(first)
-    assert _events(first, "Shutting down background workers")
-    retried = _run_events(first, "Background run failed, will retry", run_id)
-    assert retried, _logs(first)
+    assert shutdown_seconds < 10, f"{shutdown_seconds:.1f}s\n{logs(first)}"
+    assert code == 0, logs(first)
+    assert events(first, "Shutting down background workers")
+    retried = events(first, "Background run failed, will retry", run_id)
+    assert retried, logs(first)
     assert "CancelledError" in retried[0]["event"]
-    assert not _events(first, "Background workers did not finish within grace period")
+    assert not events(first, "Background workers did not finish within grace period")
     # Requeued by the worker itself (no sweep: the heartbeat key would have lived for minutes).
-    assert _status(api, thread_id, run_id) == "pending"
-    assert _retry_count(split, run_id) == 1
+    assert run_status(api, thread_id, run_id) == "pending"
+    assert attempts(split.postgres, split.roles.database, run_id) == 1
     assert _heartbeat_ttl(split, run_id) == -2  # cleared, the key is gone
-    assert "attempt" not in _values(api, thread_id)
+    assert "attempt" not in thread_values(api, thread_id)
 
     with split.queue("queue-sigterm-b") as second:
-        _wait_for(lambda: _status(api, thread_id, run_id) == "success", "the retried run's success",
+        _wait_for(lambda: run_status(api, thread_id, run_id) == "success", "the retried run's success",
                   timeout=RUN_TIMEOUT, alive=(api, second))
-        assert _values(api, thread_id) == {"sleeps": [FIRST_ATTEMPT_SECONDS, RETRY_SECONDS], "attempt": 2,
-                                           "pid": second.pid, "slept": RETRY_SECONDS}
-        assert _retry_count(split, run_id) == 2
-        assert [r["run_attempt"] for r in _run_events(second, "Starting background run", run_id)] == [2]
+        assert thread_values(api, thread_id) == {"sleeps": [FIRST_ATTEMPT_SECONDS, RETRY_SECONDS], "attempt": 2,
+                                                 "pid": second.pid, "slept": RETRY_SECONDS}
+        assert attempts(split.postgres, split.roles.database, run_id) == 2
+        assert [r["run_attempt"] for r in events(second, "Starting background run", run_id)] == [2]
     print(f"queue exited {shutdown_seconds:.1f}s after SIGTERM (exit {code})")
 
 
@@ -421,29 +328,29 @@ def test_sigterm_waits_the_runtimes_5s_not_the_rendered_grace_period(split: Spli
     assert split.roles.queue.env.plain["BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS"] == str(GRACE_PERIOD)
     payload = {"sleeps": [FIRST_ATTEMPT_SECONDS, RETRY_SECONDS], "hold_on_cancel": 30.0}
     with split.queue("queue-stubborn-a") as first:
-        thread_id, run_id = _new_run(api, "slow", payload)
+        thread_id, run_id = new_run(api, "slow", payload)
         _wait_running(split, first, thread_id, run_id)
         started = time.monotonic()
         first.proc.send_signal(signal.SIGTERM)
         code = first.wait_exit(timeout=30)
         shutdown_seconds = time.monotonic() - started
-    assert code == 0, _logs(first)
-    gave_up = _events(first, "Background workers did not finish within grace period")
-    assert [r["timeout"] for r in gave_up] == [5], _logs(first)
-    [cancelled] = _events(first, "Shutting down background workers")
-    [retried] = _run_events(first, "Background run failed, will retry", run_id)
+    assert code == 0, logs(first)
+    gave_up = events(first, "Background workers did not finish within grace period")
+    assert [r["timeout"] for r in gave_up] == [5], logs(first)
+    [cancelled] = events(first, "Shutting down background workers")
+    [retried] = events(first, "Background run failed, will retry", run_id)
     waited = (_timestamp(retried) - _timestamp(cancelled)).total_seconds()
-    assert 4.9 <= waited < 6.5, f"{waited:.2f}s\n{_logs(first)}"
-    assert 5 <= shutdown_seconds < 15, f"{shutdown_seconds:.1f}s\n{_logs(first)}"
-    assert _status(api, thread_id, run_id) == "pending"
-    assert _retry_count(split, run_id) == 1
+    assert 4.9 <= waited < 6.5, f"{waited:.2f}s\n{logs(first)}"
+    assert 5 <= shutdown_seconds < 15, f"{shutdown_seconds:.1f}s\n{logs(first)}"
+    assert run_status(api, thread_id, run_id) == "pending"
+    assert attempts(split.postgres, split.roles.database, run_id) == 1
 
     with split.queue("queue-stubborn-b") as second:
-        _wait_for(lambda: _status(api, thread_id, run_id) == "success", "the retried run's success",
+        _wait_for(lambda: run_status(api, thread_id, run_id) == "success", "the retried run's success",
                   timeout=RUN_TIMEOUT, alive=(api, second))
-        assert _values(api, thread_id)["attempt"] == 2
-        assert _values(api, thread_id)["pid"] == second.pid
-        assert not _events(second, "Swept stale run")
+        assert thread_values(api, thread_id)["attempt"] == 2
+        assert thread_values(api, thread_id)["pid"] == second.pid
+        assert not events(second, "Swept stale run")
     print(f"stubborn run: cancelled again {waited:.2f}s after the first cancel; queue exited "
           f"{shutdown_seconds:.1f}s after SIGTERM")
 
@@ -451,25 +358,25 @@ def test_sigterm_waits_the_runtimes_5s_not_the_rendered_grace_period(split: Spli
 def test_sigkill_leaves_the_run_to_the_next_queue_sweep(split: Split) -> None:
     api = split.api
     with split.queue("queue-sigkill-a", extra_env=SHORT_HEARTBEAT) as first:
-        thread_id, run_id = _new_run(api, "slow", {"sleeps": [FIRST_ATTEMPT_SECONDS, RETRY_SECONDS]})
+        thread_id, run_id = new_run(api, "slow", {"sleeps": [FIRST_ATTEMPT_SECONDS, RETRY_SECONDS]})
         _wait_running(split, first, thread_id, run_id)
         assert 0 < _heartbeat_ttl(split, run_id) <= 4  # max(int(2 × 1 s), 4)
         first.proc.kill()
         assert first.wait_exit(timeout=15) == -signal.SIGKILL
         killed = time.monotonic()
     # Nobody told the database: the run still says running, until a queue sweeps it.
-    assert _status(api, thread_id, run_id) == "running"
-    assert _retry_count(split, run_id) == 1
+    assert run_status(api, thread_id, run_id) == "running"
+    assert attempts(split.postgres, split.roles.database, run_id) == 1
 
     with split.queue("queue-sigkill-b", extra_env=SHORT_HEARTBEAT) as second:
-        _wait_for(lambda: _status(api, thread_id, run_id) == "success", "the swept run's success",
+        _wait_for(lambda: run_status(api, thread_id, run_id) == "success", "the swept run's success",
                   timeout=RUN_TIMEOUT, alive=(api, second))
         recovered = time.monotonic() - killed
-        swept = _run_events(second, "Swept stale run", run_id)
-        assert [(r["new_status"], r["attempts"]) for r in swept] == [("pending", 1)], _logs(second)
-        assert _values(api, thread_id) == {"sleeps": [FIRST_ATTEMPT_SECONDS, RETRY_SECONDS], "attempt": 2,
-                                           "pid": second.pid, "slept": RETRY_SECONDS}
-        assert _retry_count(split, run_id) == 2
+        swept = events(second, "Swept stale run", run_id)
+        assert [(r["new_status"], r["attempts"]) for r in swept] == [("pending", 1)], logs(second)
+        assert thread_values(api, thread_id) == {"sleeps": [FIRST_ATTEMPT_SECONDS, RETRY_SECONDS], "attempt": 2,
+                                                 "pid": second.pid, "slept": RETRY_SECONDS}
+        assert attempts(split.postgres, split.roles.database, run_id) == 2
     print(f"run recovered {recovered:.1f}s after SIGKILL (new queue took {second.startup_seconds:.1f}s to start)")
 
 
@@ -480,17 +387,17 @@ def test_workload_order_on_fresh_databases_never_crashes(
     tmp_path: Path,
 ) -> None:
     for attempt in range(3):
-        roles = _render_roles(postgres, redis_tls_server)  # a fresh, empty database each time
+        roles = render_roles(_raw(), postgres=postgres, redis=redis_tls_server)  # a fresh, empty database each time
         with _workload_order(roles, ca_cert=tls_material.ca_cert, directory=tmp_path / f"fresh-{attempt}") as (
                 api, queue):
-            thread_id, run_id = _new_run(api, "echo", {"message": f"fresh {attempt}"})
-            _wait_for(lambda t=thread_id, r=run_id: _status(api, t, r) == "success",
+            thread_id, run_id = new_run(api, "echo", {"message": f"fresh {attempt}"})
+            _wait_for(lambda t=thread_id, r=run_id: run_status(api, t, r) == "success",
                       "a run on the fresh database", timeout=RUN_TIMEOUT, alive=(api, queue))
             time.sleep(1.0)
             for process in (api, queue):
-                assert process.alive(), _logs(api, queue)
+                assert process.alive(), logs(api, queue)
                 for path in (LIVE, STARTUP):
                     assert process.request("GET", path, prefixed=False)[0] == 200, (process.role, path)
-                assert "UniqueViolation" not in process.output(), _logs(process)
+                assert "UniqueViolation" not in process.output(), logs(process)
             with postgres.connect(roles.database) as conn:
                 assert len(conn.execute("SELECT version_num FROM alembic_version").fetchall()) == 1

@@ -23,9 +23,7 @@ from agent_server_infra.config import STUCK_RUNS_QUERY
 from agent_server_infra.stuck_runs import AFTER_SECONDS, EXIT_STUCK, QUERY, SCRIPT
 
 from .agent_server_process import SERVER_PYTHON, AgentServerProcess, start_agent_server, start_queue
-from .deployments import Deployment, deploy, generated_password, render, server_stack
-from .deployments import postgres_facts as facts_for_postgres
-from .deployments import redis_facts as facts_for_redis
+from .deployments import Deployment, render_roles, server_stack
 from .runs import events, new_run, run_status, wait_for
 from .servers import PostgresServer, RedisServer, TlsMaterial
 
@@ -48,18 +46,15 @@ class Server:
 @pytest.fixture(scope="module")
 def server(postgres: PostgresServer, redis_tls_server: RedisServer, tls_material: TlsMaterial,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    password = generated_password()
-    api = deploy(server_stack("stuck", mount_prefix="/agents", prefix="it-stuck:", database=8),
-                 postgres=postgres, redis=redis_tls_server, password=password, role="api")
-    queue = render(api.stack, facts_for_postgres(postgres, api.stack, password), facts_for_redis(redis_tls_server),
-                   role="queue")
+    roles = render_roles(server_stack("stuck", mount_prefix="/agents", prefix="it-stuck:", database=8),
+                         postgres=postgres, redis=redis_tls_server)
     directory = tmp_path_factory.mktemp("stuck-runs")
-    processes = [start_agent_server(api.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
+    processes = [start_agent_server(roles.api.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
                                     directory=directory, log_name="api.log")]
     try:
-        processes.append(start_queue(queue.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
+        processes.append(start_queue(roles.queue.env.merged(), graphs=GRAPHS, ca_cert=tls_material.ca_cert,
                                      directory=directory))
-        yield Server(processes[0], processes[1], queue)
+        yield Server(processes[0], processes[1], roles.queue)
     finally:
         for process in processes:
             process.stop()

@@ -13,7 +13,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -134,9 +134,8 @@ def test_a_wrong_password_is_an_answer_not_an_outage(stores: Stores) -> None:
     """The server reports bad credentials itself, at once; the init container must not wait its bound for them
     (nor need them: RDS IAM authentication has no password in the URI)."""
     stack = stores.deployment.stack
-    wrong_redis = facts_for_redis(stores.redis)
-    wrong_redis = type(wrong_redis)(host=wrong_redis.host, port=wrong_redis.port, token=(wrong_redis.token or "") + "x",
-                                    tls=wrong_redis.tls, cluster=wrong_redis.cluster)
+    redis = facts_for_redis(stores.redis)
+    wrong_redis = replace(redis, token=(redis.token or "") + "x")
     wrong = render(stack, facts_for_postgres(stores.postgres, stack, "not-the-password"), wrong_redis, role="queue")
     code, out, err = _finish(_start(_environment(stores, 30, wrong)))
     assert code == 0, err
