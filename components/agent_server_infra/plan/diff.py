@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..transitions import BLOCKING, EFFECTS, Effect
+from ..transitions import BLOCKING, Effect, blocking
 from ..transitions.assess import Assessed, assess
 from ..transitions.common import Pair
 
@@ -118,8 +118,7 @@ class PlanDiff:
 
     def blocking(self, allowed: Iterable[str] = ()) -> list[Effect]:
         """The effects that block this diff (of :data:`~agent_server_infra.transitions.BLOCKING`, not allowed)."""
-        found = {effect for item in self.assessed for effect in item.blocking(allowed)}
-        return [effect for effect in EFFECTS if effect in found]
+        return blocking((finding for item in self.assessed for finding in item.findings), allowed)
 
     def blocked(self, allowed: Iterable[str] = ()) -> bool:
         return bool(self.blocking(allowed))
@@ -300,11 +299,12 @@ def safety_document(diff: PlanDiff, allowed: Iterable[str] = ()) -> dict[str, An
     """The ``diff --json`` document: every change with its action, effects and reasons, and whether the diff is
     blocked (a change carries ``fails``, ``data-loss`` or ``over-commit`` not in ``allowed``)."""
     allowed = sorted(set(allowed))
+    blocking_effects = diff.blocking(allowed)
     document: dict[str, Any] = {
         "old": diff.old_label, "new": diff.new_label,
         "changes": [item.as_dict() for item in diff.assessed],
-        "blocked": diff.blocked(allowed),
-        "blocking": diff.blocking(allowed),
+        "blocked": bool(blocking_effects),
+        "blocking": blocking_effects,
         "allowed": allowed,
         "blockingEffects": sorted(BLOCKING),
     }

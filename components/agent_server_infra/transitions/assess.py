@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import BLOCKING, Action, Effect, Finding, effects_of, elasticache, kubernetes, rds
+from . import Action, Effect, Finding, blocking, effects_of, elasticache, kubernetes, rds
 from .budget import capacity_findings
 from .common import Pair, changed, config_key
 from .runtime import runtime_findings
@@ -76,7 +76,7 @@ class Assessed:
         return effects_of(self.findings)
 
     def blocking(self, allowed: Iterable[str] = ()) -> list[Effect]:
-        return [effect for effect in self.effects if effect in BLOCKING and effect not in set(allowed)]
+        return blocking(self.findings, allowed)
 
     def as_dict(self) -> dict[str, Any]:
         return {"urn": self.urn, "type": self.type, "name": self.name, "action": self.action,
