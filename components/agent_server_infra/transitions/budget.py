@@ -74,15 +74,14 @@ def capacity_findings(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[st
             OVER_COMMIT_SOURCE)]
     if after.used <= before.usable:
         return []
-    pools = ", ".join(str(budget["per_replica"]) for budget in before.budgets)
     return [Finding(
         "over-commit",
         f"the pods roll now to pools of {after.pools()} ({after.used} connections at full scale) but the running "
         f"instance keeps max_connections {before.capacity} ({before.usable} usable) until {later}",
         (f"set {config_key('postgres.applyImmediately')}: true (the instance changes during `pulumi up`, before the "
          "pods roll), or " if later == "the maintenance window" else "")
-        + f"two steps: pin {config_key('server.postgresPoolMaxSize')}: {pools} (today's pool) with this change, "
-        f"then unpin it once {later} has applied it", OVER_COMMIT_SOURCE)]
+        + f"two steps: pin {config_key('server.postgresPoolMaxSize')}: {before.pools()} (today's pool) with this "
+        f"change, then unpin it once {later} has applied it", OVER_COMMIT_SOURCE)]
 
 
 def _fitting_pools(budgets: Sequence[Mapping[str, Any]], usable: int) -> str:
