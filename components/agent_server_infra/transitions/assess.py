@@ -254,14 +254,12 @@ class _Context:
         return found
 
     def _budgets(self, assessed: Mapping[str, Assessed]) -> list[tuple[str, Finding]]:
-        """Over-commit while an RDS instance's capacity changes (its class, or its max_connections parameter)."""
+        """Over-commit while an RDS instance's capacity changes (its class, or its max_connections parameter):
+        when the change is applied decides which state to check (:func:`.budget.capacity_findings`, which also
+        says whether the capacity changes at all)."""
         found: list[tuple[str, Finding]] = []
         for pair in self.pairs:
             if pair.old is None or pair.new is None or pair.new["type"] != RDS_INSTANCE:
-                continue
-            old_budgets = _postgres_budgets(self.old, str(pair.old.get("parent") or ""))
-            new_budgets = _postgres_budgets(self.new, str(pair.new.get("parent") or ""))
-            if not old_budgets or not new_budgets or old_budgets[0]["capacity"] == new_budgets[0]["capacity"]:
                 continue
             old_inputs, new_inputs = pair.old.get("inputs") or {}, pair.new.get("inputs") or {}
             parameters = _parameter_change(self.pairs, str(pair.new.get("parent") or ""))
@@ -274,6 +272,8 @@ class _Context:
                 if old_inputs.get("instanceClass") == new_inputs.get("instanceClass"):
                     continue
             if urn in assessed:
+                old_budgets = _postgres_budgets(self.old, str(pair.old.get("parent") or ""))
+                new_budgets = _postgres_budgets(self.new, str(pair.new.get("parent") or ""))
                 found += [(urn, finding) for finding in capacity_findings(old_budgets, new_budgets, later=later,
                                                                            applied_now=now)]
         return found

@@ -55,7 +55,8 @@ def capacity_findings(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[st
                       applied_now: bool) -> list[Finding]:
     """Over-commit of a capacity change of one database: ``old``/``new`` are the Postgres budgets of the servers on
     it; ``applied_now`` whether the new capacity takes effect during ``pulumi up`` (before the pods roll), else
-    ``later`` says when (``the maintenance window``, ``a reboot``)."""
+    ``later`` says when (``the maintenance window``, ``a reboot``). Nothing when a side has no budget or the capacity
+    (``max_connections``) stays."""
     if not old or not new:
         return []
     before, after = Side(tuple(old)), Side(tuple(new))
