@@ -37,6 +37,8 @@ EFFECT_MEANINGS: dict[Effect, str] = {
 }
 BLOCKING: frozenset[Effect] = frozenset({"fails", "data-loss", "over-commit"})
 """Effects that block a change unless allowed (``diff --allow EFFECT``)."""
+REPLACING: frozenset[Effect] = frozenset({"replace", "replace-delete-first"})
+"""Effects of a resource that Pulumi replaces rather than updates in place (its action is then ``replace``)."""
 
 Action = Literal["create", "update", "replace", "delete"]
 

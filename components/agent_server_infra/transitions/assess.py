@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import Action, Effect, Finding, blocking, effects_of, elasticache, kubernetes, rds
+from . import REPLACING, Action, Effect, Finding, blocking, effects_of, elasticache, kubernetes, rds
 from .budget import capacity_findings
 from .common import Pair, changed, config_key
 from .runtime import runtime_findings
@@ -96,8 +96,6 @@ def assess(pairs: Sequence[Pair], old_document: Mapping[str, Any], new_document:
         if urn in by_urn:
             by_urn[urn].findings.append(finding)
     for item in assessed:
-        if item.action == "update" and any(f.effect in {"replace", "replace-delete-first"} for f in item.findings):
-            item.action = "replace"
         new = context.by_new_urn[item.urn].new
         item.routine = item.effects == ["replace"] and item.type in kubernetes.ROLLING and new is not None and \
             kubernetes.identity(new) is None
@@ -132,16 +130,17 @@ class _Context:
         if not paths and protect[0] == protect[1]:
             return None
         findings = self._updated(type_, pair, old_inputs, new_inputs, paths)
+        replacing = any(finding.effect in REPLACING for finding in findings)  # no rule of several resources replaces
         if protect == (True, False):
             findings.append(Finding("immediate", "Pulumi `protect` true → false: `pulumi destroy` or a replacement "
                                     "may now delete it", source=PROTECT_SOURCE, weakens=True))
         elif protect == (False, True):
             findings.append(Finding("immediate", "Pulumi `protect` false → true", source=PROTECT_SOURCE))
-        if pair.new.get("protect") and any(f.effect in {"replace", "replace-delete-first"} for f in findings):
+        if pair.new.get("protect") and replacing:
             findings.append(Finding("fails", "the resource is protected: Pulumi refuses to replace it",
                                     "lift `protect` first (its section's protect: false), then make the change",
                                     PROTECT_SOURCE))
-        return Assessed(pair.urn, type_, name, "update", findings)
+        return Assessed(pair.urn, type_, name, "replace" if replacing else "update", findings)
 
     def _updated(self, type_: str, pair: Pair, old: Mapping[str, Any], new: Mapping[str, Any],
                  paths: set[str]) -> list[Finding]:
