@@ -1,9 +1,10 @@
-"""Small readers the transition rules share: an input's value, how a value reads in a message, a config key."""
+"""Small readers the transition rules share: an input's value, how a value reads in a message, a config key, who
+contains whom."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,3 +42,19 @@ def config_key(path: str) -> str:
 def changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> set[str]:
     """The top-level inputs whose values differ (added and removed ones included)."""
     return {key for key in set(old) | set(new) if old.get(key) != new.get(key)}
+
+
+def parent_map(resources: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The parent URN of each resource of a plan document, by its URN (``None`` for a root)."""
+    return {str(resource["urn"]): resource.get("parent") for resource in resources}
+
+
+def descends(parents: Mapping[str, Any], urn: str, ancestor: str) -> bool:
+    """Whether ``ancestor`` contains ``urn`` (its parent, its parent's parent, ...) in ``parents``
+    (:func:`parent_map`)."""
+    parent = parents.get(urn)
+    while parent:
+        if parent == ancestor:
+            return True
+        parent = parents.get(str(parent))
+    return False

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..bootstrap import VERSION_LABEL as BOOTSTRAP_VERSION_LABEL
 from . import Finding
-from .common import Pair, config_key
+from .common import Pair, config_key, descends, parent_map
 from .kubernetes import ALB_DOCS
 from .rds import SETTINGS_GUIDE
 
@@ -46,13 +46,15 @@ def runtime_findings(old: Mapping[str, Any], new: Mapping[str, Any],
     old_deployments = {str(d["name"]): d for d in old.get("deployments") or []}
     new_deployments = {str(d["name"]): d for d in new.get("deployments") or []}
     servers = {str(pair.new["name"]): pair.urn for pair in pairs.get(AGENT_SERVER, []) if pair.new is not None}
+    old_parents, new_parents = parent_map(old.get("resources") or []), parent_map(new.get("resources") or [])
     for name in sorted(set(old_deployments) & set(new_deployments)):
         before, after = _env(old_deployments[name]), _env(new_deployments[name])
-        deployments = _children(pairs.get(DEPLOYMENT, []), servers.get(name), new)
-        found += [(urn, finding) for urn in deployments for finding in _prefix(before, after)]
-        found += [(urn, finding) for urn in _children(pairs.get(INGRESS, []), servers.get(name), new)
+        server_urn = servers.get(name)
+        found += [(pair.urn, finding) for pair in _children(pairs.get(DEPLOYMENT, []), server_urn, new_parents)
+                  for finding in _prefix(before, after)]
+        found += [(pair.urn, finding) for pair in _children(pairs.get(INGRESS, []), server_urn, new_parents)
                   for finding in _mount(before, after)]
-        found += _iam(name, before, after, pairs, servers.get(name), new, old)
+        found += _iam(name, before, after, pairs, server_urn, new_parents, old, old_parents)
     found += _removed(old_deployments, new_deployments, pairs)
     found += _backlog_to_cpu(pairs)
     return found
@@ -65,20 +67,11 @@ def _env(deployment: Mapping[str, Any]) -> dict[str, str]:
     return merged
 
 
-def _children(pairs: Sequence[Pair], server_urn: str | None, document: Mapping[str, Any]) -> list[str]:
-    """The URNs of ``pairs`` that are descendants of the server ``server_urn`` in ``document``."""
+def _children(pairs: Sequence[Pair], server_urn: str | None, parents: Mapping[str, Any]) -> list[Pair]:
+    """The ``pairs`` that are descendants of the server ``server_urn`` in the document of ``parents``."""
     if server_urn is None:
         return []
-    parents = {str(resource["urn"]): resource.get("parent") for resource in document.get("resources") or []}
-    found: list[str] = []
-    for pair in pairs:
-        parent = parents.get(pair.urn)
-        while parent:
-            if parent == server_urn:
-                found.append(pair.urn)
-                break
-            parent = parents.get(str(parent))
-    return found
+    return [pair for pair in pairs if descends(parents, pair.urn, server_urn)]
 
 
 def _prefix(before: Mapping[str, str], after: Mapping[str, str]) -> list[Finding]:
@@ -102,10 +95,10 @@ def _mount(before: Mapping[str, str], after: Mapping[str, str]) -> list[Finding]
 
 
 def _iam(name: str, before: Mapping[str, str], after: Mapping[str, str], pairs: Mapping[str, Sequence[Pair]],
-         server_urn: str | None, new: Mapping[str, Any], old: Mapping[str, Any]) -> list[tuple[str, Finding]]:
+         server_urn: str | None, new_parents: Mapping[str, Any], old: Mapping[str, Any],
+         old_parents: Mapping[str, Any]) -> list[tuple[str, Finding]]:
     instances = [pair for pair in pairs.get(RDS_INSTANCE, []) if pair.old is not None and pair.new is not None]
-    mine = set(_children(instances, server_urn, new))
-    targets = [pair for pair in instances if pair.urn in mine]
+    targets = _children(instances, server_urn, new_parents)
     found: list[tuple[str, Finding]] = []
     if IAM_PROVIDER in after and IAM_PROVIDER not in before:
         for pair in targets:
@@ -116,7 +109,7 @@ def _iam(name: str, before: Mapping[str, str], after: Mapping[str, str], pairs: 
                     "fails waiting for them", f"set {config_key('postgres.applyImmediately')}: true (the flag is "
                     "enabled during `pulumi up`, before the pods roll)", SETTINGS_GUIDE)))
     if IAM_PROVIDER in before and IAM_PROVIDER not in after:
-        version = _bootstrap_version(old, server_urn)
+        version = _bootstrap_version(old, old_parents, server_urn)
         if version < MEMBERSHIP_BOOTSTRAP:
             for pair in targets:
                 found.append((pair.urn, Finding(
@@ -129,16 +122,12 @@ def _iam(name: str, before: Mapping[str, str], after: Mapping[str, str], pairs: 
     return found
 
 
-def _bootstrap_version(document: Mapping[str, Any], server_urn: str | None) -> int:
+def _bootstrap_version(document: Mapping[str, Any], parents: Mapping[str, Any], server_urn: str | None) -> int:
     """The bootstrap version of the server's Job in ``document`` (0 when it has none or an unversioned one)."""
-    parents = {str(resource["urn"]): resource.get("parent") for resource in document.get("resources") or []}
+    if server_urn is None:
+        return 0
     for resource in document.get("resources") or []:
-        if resource["type"] != JOB:
-            continue
-        parent = resource.get("parent")
-        while parent and parent != server_urn:
-            parent = parents.get(str(parent))
-        if parent == server_urn:
+        if resource["type"] == JOB and descends(parents, str(resource["urn"]), server_urn):
             labels = ((resource.get("inputs") or {}).get("metadata") or {}).get("labels") or {}
             return int(labels.get(BOOTSTRAP_VERSION_LABEL) or 0)
     return 0
