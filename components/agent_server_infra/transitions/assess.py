@@ -15,14 +15,12 @@ from typing import Any
 
 from . import REPLACING, Action, Effect, Finding, blocking, effects_of, elasticache, kubernetes, rds
 from .budget import capacity_findings
-from .common import Pair, changed, config_key
+from .common import AGENT_SERVER, IAM_PROVIDER, RDS_INSTANCE, Pair, changed, config_key, environment
 from .runtime import runtime_findings
 
-RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_PARAMETERS = "aws:rds/parameterGroup:ParameterGroup"
 CACHE_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 CACHE_PARAMETERS = "aws:elasticache/parameterGroup:ParameterGroup"
-AGENT_SERVER = "agent-server-infra:index:AgentServer"
 POSTGRES = "agent-server-infra:index:Postgres"
 REDIS = "agent-server-infra:index:Redis"
 PASSWORD = "random:index/randomPassword:RandomPassword"
@@ -238,9 +236,7 @@ class _Context:
         roles_updated = any(pair.old is not None and pair.new is not None and pair.new["type"] == ROLE
                             and (pair.old.get("inputs") or {}).get("assumeRolePolicy")
                             != (pair.new.get("inputs") or {}).get("assumeRolePolicy") for pair in self.pairs)
-        iam_database = any("AGENT_POSTGRES_IAM_AUTH_PROVIDER" in (env or {})
-                           for deployment in self.new.get("deployments") or []
-                           for env in (deployment.get("env") or {}).values())
+        iam_database = any(IAM_PROVIDER in environment(deployment) for deployment in self.new.get("deployments") or [])
         found: list[tuple[str, Finding]] = []
         for pair in self.pairs:
             if pair.old is None or pair.new is None or pair.new["type"] != SERVICE_ACCOUNT:

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 NAMESPACE = "agent-server"
+AGENT_SERVER = "agent-server-infra:index:AgentServer"
+RDS_INSTANCE = "aws:rds/instance:Instance"
+IAM_PROVIDER = "AGENT_POSTGRES_IAM_AUTH_PROVIDER"
+"""The server variable that turns Postgres IAM authentication on."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,14 @@ def config_key(path: str) -> str:
 def changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> set[str]:
     """The top-level inputs whose values differ (added and removed ones included)."""
     return {key for key in set(old) | set(new) if old.get(key) != new.get(key)}
+
+
+def environment(deployment: Mapping[str, Any]) -> dict[str, str]:
+    """The variables of a plan document's deployment, its roles' (``api``, ``queue``) merged."""
+    merged: dict[str, str] = {}
+    for variables in (deployment.get("env") or {}).values():
+        merged.update(variables or {})
+    return merged
 
 
 def parent_map(resources: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

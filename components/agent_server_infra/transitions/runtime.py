@@ -12,18 +12,15 @@ from typing import Any
 
 from ..bootstrap import VERSION_LABEL as BOOTSTRAP_VERSION_LABEL
 from . import Finding
-from .common import Pair, config_key, descends, parent_map
+from .common import AGENT_SERVER, IAM_PROVIDER, RDS_INSTANCE, Pair, config_key, descends, environment, parent_map
 from .kubernetes import ALB_DOCS
 from .rds import SETTINGS_GUIDE
 
-AGENT_SERVER = "agent-server-infra:index:AgentServer"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 JOB = "kubernetes:batch/v1:Job"
-RDS_INSTANCE = "aws:rds/instance:Instance"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
-IAM_PROVIDER = "AGENT_POSTGRES_IAM_AUTH_PROVIDER"
 MEMBERSHIP_BOOTSTRAP = 2
 """The bootstrap version from which the Job makes the master a member of the IAM user (the owner of the server's
 tables), so that the master can run the server again when IAM authentication is turned off."""
@@ -48,7 +45,7 @@ def runtime_findings(old: Mapping[str, Any], new: Mapping[str, Any],
     servers = {str(pair.new["name"]): pair.urn for pair in pairs.get(AGENT_SERVER, []) if pair.new is not None}
     old_parents, new_parents = parent_map(old.get("resources") or []), parent_map(new.get("resources") or [])
     for name in sorted(set(old_deployments) & set(new_deployments)):
-        before, after = _env(old_deployments[name]), _env(new_deployments[name])
+        before, after = environment(old_deployments[name]), environment(new_deployments[name])
         server_urn = servers.get(name)
         found += [(pair.urn, finding) for pair in _children(pairs.get(DEPLOYMENT, []), server_urn, new_parents)
                   for finding in _prefix(before, after)]
@@ -58,13 +55,6 @@ def runtime_findings(old: Mapping[str, Any], new: Mapping[str, Any],
     found += _removed(old_deployments, new_deployments, pairs)
     found += _backlog_to_cpu(pairs)
     return found
-
-
-def _env(deployment: Mapping[str, Any]) -> dict[str, str]:
-    merged: dict[str, str] = {}
-    for variables in (deployment.get("env") or {}).values():
-        merged.update(variables or {})
-    return merged
 
 
 def _children(pairs: Sequence[Pair], server_urn: str | None, parents: Mapping[str, Any]) -> list[Pair]:
@@ -147,7 +137,7 @@ def _removed(old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str
             shared = int((redis_budget.get("inputs") or {}).get("deployments") or 1) > 1
         if not shared:
             continue
-        prefix = _env(deployment).get("REDIS_KEY_PREFIX", "")
+        prefix = environment(deployment).get("REDIS_KEY_PREFIX", "")
         urn = next((pair.urn for pair in pairs.get(AGENT_SERVER, []) if pair.old is not None and pair.new is None
                     and pair.old["name"] == name), None)
         if urn is not None:
