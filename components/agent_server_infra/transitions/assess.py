@@ -21,8 +21,6 @@ from .runtime import runtime_findings
 RDS_PARAMETERS = "aws:rds/parameterGroup:ParameterGroup"
 CACHE_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 CACHE_PARAMETERS = "aws:elasticache/parameterGroup:ParameterGroup"
-POSTGRES = "agent-server-infra:index:Postgres"
-REDIS = "agent-server-infra:index:Redis"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 ROLE = "aws:iam/role:Role"
