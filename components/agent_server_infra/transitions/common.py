@@ -48,6 +48,18 @@ def changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> set[str]:
     return {key for key in set(old) | set(new) if old.get(key) != new.get(key)}
 
 
+def version_parts(version: str) -> tuple[int, ...]:
+    """The numeric parts of an engine version: ``16.8`` → ``(16, 8)``, ``16`` → ``(16,)``."""
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def downgrade(before: Any, after: Any) -> bool:
+    """Whether the engine version ``after`` is below ``before`` in the parts both name (``16.8`` → ``16`` only stops
+    pinning the minor; an unset version names none)."""
+    a, b = version_parts(str(after or "")), version_parts(str(before or ""))
+    return a < b[:len(a)]
+
+
 def environment(deployment: Mapping[str, Any]) -> dict[str, str]:
     """The variables of a plan document's deployment, its roles' (``api``, ``queue``) merged."""
     merged: dict[str, str] = {}

@@ -15,7 +15,7 @@ from typing import Any
 from ..provider_rules import elasticache_parameter_group_family
 from ..versions import parse_version
 from . import Finding
-from .common import config_key, show, value
+from .common import config_key, downgrade, show, value
 
 GROUP_GO = ("terraform-provider-aws internal/service/elasticache/replication_group.go (v6): schema ForceNew, "
             "CustomizeDiff (customizeDiffEngineForceNewOnDowngrade, engineVersionForceNewOnDowngrade in "
@@ -134,15 +134,11 @@ def _replacements(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str
         before, after = value(old, "engine") or "redis", value(new, "engine") or "redis"
         if (before, after) != ("redis", "valkey"):
             found.append(f"`engine` {before} → {after} (only redis → valkey changes in place)")
-    if "engineVersion" in paths and _downgrade(value(old, "engineVersion"), value(new, "engineVersion")):
+    if "engineVersion" in paths and downgrade(value(old, "engineVersion"), value(new, "engineVersion")):
         found.append(f"`engineVersion` {value(old, 'engineVersion')} → {value(new, 'engineVersion')} is a downgrade")
     if "transitEncryptionEnabled" in paths and parse_version(str(value(old, "engineVersion") or "0")) < (7, 0, 5):
         found.append("`transitEncryptionEnabled` changes on an engine older than 7.0.5 (set only at creation there)")
     return found
-
-
-def _downgrade(before: Any, after: Any) -> bool:
-    return parse_version(str(after or "0")) < parse_version(str(before or "0"))
 
 
 def _family(inputs: Mapping[str, Any]) -> str:

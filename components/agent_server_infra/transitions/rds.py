@@ -16,7 +16,7 @@ from typing import Any, Literal
 from ..provider_rules import POSTGRES_AUTO_UPGRADE_MINORS, POSTGRES_AUTO_UPGRADE_SOURCE, gp3_provisioned_minimum
 from ..versions import parse_version
 from . import Finding
-from .common import config_key, show, value
+from .common import config_key, downgrade, show, value, version_parts
 
 INSTANCE_GO = ("terraform-provider-aws internal/service/rds/instance.go (v6): resourceInstance schema, "
                "resourceInstanceUpdate, dbInstancePopulateModify")
@@ -196,7 +196,7 @@ def _engine_version(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[s
     before, after = str(value(old, "engineVersion") or ""), str(value(new, "engineVersion") or "")
     change = f"`engineVersion` {before} → {after}"
     old_v, new_v = parse_version(before), parse_version(after)
-    if _below(after, before):
+    if downgrade(before, after):
         return [Finding("fails", f"{change} is a downgrade: RDS cannot downgrade an instance (AWS answers 'Cannot "
                         f"upgrade postgres from {before} to {after}')", "keep the running version; only a restore "
                         "into a new instance goes back", ENGINE_VERSION_READ)]
@@ -243,24 +243,14 @@ def _timed(change: str, new: Mapping[str, Any], blue_green: bool, what: str) -> 
                     "instances at once)", source=SETTINGS_GUIDE)]
 
 
-def _below(after: str, before: str) -> bool:
-    """Whether ``after`` is below ``before`` in the parts both name (``16.8`` → ``16`` only stops pinning)."""
-    a, b = _parts(after), _parts(before)
-    return a < b[:len(a)]
-
-
-def _parts(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split(".") if part.isdigit())
-
-
 def _pin_below_running(before: str, after: str) -> str:
     """Why pinning ``after`` where ``before`` named the major alone goes below what RDS runs ('' when it does not):
     RDS has moved every instance of the major to its auto-upgrade target or a newer minor."""
     if "." in before or "." not in after:
         return ""
-    major = _parts(after)[0]
+    major = version_parts(after)[0]
     target = POSTGRES_AUTO_UPGRADE_MINORS.get(major)
-    if target is None or _parts(after) >= _parts(target):
+    if target is None or version_parts(after) >= version_parts(target):
         return ""
     return (f"the instance runs {target} or newer (RDS upgrades minors while only the major was named), so {after} "
             "is a downgrade AWS refuses on every `pulumi up`")
@@ -305,8 +295,8 @@ def _blue_green(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str])
                              "switchover), whatever applyImmediately says", source=BLUE_GREEN_GO),
                      Finding("restart", f"{changes}: the switchover takes about a minute of downtime",
                              source=BLUE_GREEN_GO)]
-    major = "engineVersion" in paths and \
-        _parts(str(value(old, "engineVersion") or "0"))[:1] != _parts(str(value(new, "engineVersion") or "0"))[:1]
+    major = "engineVersion" in paths and version_parts(str(value(old, "engineVersion") or "0"))[:1] \
+        != version_parts(str(value(new, "engineVersion") or "0"))[:1]
     if major and not (value(old, "blueGreenUpdate") or {}).get("enabled"):
         findings.append(Finding("fails", "blue/green is turned on in the same update as a major upgrade: RDS for "
                                 "PostgreSQL replicates a major upgrade logically, which needs rds.logical_replication "
