@@ -38,6 +38,11 @@ def show(item: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def change_text(old: Mapping[str, Any], new: Mapping[str, Any], key: str) -> str:
+    """The change of the input ``key`` as a message shows it: ```instanceClass` db.t4g.medium → db.r6g.large``."""
+    return f"`{key}` {show(value(old, key))} → {show(value(new, key))}"
+
+
 def config_key(path: str) -> str:
     """``postgres.applyImmediately`` as a stack file names it: ``agent-server:postgres.applyImmediately``."""
     return f"{NAMESPACE}:{path}"

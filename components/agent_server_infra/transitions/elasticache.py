@@ -15,7 +15,7 @@ from typing import Any
 from ..provider_rules import elasticache_parameter_group_family
 from ..versions import parse_version
 from . import Finding
-from .common import config_key, downgrade, show, value
+from .common import change_text, config_key, downgrade, value
 
 GROUP_GO = ("terraform-provider-aws internal/service/elasticache/replication_group.go (v6): schema ForceNew, "
             "CustomizeDiff (customizeDiffEngineForceNewOnDowngrade, engineVersionForceNewOnDowngrade in "
@@ -76,7 +76,7 @@ def group_findings(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[st
     findings: list[Finding] = []
     family_change = _family(old) != _family(new)
     for key in sorted(paths):
-        change = f"`{key}` {show(value(old, key))} → {show(value(new, key))}"
+        change = change_text(old, new, key)
         if key in DEFERRABLE:
             if deferred:
                 findings.append(Finding("deferred", f"{change} waits for the maintenance window",
@@ -128,8 +128,8 @@ def _cluster_mode(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str
 
 
 def _replacements(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str]) -> list[str]:
-    found = [f"`{key}` {show(value(old, key))} → {show(value(new, key))} ({REPLACES[key]} is chosen at creation)"
-             for key in REPLACES if key in paths]
+    found = [f"{change_text(old, new, key)} ({REPLACES[key]} is chosen at creation)" for key in REPLACES
+             if key in paths]
     if "engine" in paths:
         before, after = value(old, "engine") or "redis", value(new, "engine") or "redis"
         if (before, after) != ("redis", "valkey"):
@@ -175,9 +175,8 @@ def _replicas(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str], d
                                 UPDATE_ORDER))
     for key in ("numCacheClusters", "replicasPerNodeGroup", "numNodeGroups"):
         if key in paths:
-            findings.append(Finding("immediate", f"`{key}` {show(value(old, key))} → {show(value(new, key))} is "
-                                    "applied at once (replica and shard changes ignore applyImmediately)",
-                                    source=UPDATE_ORDER))
+            findings.append(Finding("immediate", f"{change_text(old, new, key)} is applied at once (replica and "
+                                    "shard changes ignore applyImmediately)", source=UPDATE_ORDER))
     return findings
 
 
@@ -204,8 +203,8 @@ def parameter_group_findings(old: Mapping[str, Any], new: Mapping[str, Any], pat
     the group is moved to it and the old one deleted last); parameter values change in place."""
     replaced = [key for key in ("family", "name", "description") if key in paths]
     if replaced:
-        return [Finding("replace", ", ".join(f"`{key}` {show(value(old, key))} → {show(value(new, key))}"
-                                             for key in replaced) + " replaces the parameter group: the new one is "
-                        "created, the cache moves to it, the old one is deleted last", source=PARAMETER_GROUP_GO)]
+        return [Finding("replace", ", ".join(change_text(old, new, key) for key in replaced) + " replaces the "
+                        "parameter group: the new one is created, the cache moves to it, the old one is deleted last",
+                        source=PARAMETER_GROUP_GO)]
     return [Finding("immediate", "parameter values change in place (some apply only after the nodes restart)",
                     source=PARAMETER_GROUP_GO)]

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from ..provider_rules import POSTGRES_AUTO_UPGRADE_MINORS, POSTGRES_AUTO_UPGRADE_SOURCE, gp3_provisioned_minimum
 from ..versions import parse_version
 from . import Finding
-from .common import config_key, downgrade, show, value, version_parts
+from .common import change_text, config_key, downgrade, show, value, version_parts
 
 INSTANCE_GO = ("terraform-provider-aws internal/service/rds/instance.go (v6): resourceInstance schema, "
                "resourceInstanceUpdate, dbInstancePopulateModify")
@@ -133,8 +133,7 @@ def instance_findings(old: Mapping[str, Any], new: Mapping[str, Any], paths: set
     """The findings of an update of an RDS instance whose changed top-level inputs are ``paths``."""
     replaced = [key for key in REPLACES if key in paths]
     if replaced:
-        return [Finding("replace-delete-first", ", ".join(f"`{key}` {show(value(old, key))} → {show(value(new, key))}"
-                                                          for key in replaced)
+        return [Finding("replace-delete-first", ", ".join(change_text(old, new, key) for key in replaced)
                         + f" replaces the instance ({', '.join(REPLACES[key] for key in replaced)} cannot change in "
                         "place); its identifier is set by the component, so the old one is deleted first",
                         source=INSTANCE_GO)]
@@ -161,7 +160,7 @@ def _settings(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str]) -
         setting = SETTINGS.get(key, Setting("apply-immediately"))
         if key == "engineVersion" or (key == "allocatedStorage" and _shrinks(old, new)):
             continue  # judged on their own: major, minor, downgrade; a smaller volume
-        change = f"`{key}` {show(value(old, key))} → {show(value(new, key))}"
+        change = change_text(old, new, key)
         note = f" ({setting.note})" if setting.note else ""
         timing = setting.timing
         if key == "backupRetentionPeriod":
@@ -315,9 +314,9 @@ def _blue_green(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str])
 def _identity(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str]) -> list[Finding]:
     findings: list[Finding] = []
     if "identifier" in paths:
-        findings.append(Finding("disruption", f"`identifier` {show(value(old, 'identifier'))} → "
-                                f"{show(value(new, 'identifier'))} renames the instance: its endpoint changes, and "
-                                "the server reaches the new one only once its pods roll after the rename",
+        findings.append(Finding("disruption", f"{change_text(old, new, 'identifier')} renames the instance: its "
+                                "endpoint changes, and the server reaches the new one only once its pods roll after "
+                                "the rename",
                                 "keep the identifier: pin agent-server:naming.name to the name the stores were "
                                 "created with", SETTINGS_GUIDE))
     if value(old, "deletionProtection") is True and value(new, "deletionProtection") is not True:
@@ -337,9 +336,9 @@ def parameter_group_findings(old: Mapping[str, Any], new: Mapping[str, Any], pat
     changed parameter applies at once when dynamic, after a reboot when static."""
     replaced = [key for key in ("family", "name", "namePrefix", "description") if key in paths]
     if replaced:
-        return [Finding("replace", ", ".join(f"`{key}` {show(value(old, key))} → {show(value(new, key))}"
-                                             for key in replaced) + " replaces the parameter group: the new one is "
-                        "created, the instance moves to it, the old one is deleted last", source=PARAMETER_GROUP_GO)]
+        return [Finding("replace", ", ".join(change_text(old, new, key) for key in replaced) + " replaces the "
+                        "parameter group: the new one is created, the instance moves to it, the old one is deleted "
+                        "last", source=PARAMETER_GROUP_GO)]
     findings: list[Finding] = []
     before = {item["name"]: item for item in value(old, "parameters") or []}
     after = {item["name"]: item for item in value(new, "parameters") or []}
