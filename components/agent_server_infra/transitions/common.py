@@ -1,5 +1,5 @@
-"""Small readers the transition rules share: an input's value, how a value reads in a message, a config key, who
-contains whom."""
+"""What the transition rules share: an input's value and how its change reads in a message, a config key, who
+contains whom, engine versions, a parameter group's replacement."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from . import Finding
 
 NAMESPACE = "agent-server"
 AGENT_SERVER = "agent-server-infra:index:AgentServer"
@@ -41,6 +43,17 @@ def show(item: Any) -> str:
 def change_text(old: Mapping[str, Any], new: Mapping[str, Any], key: str) -> str:
     """The change of the input ``key`` as a message shows it: ```instanceClass` db.t4g.medium → db.r6g.large``."""
     return f"`{key}` {show(value(old, key))} → {show(value(new, key))}"
+
+
+def parameter_group_replacement(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str],
+                                keys: tuple[str, ...], user: str, source: str) -> list[Finding]:
+    """A parameter group replaced because one of its ForceNew ``keys`` changed: auto-named, the new one is created
+    first, ``user`` (the instance, the cache) moves to it, the old one is deleted last. Nothing when none changed."""
+    replaced = [key for key in keys if key in paths]
+    if not replaced:
+        return []
+    return [Finding("replace", ", ".join(change_text(old, new, key) for key in replaced) + " replaces the parameter "
+                    f"group: the new one is created, {user} moves to it, the old one is deleted last", source=source)]
 
 
 def config_key(path: str) -> str:

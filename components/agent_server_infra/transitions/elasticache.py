@@ -15,7 +15,7 @@ from typing import Any
 from ..provider_rules import elasticache_parameter_group_family
 from ..versions import parse_version
 from . import Finding
-from .common import change_text, config_key, downgrade, value
+from .common import change_text, config_key, downgrade, parameter_group_replacement, value
 
 GROUP_GO = ("terraform-provider-aws internal/service/elasticache/replication_group.go (v6): schema ForceNew, "
             "CustomizeDiff (customizeDiffEngineForceNewOnDowngrade, engineVersionForceNewOnDowngrade in "
@@ -201,10 +201,7 @@ def _auth_token(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str])
 def parameter_group_findings(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str]) -> list[Finding]:
     """An ElastiCache parameter group: a new family, name or description replaces it (auto-named: the new one first;
     the group is moved to it and the old one deleted last); parameter values change in place."""
-    replaced = [key for key in ("family", "name", "description") if key in paths]
-    if replaced:
-        return [Finding("replace", ", ".join(change_text(old, new, key) for key in replaced) + " replaces the "
-                        "parameter group: the new one is created, the cache moves to it, the old one is deleted last",
-                        source=PARAMETER_GROUP_GO)]
-    return [Finding("immediate", "parameter values change in place (some apply only after the nodes restart)",
-                    source=PARAMETER_GROUP_GO)]
+    replaced = parameter_group_replacement(old, new, paths, ("family", "name", "description"), "the cache",
+                                           PARAMETER_GROUP_GO)
+    return replaced or [Finding("immediate", "parameter values change in place (some apply only after the nodes "
+                                "restart)", source=PARAMETER_GROUP_GO)]

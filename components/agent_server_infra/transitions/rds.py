@@ -16,7 +16,7 @@ from typing import Any, Literal
 from ..provider_rules import POSTGRES_AUTO_UPGRADE_MINORS, POSTGRES_AUTO_UPGRADE_SOURCE, gp3_provisioned_minimum
 from ..versions import parse_version
 from . import Finding
-from .common import change_text, config_key, downgrade, show, value, version_parts
+from .common import change_text, config_key, downgrade, parameter_group_replacement, show, value, version_parts
 
 INSTANCE_GO = ("terraform-provider-aws internal/service/rds/instance.go (v6): resourceInstance schema, "
                "resourceInstanceUpdate, dbInstancePopulateModify")
@@ -334,11 +334,10 @@ def _identity(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str]) -
 def parameter_group_findings(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str]) -> list[Finding]:
     """An RDS parameter group: a new family, name or description replaces it (auto-named: the new one first); a
     changed parameter applies at once when dynamic, after a reboot when static."""
-    replaced = [key for key in ("family", "name", "namePrefix", "description") if key in paths]
+    replaced = parameter_group_replacement(old, new, paths, ("family", "name", "namePrefix", "description"),
+                                           "the instance", PARAMETER_GROUP_GO)
     if replaced:
-        return [Finding("replace", ", ".join(change_text(old, new, key) for key in replaced) + " replaces the "
-                        "parameter group: the new one is created, the instance moves to it, the old one is deleted "
-                        "last", source=PARAMETER_GROUP_GO)]
+        return replaced
     findings: list[Finding] = []
     before = {item["name"]: item for item in value(old, "parameters") or []}
     after = {item["name"]: item for item in value(new, "parameters") or []}
