@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from ..transitions import BLOCKING, Effect, blocking
 from ..transitions.assess import Assessed, assess
-from ..transitions.common import Pair
+from ..transitions.common import Pair, under
 
 SCHEMA_VERSION = 1
 """The plan document schema this module reads: ``document.SCHEMA_VERSION``, spelled again so that ``diff`` loads
@@ -231,7 +231,7 @@ def _masked(changes: list[InputChange], paths: Iterable[str], type_: str = "") -
     prefixes = tuple(paths) + _SECRET_CONTENT.get(type_, ())
 
     def secret(path: str) -> bool:
-        if any(path == prefix or path.startswith((prefix + ".", prefix + "[")) for prefix in prefixes):
+        if any(under(path, prefix) for prefix in prefixes):
             return True
         return any(_SECRET_KEY.search(part) for part in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", path))
 

@@ -40,6 +40,11 @@ def show(item: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def under(path: str, prefix: str) -> bool:
+    """Whether the input path ``path`` (``spec.selector.matchLabels``, ``data["key"]``) is ``prefix`` or inside it."""
+    return path == prefix or path.startswith((prefix + ".", prefix + "["))
+
+
 def change_text(old: Mapping[str, Any], new: Mapping[str, Any], key: str) -> str:
     """The change of the input ``key`` as a message shows it: ```instanceClass` db.t4g.medium → db.r6g.large``."""
     return f"`{key}` {show(value(old, key))} → {show(value(new, key))}"
