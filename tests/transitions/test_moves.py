@@ -8,7 +8,7 @@ from typing import Any
 
 from agent_server_infra.bootstrap import VERSION_LABEL
 from agent_server_infra.plan.diff import diff_documents
-from agent_server_infra.transitions import kubernetes, rds, runtime
+from agent_server_infra.transitions import common, kubernetes, rds, runtime
 from tests.helpers import ROOT, PlanDocument, Replace
 
 RDS = "aws:rds/instance:Instance"
@@ -56,7 +56,7 @@ def test_a_server_leaving_a_shared_redis_deletes_its_database_and_leaves_its_key
     database = next(item for item in research if item.type == RDS)
     assert database.action == "delete"
     assert {"data-loss", "fails"} <= set(database.effects), "deletion protection refuses the delete"
-    server = next(item for item in research if item.type == runtime.AGENT_SERVER)
+    server = next(item for item in research if item.type == common.AGENT_SERVER)
     keys = [finding for finding in server.findings if finding.effect == "disruption"]
     assert keys
     assert "research:" in keys[0].message

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..transitions import BLOCKING, EFFECTS, Effect
+from ..transitions import BLOCKING, Effect, blocking
 from ..transitions.assess import Assessed, assess
-from ..transitions.common import Pair
+from ..transitions.common import Pair, under
 
 SCHEMA_VERSION = 1
 """The plan document schema this module reads: ``document.SCHEMA_VERSION``, spelled again so that ``diff`` loads
@@ -118,8 +118,7 @@ class PlanDiff:
 
     def blocking(self, allowed: Iterable[str] = ()) -> list[Effect]:
         """The effects that block this diff (of :data:`~agent_server_infra.transitions.BLOCKING`, not allowed)."""
-        found = {effect for item in self.assessed for effect in item.blocking(allowed)}
-        return [effect for effect in EFFECTS if effect in found]
+        return blocking((finding for item in self.assessed for finding in item.findings), allowed)
 
     def blocked(self, allowed: Iterable[str] = ()) -> bool:
         return bool(self.blocking(allowed))
@@ -232,7 +231,7 @@ def _masked(changes: list[InputChange], paths: Iterable[str], type_: str = "") -
     prefixes = tuple(paths) + _SECRET_CONTENT.get(type_, ())
 
     def secret(path: str) -> bool:
-        if any(path == prefix or path.startswith((prefix + ".", prefix + "[")) for prefix in prefixes):
+        if any(under(path, prefix) for prefix in prefixes):
             return True
         return any(_SECRET_KEY.search(part) for part in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", path))
 
@@ -300,11 +299,12 @@ def safety_document(diff: PlanDiff, allowed: Iterable[str] = ()) -> dict[str, An
     """The ``diff --json`` document: every change with its action, effects and reasons, and whether the diff is
     blocked (a change carries ``fails``, ``data-loss`` or ``over-commit`` not in ``allowed``)."""
     allowed = sorted(set(allowed))
+    blocking_effects = diff.blocking(allowed)
     document: dict[str, Any] = {
         "old": diff.old_label, "new": diff.new_label,
         "changes": [item.as_dict() for item in diff.assessed],
-        "blocked": diff.blocked(allowed),
-        "blocking": diff.blocking(allowed),
+        "blocked": bool(blocking_effects),
+        "blocking": blocking_effects,
         "allowed": allowed,
         "blockingEffects": sorted(BLOCKING),
     }

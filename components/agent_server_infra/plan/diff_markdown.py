@@ -101,8 +101,8 @@ def _safety_section(diff: PlanDiff, allowed: frozenset[str]) -> list[str]:
 
 
 def _effects(item: Assessed, allowed: frozenset[str]) -> str:
-    return ", ".join(f"**`{effect}`**" if effect in BLOCKING and effect not in allowed else f"`{effect}`"
-                     for effect in item.effects)
+    blocking = item.blocking(allowed)
+    return ", ".join(f"**`{effect}`**" if effect in blocking else f"`{effect}`" for effect in item.effects)
 
 
 def _resource_section(diff: PlanDiff) -> list[str]:

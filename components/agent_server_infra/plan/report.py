@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..alarms import threshold_text
+from ..transitions.common import descends, parent_map
 from .diff import plan_label
 from .diff_markdown import provider_counts
 
@@ -84,6 +85,7 @@ def mermaid_graph(document: Mapping[str, Any]) -> str:
     """``graph TD`` of components, the resource types each creates, containment and cross-component feeds."""
     resources: list[Mapping[str, Any]] = document["resources"]
     by_urn = {resource["urn"]: resource for resource in resources}
+    parents = parent_map(resources)
     components = [resource for resource in resources if resource["type"].startswith(COMPONENT_PREFIX)]
     component_urns = {resource["urn"] for resource in components}
 
@@ -138,18 +140,9 @@ def mermaid_graph(document: Mapping[str, Any]) -> str:
             if dependency not in node_of:  # outside the plan
                 continue
             theirs = owner(by_urn[dependency]) if dependency not in component_urns else dependency
-            if mine != theirs and not (dependency in component_urns and _contains(by_urn, dependency, resource)):
+            if mine != theirs and not (dependency in component_urns and descends(parents, resource["urn"], dependency)):
                 edge(node_of[dependency], node_of[resource["urn"]], "-.->")
     return "\n".join(["graph TD", *nodes, *edges])
-
-
-def _contains(by_urn: Mapping[str, Mapping[str, Any]], ancestor: str, resource: Mapping[str, Any]) -> bool:
-    parent = resource.get("parent")
-    while parent:
-        if parent == ancestor:
-            return True
-        parent = (by_urn.get(parent) or {}).get("parent")
-    return False
 
 
 # ------------------------------------------------------------------------------------------------ sections

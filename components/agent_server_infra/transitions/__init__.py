@@ -14,6 +14,7 @@ deployments with their budgets and environment); no Pulumi, no pydantic.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -36,6 +37,8 @@ EFFECT_MEANINGS: dict[Effect, str] = {
 }
 BLOCKING: frozenset[Effect] = frozenset({"fails", "data-loss", "over-commit"})
 """Effects that block a change unless allowed (``diff --allow EFFECT``)."""
+REPLACING: frozenset[Effect] = frozenset({"replace", "replace-delete-first"})
+"""Effects of a resource that Pulumi replaces rather than updates in place (its action is then ``replace``)."""
 
 Action = Literal["create", "update", "replace", "delete"]
 
@@ -64,12 +67,14 @@ class Finding:
         return data
 
 
-def effects_of(findings: list[Finding]) -> list[Effect]:
+def effects_of(findings: Iterable[Finding]) -> list[Effect]:
     """The distinct effects of ``findings`` in vocabulary order."""
     present = {finding.effect for finding in findings}
     return [effect for effect in EFFECTS if effect in present]
 
 
-def blocking(findings: list[Finding], allowed: frozenset[str] = frozenset()) -> list[Effect]:
-    """The effects of ``findings`` that block the change (those of :data:`BLOCKING` not in ``allowed``)."""
-    return [effect for effect in effects_of(findings) if effect in BLOCKING and effect not in allowed]
+def blocking(findings: Iterable[Finding], allowed: Iterable[str] = ()) -> list[Effect]:
+    """The effects of ``findings`` that block the change (those of :data:`BLOCKING` not in ``allowed``), in
+    vocabulary order."""
+    accepted = set(allowed)
+    return [effect for effect in effects_of(findings) if effect in BLOCKING and effect not in accepted]

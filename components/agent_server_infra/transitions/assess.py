@@ -13,18 +13,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import BLOCKING, Action, Effect, Finding, effects_of, elasticache, kubernetes, rds
+from . import REPLACING, Action, Effect, Finding, blocking, effects_of, elasticache, kubernetes, rds
 from .budget import capacity_findings
-from .common import Pair, changed, config_key
+from .common import AGENT_SERVER, IAM_PROVIDER, RDS_INSTANCE, Pair, changed, config_key, environment
 from .runtime import runtime_findings
 
-RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_PARAMETERS = "aws:rds/parameterGroup:ParameterGroup"
 CACHE_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 CACHE_PARAMETERS = "aws:elasticache/parameterGroup:ParameterGroup"
-AGENT_SERVER = "agent-server-infra:index:AgentServer"
-POSTGRES = "agent-server-infra:index:Postgres"
-REDIS = "agent-server-infra:index:Redis"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 ROLE = "aws:iam/role:Role"
@@ -76,7 +72,7 @@ class Assessed:
         return effects_of(self.findings)
 
     def blocking(self, allowed: Iterable[str] = ()) -> list[Effect]:
-        return [effect for effect in self.effects if effect in BLOCKING and effect not in set(allowed)]
+        return blocking(self.findings, allowed)
 
     def as_dict(self) -> dict[str, Any]:
         return {"urn": self.urn, "type": self.type, "name": self.name, "action": self.action,
@@ -96,8 +92,6 @@ def assess(pairs: Sequence[Pair], old_document: Mapping[str, Any], new_document:
         if urn in by_urn:
             by_urn[urn].findings.append(finding)
     for item in assessed:
-        if item.action == "update" and any(f.effect in {"replace", "replace-delete-first"} for f in item.findings):
-            item.action = "replace"
         new = context.by_new_urn[item.urn].new
         item.routine = item.effects == ["replace"] and item.type in kubernetes.ROLLING and new is not None and \
             kubernetes.identity(new) is None
@@ -132,16 +126,17 @@ class _Context:
         if not paths and protect[0] == protect[1]:
             return None
         findings = self._updated(type_, pair, old_inputs, new_inputs, paths)
+        replacing = any(finding.effect in REPLACING for finding in findings)  # no rule of several resources replaces
         if protect == (True, False):
             findings.append(Finding("immediate", "Pulumi `protect` true → false: `pulumi destroy` or a replacement "
                                     "may now delete it", source=PROTECT_SOURCE, weakens=True))
         elif protect == (False, True):
             findings.append(Finding("immediate", "Pulumi `protect` false → true", source=PROTECT_SOURCE))
-        if pair.new.get("protect") and any(f.effect in {"replace", "replace-delete-first"} for f in findings):
+        if pair.new.get("protect") and replacing:
             findings.append(Finding("fails", "the resource is protected: Pulumi refuses to replace it",
                                     "lift `protect` first (its section's protect: false), then make the change",
                                     PROTECT_SOURCE))
-        return Assessed(pair.urn, type_, name, "update", findings)
+        return Assessed(pair.urn, type_, name, "replace" if replacing else "update", findings)
 
     def _updated(self, type_: str, pair: Pair, old: Mapping[str, Any], new: Mapping[str, Any],
                  paths: set[str]) -> list[Finding]:
@@ -239,9 +234,7 @@ class _Context:
         roles_updated = any(pair.old is not None and pair.new is not None and pair.new["type"] == ROLE
                             and (pair.old.get("inputs") or {}).get("assumeRolePolicy")
                             != (pair.new.get("inputs") or {}).get("assumeRolePolicy") for pair in self.pairs)
-        iam_database = any("AGENT_POSTGRES_IAM_AUTH_PROVIDER" in (env or {})
-                           for deployment in self.new.get("deployments") or []
-                           for env in (deployment.get("env") or {}).values())
+        iam_database = any(IAM_PROVIDER in environment(deployment) for deployment in self.new.get("deployments") or [])
         found: list[tuple[str, Finding]] = []
         for pair in self.pairs:
             if pair.old is None or pair.new is None or pair.new["type"] != SERVICE_ACCOUNT:
@@ -254,14 +247,12 @@ class _Context:
         return found
 
     def _budgets(self, assessed: Mapping[str, Assessed]) -> list[tuple[str, Finding]]:
-        """Over-commit while an RDS instance's capacity changes (its class, or its max_connections parameter)."""
+        """Over-commit while an RDS instance's capacity changes (its class, or its max_connections parameter):
+        when the change is applied decides which state to check (:func:`.budget.capacity_findings`, which also
+        says whether the capacity changes at all)."""
         found: list[tuple[str, Finding]] = []
         for pair in self.pairs:
             if pair.old is None or pair.new is None or pair.new["type"] != RDS_INSTANCE:
-                continue
-            old_budgets = _postgres_budgets(self.old, str(pair.old.get("parent") or ""))
-            new_budgets = _postgres_budgets(self.new, str(pair.new.get("parent") or ""))
-            if not old_budgets or not new_budgets or old_budgets[0]["capacity"] == new_budgets[0]["capacity"]:
                 continue
             old_inputs, new_inputs = pair.old.get("inputs") or {}, pair.new.get("inputs") or {}
             parameters = _parameter_change(self.pairs, str(pair.new.get("parent") or ""))
@@ -274,6 +265,8 @@ class _Context:
                 if old_inputs.get("instanceClass") == new_inputs.get("instanceClass"):
                     continue
             if urn in assessed:
+                old_budgets = _postgres_budgets(self.old, str(pair.old.get("parent") or ""))
+                new_budgets = _postgres_budgets(self.new, str(pair.new.get("parent") or ""))
                 found += [(urn, finding) for finding in capacity_findings(old_budgets, new_budgets, later=later,
                                                                            applied_now=now)]
         return found

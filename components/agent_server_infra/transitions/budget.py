@@ -55,7 +55,8 @@ def capacity_findings(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[st
                       applied_now: bool) -> list[Finding]:
     """Over-commit of a capacity change of one database: ``old``/``new`` are the Postgres budgets of the servers on
     it; ``applied_now`` whether the new capacity takes effect during ``pulumi up`` (before the pods roll), else
-    ``later`` says when (``the maintenance window``, ``a reboot``)."""
+    ``later`` says when (``the maintenance window``, ``a reboot``). Nothing when a side has no budget or the capacity
+    (``max_connections``) stays."""
     if not old or not new:
         return []
     before, after = Side(tuple(old)), Side(tuple(new))
@@ -74,15 +75,14 @@ def capacity_findings(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[st
             OVER_COMMIT_SOURCE)]
     if after.used <= before.usable:
         return []
-    pools = ", ".join(str(budget["per_replica"]) for budget in before.budgets)
     return [Finding(
         "over-commit",
         f"the pods roll now to pools of {after.pools()} ({after.used} connections at full scale) but the running "
         f"instance keeps max_connections {before.capacity} ({before.usable} usable) until {later}",
         (f"set {config_key('postgres.applyImmediately')}: true (the instance changes during `pulumi up`, before the "
          "pods roll), or " if later == "the maintenance window" else "")
-        + f"two steps: pin {config_key('server.postgresPoolMaxSize')}: {pools} (today's pool) with this change, "
-        f"then unpin it once {later} has applied it", OVER_COMMIT_SOURCE)]
+        + f"two steps: pin {config_key('server.postgresPoolMaxSize')}: {before.pools()} (today's pool) with this "
+        f"change, then unpin it once {later} has applied it", OVER_COMMIT_SOURCE)]
 
 
 def _fitting_pools(budgets: Sequence[Mapping[str, Any]], usable: int) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from ..provider_rules import elasticache_parameter_group_family
 from ..versions import parse_version
 from . import Finding
-from .common import config_key, show, value
+from .common import change_text, config_key, downgrade, parameter_group_replacement, value
 
 GROUP_GO = ("terraform-provider-aws internal/service/elasticache/replication_group.go (v6): schema ForceNew, "
             "CustomizeDiff (customizeDiffEngineForceNewOnDowngrade, engineVersionForceNewOnDowngrade in "
@@ -76,7 +76,7 @@ def group_findings(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[st
     findings: list[Finding] = []
     family_change = _family(old) != _family(new)
     for key in sorted(paths):
-        change = f"`{key}` {show(value(old, key))} → {show(value(new, key))}"
+        change = change_text(old, new, key)
         if key in DEFERRABLE:
             if deferred:
                 findings.append(Finding("deferred", f"{change} waits for the maintenance window",
@@ -128,21 +128,17 @@ def _cluster_mode(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str
 
 
 def _replacements(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str]) -> list[str]:
-    found = [f"`{key}` {show(value(old, key))} → {show(value(new, key))} ({REPLACES[key]} is chosen at creation)"
-             for key in REPLACES if key in paths]
+    found = [f"{change_text(old, new, key)} ({REPLACES[key]} is chosen at creation)" for key in REPLACES
+             if key in paths]
     if "engine" in paths:
         before, after = value(old, "engine") or "redis", value(new, "engine") or "redis"
         if (before, after) != ("redis", "valkey"):
             found.append(f"`engine` {before} → {after} (only redis → valkey changes in place)")
-    if "engineVersion" in paths and _downgrade(value(old, "engineVersion"), value(new, "engineVersion")):
+    if "engineVersion" in paths and downgrade(value(old, "engineVersion"), value(new, "engineVersion")):
         found.append(f"`engineVersion` {value(old, 'engineVersion')} → {value(new, 'engineVersion')} is a downgrade")
     if "transitEncryptionEnabled" in paths and parse_version(str(value(old, "engineVersion") or "0")) < (7, 0, 5):
         found.append("`transitEncryptionEnabled` changes on an engine older than 7.0.5 (set only at creation there)")
     return found
-
-
-def _downgrade(before: Any, after: Any) -> bool:
-    return parse_version(str(after or "0")) < parse_version(str(before or "0"))
 
 
 def _family(inputs: Mapping[str, Any]) -> str:
@@ -179,9 +175,8 @@ def _replicas(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str], d
                                 UPDATE_ORDER))
     for key in ("numCacheClusters", "replicasPerNodeGroup", "numNodeGroups"):
         if key in paths:
-            findings.append(Finding("immediate", f"`{key}` {show(value(old, key))} → {show(value(new, key))} is "
-                                    "applied at once (replica and shard changes ignore applyImmediately)",
-                                    source=UPDATE_ORDER))
+            findings.append(Finding("immediate", f"{change_text(old, new, key)} is applied at once (replica and "
+                                    "shard changes ignore applyImmediately)", source=UPDATE_ORDER))
     return findings
 
 
@@ -206,10 +201,7 @@ def _auth_token(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str])
 def parameter_group_findings(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str]) -> list[Finding]:
     """An ElastiCache parameter group: a new family, name or description replaces it (auto-named: the new one first;
     the group is moved to it and the old one deleted last); parameter values change in place."""
-    replaced = [key for key in ("family", "name", "description") if key in paths]
-    if replaced:
-        return [Finding("replace", ", ".join(f"`{key}` {show(value(old, key))} → {show(value(new, key))}"
-                                             for key in replaced) + " replaces the parameter group: the new one is "
-                        "created, the cache moves to it, the old one is deleted last", source=PARAMETER_GROUP_GO)]
-    return [Finding("immediate", "parameter values change in place (some apply only after the nodes restart)",
-                    source=PARAMETER_GROUP_GO)]
+    replaced = parameter_group_replacement(old, new, paths, ("family", "name", "description"), "the cache",
+                                           PARAMETER_GROUP_GO)
+    return replaced or [Finding("immediate", "parameter values change in place (some apply only after the nodes "
+                                "restart)", source=PARAMETER_GROUP_GO)]

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import Finding
-from .common import config_key, show
+from .common import config_key, show, under
 
 DIFF_GO = ("pulumi-kubernetes provider/pkg/provider/diff.go forceNewProperties (metadata.name and metadata.namespace "
            "for every kind; Deployment .spec.selector; Secret .type/.data/.stringData; ConfigMap .data/.binaryData; "
@@ -60,7 +60,7 @@ def object_findings(type_: str, old: Mapping[str, Any], new: Mapping[str, Any],
     """The findings of an update of one object whose changed input paths are ``changed_paths``."""
     meta_old, meta_new = old.get("metadata") or {}, new.get("metadata") or {}
     moved = [key for key in ("name", "namespace") if meta_old.get(key) != meta_new.get(key)]
-    immutable = [path for path in FORCE_NEW.get(type_, ()) if any(_under(changed, path) for changed in changed_paths)]
+    immutable = [path for path in FORCE_NEW.get(type_, ()) if any(under(changed, path) for changed in changed_paths)]
     if not moved and not immutable:
         return [Finding("immediate", "updated in place", source=DIFF_GO)]
     named = bool(meta_new.get("name"))
@@ -78,10 +78,6 @@ def object_findings(type_: str, old: Mapping[str, Any], new: Mapping[str, Any],
     if "namespace" in moved:
         findings += _moved(type_, new, str(meta_new.get("namespace")))
     return findings
-
-
-def _under(path: str, prefix: str) -> bool:
-    return path == prefix or path.startswith((prefix + ".", prefix + "["))
 
 
 def _moved(type_: str, new: Mapping[str, Any], namespace: str) -> list[Finding]:

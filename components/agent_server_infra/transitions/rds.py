@@ -16,7 +16,7 @@ from typing import Any, Literal
 from ..provider_rules import POSTGRES_AUTO_UPGRADE_MINORS, POSTGRES_AUTO_UPGRADE_SOURCE, gp3_provisioned_minimum
 from ..versions import parse_version
 from . import Finding
-from .common import config_key, show, value
+from .common import change_text, config_key, downgrade, parameter_group_replacement, show, value, version_parts
 
 INSTANCE_GO = ("terraform-provider-aws internal/service/rds/instance.go (v6): resourceInstance schema, "
                "resourceInstanceUpdate, dbInstancePopulateModify")
@@ -133,8 +133,7 @@ def instance_findings(old: Mapping[str, Any], new: Mapping[str, Any], paths: set
     """The findings of an update of an RDS instance whose changed top-level inputs are ``paths``."""
     replaced = [key for key in REPLACES if key in paths]
     if replaced:
-        return [Finding("replace-delete-first", ", ".join(f"`{key}` {show(value(old, key))} → {show(value(new, key))}"
-                                                          for key in replaced)
+        return [Finding("replace-delete-first", ", ".join(change_text(old, new, key) for key in replaced)
                         + f" replaces the instance ({', '.join(REPLACES[key] for key in replaced)} cannot change in "
                         "place); its identifier is set by the component, so the old one is deleted first",
                         source=INSTANCE_GO)]
@@ -161,7 +160,7 @@ def _settings(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str]) -
         setting = SETTINGS.get(key, Setting("apply-immediately"))
         if key == "engineVersion" or (key == "allocatedStorage" and _shrinks(old, new)):
             continue  # judged on their own: major, minor, downgrade; a smaller volume
-        change = f"`{key}` {show(value(old, key))} → {show(value(new, key))}"
+        change = change_text(old, new, key)
         note = f" ({setting.note})" if setting.note else ""
         timing = setting.timing
         if key == "backupRetentionPeriod":
@@ -196,7 +195,7 @@ def _engine_version(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[s
     before, after = str(value(old, "engineVersion") or ""), str(value(new, "engineVersion") or "")
     change = f"`engineVersion` {before} → {after}"
     old_v, new_v = parse_version(before), parse_version(after)
-    if _below(after, before):
+    if downgrade(before, after):
         return [Finding("fails", f"{change} is a downgrade: RDS cannot downgrade an instance (AWS answers 'Cannot "
                         f"upgrade postgres from {before} to {after}')", "keep the running version; only a restore "
                         "into a new instance goes back", ENGINE_VERSION_READ)]
@@ -243,24 +242,14 @@ def _timed(change: str, new: Mapping[str, Any], blue_green: bool, what: str) -> 
                     "instances at once)", source=SETTINGS_GUIDE)]
 
 
-def _below(after: str, before: str) -> bool:
-    """Whether ``after`` is below ``before`` in the parts both name (``16.8`` → ``16`` only stops pinning)."""
-    a, b = _parts(after), _parts(before)
-    return a < b[:len(a)]
-
-
-def _parts(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split(".") if part.isdigit())
-
-
 def _pin_below_running(before: str, after: str) -> str:
     """Why pinning ``after`` where ``before`` named the major alone goes below what RDS runs ('' when it does not):
     RDS has moved every instance of the major to its auto-upgrade target or a newer minor."""
     if "." in before or "." not in after:
         return ""
-    major = _parts(after)[0]
+    major = version_parts(after)[0]
     target = POSTGRES_AUTO_UPGRADE_MINORS.get(major)
-    if target is None or _parts(after) >= _parts(target):
+    if target is None or version_parts(after) >= version_parts(target):
         return ""
     return (f"the instance runs {target} or newer (RDS upgrades minors while only the major was named), so {after} "
             "is a downgrade AWS refuses on every `pulumi up`")
@@ -305,8 +294,8 @@ def _blue_green(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str])
                              "switchover), whatever applyImmediately says", source=BLUE_GREEN_GO),
                      Finding("restart", f"{changes}: the switchover takes about a minute of downtime",
                              source=BLUE_GREEN_GO)]
-    major = "engineVersion" in paths and \
-        _parts(str(value(old, "engineVersion") or "0"))[:1] != _parts(str(value(new, "engineVersion") or "0"))[:1]
+    major = "engineVersion" in paths and version_parts(str(value(old, "engineVersion") or "0"))[:1] \
+        != version_parts(str(value(new, "engineVersion") or "0"))[:1]
     if major and not (value(old, "blueGreenUpdate") or {}).get("enabled"):
         findings.append(Finding("fails", "blue/green is turned on in the same update as a major upgrade: RDS for "
                                 "PostgreSQL replicates a major upgrade logically, which needs rds.logical_replication "
@@ -325,9 +314,9 @@ def _blue_green(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str])
 def _identity(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str]) -> list[Finding]:
     findings: list[Finding] = []
     if "identifier" in paths:
-        findings.append(Finding("disruption", f"`identifier` {show(value(old, 'identifier'))} → "
-                                f"{show(value(new, 'identifier'))} renames the instance: its endpoint changes, and "
-                                "the server reaches the new one only once its pods roll after the rename",
+        findings.append(Finding("disruption", f"{change_text(old, new, 'identifier')} renames the instance: its "
+                                "endpoint changes, and the server reaches the new one only once its pods roll after "
+                                "the rename",
                                 "keep the identifier: pin agent-server:naming.name to the name the stores were "
                                 "created with", SETTINGS_GUIDE))
     if value(old, "deletionProtection") is True and value(new, "deletionProtection") is not True:
@@ -345,11 +334,10 @@ def _identity(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str]) -
 def parameter_group_findings(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str]) -> list[Finding]:
     """An RDS parameter group: a new family, name or description replaces it (auto-named: the new one first); a
     changed parameter applies at once when dynamic, after a reboot when static."""
-    replaced = [key for key in ("family", "name", "namePrefix", "description") if key in paths]
+    replaced = parameter_group_replacement(old, new, paths, ("family", "name", "namePrefix", "description"),
+                                           "the instance", PARAMETER_GROUP_GO)
     if replaced:
-        return [Finding("replace", ", ".join(f"`{key}` {show(value(old, key))} → {show(value(new, key))}"
-                                             for key in replaced) + " replaces the parameter group: the new one is "
-                        "created, the instance moves to it, the old one is deleted last", source=PARAMETER_GROUP_GO)]
+        return replaced
     findings: list[Finding] = []
     before = {item["name"]: item for item in value(old, "parameters") or []}
     after = {item["name"]: item for item in value(new, "parameters") or []}

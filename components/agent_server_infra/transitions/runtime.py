@@ -12,18 +12,15 @@ from typing import Any
 
 from ..bootstrap import VERSION_LABEL as BOOTSTRAP_VERSION_LABEL
 from . import Finding
-from .common import Pair, config_key
+from .common import AGENT_SERVER, IAM_PROVIDER, RDS_INSTANCE, Pair, config_key, descends, environment, parent_map
 from .kubernetes import ALB_DOCS
 from .rds import SETTINGS_GUIDE
 
-AGENT_SERVER = "agent-server-infra:index:AgentServer"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 JOB = "kubernetes:batch/v1:Job"
-RDS_INSTANCE = "aws:rds/instance:Instance"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
-IAM_PROVIDER = "AGENT_POSTGRES_IAM_AUTH_PROVIDER"
 MEMBERSHIP_BOOTSTRAP = 2
 """The bootstrap version from which the Job makes the master a member of the IAM user (the owner of the server's
 tables), so that the master can run the server again when IAM authentication is turned off."""
@@ -46,39 +43,25 @@ def runtime_findings(old: Mapping[str, Any], new: Mapping[str, Any],
     old_deployments = {str(d["name"]): d for d in old.get("deployments") or []}
     new_deployments = {str(d["name"]): d for d in new.get("deployments") or []}
     servers = {str(pair.new["name"]): pair.urn for pair in pairs.get(AGENT_SERVER, []) if pair.new is not None}
+    old_parents, new_parents = parent_map(old.get("resources") or []), parent_map(new.get("resources") or [])
     for name in sorted(set(old_deployments) & set(new_deployments)):
-        before, after = _env(old_deployments[name]), _env(new_deployments[name])
-        deployments = _children(pairs.get(DEPLOYMENT, []), servers.get(name), new)
-        found += [(urn, finding) for urn in deployments for finding in _prefix(before, after)]
-        found += [(urn, finding) for urn in _children(pairs.get(INGRESS, []), servers.get(name), new)
+        before, after = environment(old_deployments[name]), environment(new_deployments[name])
+        server_urn = servers.get(name)
+        found += [(pair.urn, finding) for pair in _children(pairs.get(DEPLOYMENT, []), server_urn, new_parents)
+                  for finding in _prefix(before, after)]
+        found += [(pair.urn, finding) for pair in _children(pairs.get(INGRESS, []), server_urn, new_parents)
                   for finding in _mount(before, after)]
-        found += _iam(name, before, after, pairs, servers.get(name), new, old)
+        found += _iam(name, before, after, pairs, server_urn, new_parents, old, old_parents)
     found += _removed(old_deployments, new_deployments, pairs)
     found += _backlog_to_cpu(pairs)
     return found
 
 
-def _env(deployment: Mapping[str, Any]) -> dict[str, str]:
-    merged: dict[str, str] = {}
-    for variables in (deployment.get("env") or {}).values():
-        merged.update(variables or {})
-    return merged
-
-
-def _children(pairs: Sequence[Pair], server_urn: str | None, document: Mapping[str, Any]) -> list[str]:
-    """The URNs of ``pairs`` that are descendants of the server ``server_urn`` in ``document``."""
+def _children(pairs: Sequence[Pair], server_urn: str | None, parents: Mapping[str, Any]) -> list[Pair]:
+    """The ``pairs`` that are descendants of the server ``server_urn`` in the document of ``parents``."""
     if server_urn is None:
         return []
-    parents = {str(resource["urn"]): resource.get("parent") for resource in document.get("resources") or []}
-    found: list[str] = []
-    for pair in pairs:
-        parent = parents.get(pair.urn)
-        while parent:
-            if parent == server_urn:
-                found.append(pair.urn)
-                break
-            parent = parents.get(str(parent))
-    return found
+    return [pair for pair in pairs if descends(parents, pair.urn, server_urn)]
 
 
 def _prefix(before: Mapping[str, str], after: Mapping[str, str]) -> list[Finding]:
@@ -102,10 +85,10 @@ def _mount(before: Mapping[str, str], after: Mapping[str, str]) -> list[Finding]
 
 
 def _iam(name: str, before: Mapping[str, str], after: Mapping[str, str], pairs: Mapping[str, Sequence[Pair]],
-         server_urn: str | None, new: Mapping[str, Any], old: Mapping[str, Any]) -> list[tuple[str, Finding]]:
+         server_urn: str | None, new_parents: Mapping[str, Any], old: Mapping[str, Any],
+         old_parents: Mapping[str, Any]) -> list[tuple[str, Finding]]:
     instances = [pair for pair in pairs.get(RDS_INSTANCE, []) if pair.old is not None and pair.new is not None]
-    mine = set(_children(instances, server_urn, new))
-    targets = [pair for pair in instances if pair.urn in mine]
+    targets = _children(instances, server_urn, new_parents)
     found: list[tuple[str, Finding]] = []
     if IAM_PROVIDER in after and IAM_PROVIDER not in before:
         for pair in targets:
@@ -116,7 +99,7 @@ def _iam(name: str, before: Mapping[str, str], after: Mapping[str, str], pairs: 
                     "fails waiting for them", f"set {config_key('postgres.applyImmediately')}: true (the flag is "
                     "enabled during `pulumi up`, before the pods roll)", SETTINGS_GUIDE)))
     if IAM_PROVIDER in before and IAM_PROVIDER not in after:
-        version = _bootstrap_version(old, server_urn)
+        version = _bootstrap_version(old, old_parents, server_urn)
         if version < MEMBERSHIP_BOOTSTRAP:
             for pair in targets:
                 found.append((pair.urn, Finding(
@@ -129,16 +112,12 @@ def _iam(name: str, before: Mapping[str, str], after: Mapping[str, str], pairs: 
     return found
 
 
-def _bootstrap_version(document: Mapping[str, Any], server_urn: str | None) -> int:
+def _bootstrap_version(document: Mapping[str, Any], parents: Mapping[str, Any], server_urn: str | None) -> int:
     """The bootstrap version of the server's Job in ``document`` (0 when it has none or an unversioned one)."""
-    parents = {str(resource["urn"]): resource.get("parent") for resource in document.get("resources") or []}
+    if server_urn is None:
+        return 0
     for resource in document.get("resources") or []:
-        if resource["type"] != JOB:
-            continue
-        parent = resource.get("parent")
-        while parent and parent != server_urn:
-            parent = parents.get(str(parent))
-        if parent == server_urn:
+        if resource["type"] == JOB and descends(parents, str(resource["urn"]), server_urn):
             labels = ((resource.get("inputs") or {}).get("metadata") or {}).get("labels") or {}
             return int(labels.get(BOOTSTRAP_VERSION_LABEL) or 0)
     return 0
@@ -158,7 +137,7 @@ def _removed(old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str
             shared = int((redis_budget.get("inputs") or {}).get("deployments") or 1) > 1
         if not shared:
             continue
-        prefix = _env(deployment).get("REDIS_KEY_PREFIX", "")
+        prefix = environment(deployment).get("REDIS_KEY_PREFIX", "")
         urn = next((pair.urn for pair in pairs.get(AGENT_SERVER, []) if pair.old is not None and pair.new is None
                     and pair.old["name"] == name), None)
         if urn is not None:
