@@ -363,6 +363,11 @@ class RedisConfig(_Model):
         return self.mode == "cluster" or (self.mode == "external" and self.cluster)
 
     @property
+    def replicas_per_group(self) -> int:
+        """Replicas of each node group: ``replicasPerShard`` in cluster mode, else ``replicas``."""
+        return self.replicas_per_shard if self.is_cluster else self.replicas
+
+    @property
     def version(self) -> str:
         """``engineVersion``, or the engine's default."""
         return self.engine_version or ELASTICACHE_DEFAULT_VERSION[self.engine]

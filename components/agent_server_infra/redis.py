@@ -229,8 +229,7 @@ class Redis(DataStore):
         # TLS is always required; the mode that says so exists from Redis 7.0.5 (Valkey 7.2) on, and older
         # engines (Redis 6) require TLS by transitEncryptionEnabled alone.
         transit_mode = "required" if supports_transit_encryption_mode(config.engine, config.version) else None
-        replicas = config.replicas_per_shard if self.cluster else config.replicas
-        multi_az = replicas >= 1 if config.multi_az is None else config.multi_az
+        multi_az = config.replicas_per_group >= 1 if config.multi_az is None else config.multi_az
         shape: dict[str, object] = (
             {"cluster_mode": "enabled", "num_node_groups": config.shards,
              "replicas_per_node_group": config.replicas_per_shard, "automatic_failover_enabled": True,

@@ -208,8 +208,7 @@ def _check_storage(postgres: PostgresConfig) -> list[Issue]:
 def _check_redis_changes(redis: RedisConfig) -> list[Issue]:
     """Multi-AZ, AUTH token rotation and node types as ElastiCache takes them."""
     issues: list[Issue] = []
-    replicas = redis.replicas_per_shard if redis.mode == "cluster" else redis.replicas
-    if redis.multi_az and replicas == 0:
+    if redis.multi_az and redis.replicas_per_group == 0:
         issues.append(Issue("redis.multiAz", "needs at least one replica to fail over to (ElastiCache refuses "
                             "Multi-AZ without replicas)"))
     if redis.auth_token_update_strategy == "SET" and redis.auth_token_version == 0:
