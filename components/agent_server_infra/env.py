@@ -166,17 +166,21 @@ def redis_uri(facts: RedisFacts, database: int = 0) -> str:
     return f"{scheme}://{auth}{_host(facts.host)}:{facts.port}{path}"
 
 
+def _derived_name(source: str, model: DeploymentModel) -> str:
+    """The one variable the table derives from ``source`` under a deployment model."""
+    [name] = [row.name for row in ENV.values() if row.source == source and model in row.models]
+    return name
+
+
 def postgres_uri_name(model: DeploymentModel) -> str:
     """The secret variable that holds the Postgres URI under a deployment model, as the table says (the backlog
     autoscaler reads the same key of the server's Secret)."""
-    [name] = [row.name for row in ENV.values() if row.source == "derived:postgres" and model in row.models]
-    return name
+    return _derived_name("derived:postgres", model)
 
 
 def redis_uri_name(model: DeploymentModel) -> str:
     """The secret variable that holds the Redis URI under a deployment model, as the table says."""
-    [name] = [row.name for row in ENV.values() if row.source == "derived:redis" and model in row.models]
-    return name
+    return _derived_name("derived:redis", model)
 
 
 def _bool(value: bool) -> str:
