@@ -63,6 +63,7 @@ __all__ = [
     "redis_uri",
     "redis_uri_name",
     "render_env",
+    "secret_text",
     "supported",
     "verified_uri",
 ]
@@ -196,7 +197,9 @@ def langsmith_tracing(server: ServerConfig, secrets: Secrets) -> str | None:
     return "true" if secrets.langsmith_api_key is not None else None
 
 
-def _secret_text(value: Any) -> str:
+def secret_text(value: Any) -> str:
+    """An ``extraSecretEnv`` value as its text: a ``SecretStr`` (as config checks it) unwrapped, anything else
+    (plain text, an Output) as it is."""
     return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
@@ -282,5 +285,5 @@ def render_env(
     for name, value in server.extra_env.items():
         plain[name] = value
     for name, value in server.extra_secret_env.items():
-        secret[name] = _secret_text(value)
+        secret[name] = secret_text(value)
     return RenderedEnv(plain=dict(sorted(plain.items())), secret=dict(sorted(secret.items())))
