@@ -205,11 +205,6 @@ STORAGE_SOURCE = (
 )
 
 
-def gp3_provisioned_minimum() -> int:
-    """The smallest gp3 volume (GiB) whose IOPS and throughput RDS lets you provision."""
-    return GP3_PROVISIONED_MINIMUM_GB
-
-
 def minimum_storage_ceiling(allocated_gb: int) -> int:
     """The smallest ``maxAllocatedStorage`` RDS accepts above ``allocated_gb``: at least 10 % more."""
     return -(-allocated_gb * 11 // 10)  # ceil(allocated × 1.1) in integers
