@@ -21,7 +21,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from .api_errors import ApiRuleError
+from .api_errors import checked as checked  # re-exported: naming.checked checks a name against its rule
 
 HASH_LENGTH = 7
 """Hex digits of the hash a shortened or cleaned name carries."""
@@ -194,15 +194,6 @@ def fit(text: str, max_length: int, tail: str = "") -> str:
 def physical(rule: NameRule, base: str, tail: str = "") -> str:
     """A name of ``rule``'s kind for ``base`` (plus a fixed ``tail`` such as ``-final``)."""
     return checked(rule, fit(base, rule.max_length, tail))
-
-
-def checked(rule: NameRule, name: str) -> str:
-    """``name`` when ``rule`` accepts it; :class:`~agent_server_infra.api_errors.ApiRuleError` (value, rule, source)
-    otherwise."""
-    problems = rule.problems(name)
-    if problems:
-        raise ApiRuleError(rule.what, name, problems, rule.source)
-    return name
 
 
 def scoped(name: str, project: str, stack: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .api_errors import ApiRuleError
+from .api_errors import checked
 from .versions import parse_version
 
 
@@ -36,13 +36,9 @@ class TextRule:
         return found
 
 
-def check_text(rule: TextRule, value: str) -> str:
-    """``value`` when ``rule`` accepts it; :class:`~agent_server_infra.api_errors.ApiRuleError` (value, rule,
-    source) otherwise."""
-    problems = rule.problems(value)
-    if problems:
-        raise ApiRuleError(rule.what, value, problems, rule.source)
-    return value
+check_text = checked
+"""``value`` when a free-text ``rule`` accepts it; :class:`~agent_server_infra.api_errors.ApiRuleError` (value,
+rule, source) otherwise."""
 
 
 _EC2_TEXT = r"[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]"
