@@ -9,6 +9,7 @@ conformance tier (``tests/conformance``) applies them to every recorded resource
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .api_errors import checked
@@ -277,12 +278,18 @@ def elasticache_parameter_group_family(engine: str, engine_version: str) -> str:
     return f"{engine}{major}"
 
 
+def _engine_at_least(table: Mapping[str, tuple[int, int, int]], engine: str, engine_version: str) -> bool:
+    """Whether ``engine_version`` (``major.minor``) reaches ``engine``'s minimum in ``table`` on ``major.minor``
+    (ElastiCache creates the newest patch of a ``major.minor``, so a minimum's patch does not count)."""
+    return parse_version(engine_version)[:2] >= table[engine][:2]
+
+
 def supports_transit_encryption_mode(engine: str, engine_version: str) -> bool:
     """Whether ``TransitEncryptionMode`` may be sent for ``engine`` at ``engine_version`` (``major.minor``).
 
     ElastiCache creates the newest patch of a ``major.minor`` (Redis 7.0 is 7.0.7), so Redis 7.0 qualifies and
     every Redis 6 does not."""
-    return parse_version(engine_version)[:2] >= TRANSIT_ENCRYPTION_MODE_MINIMUM[engine][:2]
+    return _engine_at_least(TRANSIT_ENCRYPTION_MODE_MINIMUM, engine, engine_version)
 
 
 # --- ElastiCache IAM authentication ---------------------------------------------------------------------------
@@ -320,7 +327,7 @@ the runtime that opens the Redis connections is not in the langgraph-api wheels,
 
 def elasticache_iam_supported(engine: str, engine_version: str) -> bool:
     """Whether ElastiCache IAM authentication is available for ``engine`` at ``engine_version``."""
-    return parse_version(engine_version)[:2] >= ELASTICACHE_IAM_MINIMUM[engine][:2]
+    return _engine_at_least(ELASTICACHE_IAM_MINIMUM, engine, engine_version)
 
 
 def elasticache_connect_resources(replication_group_arn: str, user_id: str) -> tuple[str, str]:
