@@ -13,6 +13,7 @@ from . import naming
 from .access import client_security_group
 from .config import NetworkConfig, RedisConfig
 from .env import RedisFacts, redis_uri
+from .errors import required
 from .provider_rules import (
     ELASTICACHE_AUTH_TOKEN_SPECIALS,
     elasticache_parameter_group_family,
@@ -27,7 +28,6 @@ from .stores import (
     DataStore,
     final_snapshot_suffix,
     generated_password,
-    required,
     secret_uri,
     tags_of,
 )
