@@ -71,7 +71,7 @@ def role_name(role_arn: str) -> str:
 def server_role(name: str, oidc_provider_arn: pulumi.Input[str], namespace: str, service_account: str, *,
                 parent: pulumi.Resource, tags: Mapping[str, Any], stem: str | None = None) -> aws.iam.Role:
     """The server's IRSA role, trusting only its service account (named from ``stem`` when names are pinned)."""
-    scoped = stem or naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
+    scoped = naming.stem_of(name, stem)
     return aws.iam.Role(
         f"{naming.logical(name)}-server",
         name=naming.physical(naming.IAM_ROLE, scoped, "-server"),

@@ -12,7 +12,8 @@ naming a component alike) never collide. Names AWS generates for us (Pulumi's au
 random hex>``) are unique by their random suffix; only their logical name must be valid, which :func:`logical`
 ensures.
 
-Pure: no Pulumi import; the components pass project and stack.
+Pure but for :func:`stem_of`, which reads the running program's project and stack: the module imports no Pulumi,
+and :func:`scoped` takes project and stack from its caller.
 """
 
 from __future__ import annotations
@@ -201,6 +202,16 @@ def scoped(name: str, project: str, stack: str) -> str:
     its server ``agent-server-<stack>`` in project ``agent-server``), for names unique per account and region."""
     prefix = f"{project}-{stack}"
     return name if name == prefix or name.startswith(prefix + "-") else f"{prefix}-{name}"
+
+
+def stem_of(name: str, pinned: str | None) -> str:
+    """The physical stem of component ``name``: ``pinned`` when its names are pinned, else ``name``
+    :func:`scoped` by the running program's project and stack (read from Pulumi, imported only here)."""
+    if pinned:
+        return pinned
+    import pulumi
+
+    return scoped(name, pulumi.get_project(), pulumi.get_stack())
 
 
 def logical(name: str) -> str:

@@ -125,7 +125,7 @@ class Postgres(DataStore):
 
     def _rds(self, name: str, config: PostgresConfig, network: NetworkConfig, tags: dict[str, Any],
              stem: str | None) -> None:
-        scoped = stem or naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
+        scoped = naming.stem_of(name, stem)
         identifier = naming.physical(naming.RDS_INSTANCE, scoped)
         # Children's logical names (their auto-names) and the groups' descriptions, which AWS cannot change in
         # place, follow the component's name rather than the scoped physical identifier.

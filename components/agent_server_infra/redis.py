@@ -182,7 +182,7 @@ class Redis(DataStore):
 
     def _elasticache(self, name: str, config: RedisConfig, network: NetworkConfig, tags: dict[str, Any],
                      stem: str | None) -> None:
-        scoped = stem or naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
+        scoped = naming.stem_of(name, stem)
         group_id = naming.physical(naming.ELASTICACHE_GROUP, scoped)
         # Children's logical names (their auto-names) and the groups' descriptions, which AWS cannot change in
         # place, follow the component's name rather than the scoped physical identifier.
