@@ -95,7 +95,7 @@ def redis_alarms(alarms: AlarmsConfig, redis: RedisConfig, budget: Budget) -> li
         AlarmSpec("engine-cpu", ELASTICACHE_NAMESPACE, "EngineCPUUtilization", "Average", "GreaterThanThreshold",
                   alarms.cpu_percent, "Percent", f"alarms.cpuPercent {alarms.cpu_percent}"),
     ]
-    if replicas_per_group(redis) > 0:
+    if redis.replicas_per_group > 0:
         # Only replicas publish ReplicationLag, and which node is the primary changes on failover: every node
         # gets the alarm, and a node without data (the primary) does not breach.
         specs.append(AlarmSpec(
@@ -105,14 +105,10 @@ def redis_alarms(alarms: AlarmsConfig, redis: RedisConfig, budget: Budget) -> li
     return specs
 
 
-def replicas_per_group(redis: RedisConfig) -> int:
-    return redis.replicas_per_shard if redis.is_cluster else redis.replicas
-
-
 def cache_cluster_ids(group_id: str, redis: RedisConfig) -> list[str]:
     """The member clusters (one node each) ElastiCache creates for a replication group: ``<group>-001`` … in a
     single node group, ``<group>-0001-001`` … (node group, then node) in cluster mode."""
-    nodes = range(1, 2 + replicas_per_group(redis))
+    nodes = range(1, 2 + redis.replicas_per_group)
     if not redis.is_cluster:
         return [f"{group_id}-{node:03d}" for node in nodes]
     return [f"{group_id}-{shard:04d}-{node:03d}" for shard in range(1, redis.shards + 1) for node in nodes]

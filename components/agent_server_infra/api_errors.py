@@ -8,6 +8,7 @@ let the value reach AWS or Kubernetes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 
 class ApiRuleError(ValueError):
@@ -19,3 +20,24 @@ class ApiRuleError(ValueError):
         self.problems = list(problems)
         self.source = source
         super().__init__(f"{what} {value!r}: {'; '.join(self.problems)} (rule: {source})")
+
+
+class ApiRule(Protocol):
+    """A rule of a real API (a name rule, a free-text rule): what it governs, where it is stated, and why a value
+    breaks it."""
+
+    @property
+    def what(self) -> str: ...
+
+    @property
+    def source(self) -> str: ...
+
+    def problems(self, value: str) -> list[str]: ...
+
+
+def checked(rule: ApiRule, value: str) -> str:
+    """``value`` when ``rule`` accepts it; :class:`ApiRuleError` (value, rule, source) otherwise."""
+    problems = rule.problems(value)
+    if problems:
+        raise ApiRuleError(rule.what, value, problems, rule.source)
+    return value

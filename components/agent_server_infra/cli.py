@@ -68,7 +68,8 @@ def cmd_releases(args: argparse.Namespace) -> int:
     from .release_scan import changes, default_cache, generate
     from .releases import TABLE_PATH, parse_table, render_table
 
-    current = parse_table(TABLE_PATH.read_text()) if TABLE_PATH.exists() else ()
+    written = TABLE_PATH.read_text() if TABLE_PATH.exists() else None
+    current = parse_table(written) if written is not None else ()
     versions = sorted({*(release.version for release in current), *args.add} - set(args.remove))
     table = generate(versions, Path(args.cache) if args.cache else default_cache())
     for line in changes(table):
@@ -81,7 +82,7 @@ def cmd_releases(args: argparse.Namespace) -> int:
         TABLE_PATH.write_text(text)
         print(f"wrote {TABLE_PATH.name}: {len(table)} releases, newest {table[-1].version}")
         return EXIT_ERROR if found else EXIT_OK
-    stale = not TABLE_PATH.exists() or TABLE_PATH.read_text() != text
+    stale = written != text
     if stale:
         print(f"{TABLE_PATH.name} differs from the wheels: run `agent-server-infra releases --write`", file=sys.stderr)
     return EXIT_ERROR if stale or found else EXIT_OK

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
 
@@ -363,6 +363,11 @@ class RedisConfig(_Model):
         return self.mode == "cluster" or (self.mode == "external" and self.cluster)
 
     @property
+    def replicas_per_group(self) -> int:
+        """Replicas of each node group: ``replicasPerShard`` in cluster mode, else ``replicas``."""
+        return self.replicas_per_shard if self.is_cluster else self.replicas
+
+    @property
     def version(self) -> str:
         """``engineVersion``, or the engine's default."""
         return self.engine_version or ELASTICACHE_DEFAULT_VERSION[self.engine]
@@ -393,11 +398,16 @@ PENDING_RUNS_QUERY = "SELECT COUNT(*) FROM run WHERE status = 'pending'"
 runtime, ``langgraph-runtime-pg``, names it ``runs``)."""
 
 
-def _single_select(value: str) -> str:
-    statement = value.strip().rstrip(";").strip()
-    if not re.match(r"(?is)^(select|with)\s", statement) or ";" in statement:
-        raise ValueError(f"must be one SELECT statement returning a single number (got {value!r})")
-    return value
+def _one_select(returning: str) -> Callable[[str], str]:
+    """A validator of a query that must be one SELECT (or WITH) statement; ``returning`` ends its error message."""
+
+    def check(value: str) -> str:
+        statement = value.strip().rstrip(";").strip()
+        if not re.match(r"(?is)^(select|with)\s", statement) or ";" in statement:
+            raise ValueError(f"must be one SELECT statement returning {returning} (got {value!r})")
+        return value
+
+    return check
 
 
 class BacklogScalingConfig(_Model):
@@ -405,7 +415,7 @@ class BacklogScalingConfig(_Model):
     ``postgresql`` scaler runs ``query`` every ``pollingIntervalSeconds`` and the queue gets one replica per
     ``nJobsPerWorker`` pending runs, between ``replicas`` (never 0) and ``maxReplicas``."""
 
-    query: Annotated[str, AfterValidator(_single_select)] = PENDING_RUNS_QUERY
+    query: Annotated[str, AfterValidator(_one_select("a single number"))] = PENDING_RUNS_QUERY
     """The pending-runs query; it must return one number (the licensed runtime's table is `run`)."""
     polling_interval_seconds: int = Field(default=30, ge=5, le=3600)
     """How often KEDA runs the query (KEDA's `pollingInterval`)."""
@@ -422,13 +432,6 @@ table (the columns of the API's ``Run``, ``langgraph_api/schema.py``; a claim se
 CRON_SCHEDULE = r"^(\S+\s+){4}\S+$"
 
 
-def _select(value: str) -> str:
-    statement = value.strip().rstrip(";").strip()
-    if not re.match(r"(?is)^(select|with)\s", statement) or ";" in statement:
-        raise ValueError(f"must be one SELECT statement returning the stuck runs' ids (got {value!r})")
-    return value
-
-
 class StuckRunsConfig(_Model):
     """An opt-in check for runs stuck in `running` (`server.stuckRuns`): a CronJob in the server's image that runs
     `query` and fails, naming the runs, when a run has been running longer than `afterSeconds`. A failed Job is
@@ -440,7 +443,7 @@ class StuckRunsConfig(_Model):
     """How long a run may stay `running` since its worker claimed it; set it above your longest run."""
     schedule: str = Field(default="*/5 * * * *", pattern=CRON_SCHEDULE)
     """When the check runs (a five-field cron schedule)."""
-    query: Annotated[str, AfterValidator(_select)] = STUCK_RUNS_QUERY
+    query: Annotated[str, AfterValidator(_one_select("the stuck runs' ids"))] = STUCK_RUNS_QUERY
     """The stuck runs' ids; `%(after_seconds)s` is `afterSeconds` (the licensed runtime's table is `run`)."""
 
 

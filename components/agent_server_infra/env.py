@@ -63,6 +63,7 @@ __all__ = [
     "redis_uri",
     "redis_uri_name",
     "render_env",
+    "secret_text",
     "supported",
     "verified_uri",
 ]
@@ -166,17 +167,21 @@ def redis_uri(facts: RedisFacts, database: int = 0) -> str:
     return f"{scheme}://{auth}{_host(facts.host)}:{facts.port}{path}"
 
 
+def _derived_name(source: str, model: DeploymentModel) -> str:
+    """The one variable the table derives from ``source`` under a deployment model."""
+    [name] = [row.name for row in ENV.values() if row.source == source and model in row.models]
+    return name
+
+
 def postgres_uri_name(model: DeploymentModel) -> str:
     """The secret variable that holds the Postgres URI under a deployment model, as the table says (the backlog
     autoscaler reads the same key of the server's Secret)."""
-    [name] = [row.name for row in ENV.values() if row.source == "derived:postgres" and model in row.models]
-    return name
+    return _derived_name("derived:postgres", model)
 
 
 def redis_uri_name(model: DeploymentModel) -> str:
     """The secret variable that holds the Redis URI under a deployment model, as the table says."""
-    [name] = [row.name for row in ENV.values() if row.source == "derived:redis" and model in row.models]
-    return name
+    return _derived_name("derived:redis", model)
 
 
 def _bool(value: bool) -> str:
@@ -192,7 +197,9 @@ def langsmith_tracing(server: ServerConfig, secrets: Secrets) -> str | None:
     return "true" if secrets.langsmith_api_key is not None else None
 
 
-def _secret_text(value: Any) -> str:
+def secret_text(value: Any) -> str:
+    """An ``extraSecretEnv`` value as its text: a ``SecretStr`` (as config checks it) unwrapped, anything else
+    (plain text, an Output) as it is."""
     return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
@@ -278,5 +285,5 @@ def render_env(
     for name, value in server.extra_env.items():
         plain[name] = value
     for name, value in server.extra_secret_env.items():
-        secret[name] = _secret_text(value)
+        secret[name] = secret_text(value)
     return RenderedEnv(plain=dict(sorted(plain.items())), secret=dict(sorted(secret.items())))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 NAMESPACE = "agent-server"
 
 Severity = Literal["error", "warning"]
+T = TypeVar("T")
 
 
 def show(value: Any) -> str:
@@ -55,3 +56,11 @@ def errors(issues: Iterable[Issue]) -> list[Issue]:
 
 def warnings(issues: Iterable[Issue]) -> list[Issue]:
     return [issue for issue in issues if issue.severity == "warning"]
+
+
+def required(value: T | None, path: str, rule: str, source: str) -> T:
+    """``value``, which validation requires at ``path``: a :class:`ConfigError` naming the path and the rule when it
+    is missing (a component built around validation, from its private constructors), never an ``assert``."""
+    if value is None:
+        raise ConfigError([Issue(path, rule)], source)
+    return value

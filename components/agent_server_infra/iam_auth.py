@@ -11,8 +11,8 @@ provider, conditions on ``<issuer>:sub`` = ``system:serviceaccount:<namespace>:<
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_aws as aws
@@ -22,6 +22,7 @@ from . import naming
 POLICY_NAME_MAX = 128
 """IAM PutRolePolicy PolicyName: 1-128 of letters, digits and +=,.@_- (unique per role: one per server on a
 shared role)."""
+T = TypeVar("T")
 
 
 def connect_resource(instance_arn: str, resource_id: str, user: str) -> str:
@@ -31,9 +32,23 @@ def connect_resource(instance_arn: str, resource_id: str, user: str) -> str:
     return f"arn:{partition}:rds-db:{region}:{account}:dbuser:{resource_id}/{user}"
 
 
-def connect_policy(resource: str) -> str:
+def allow_policy(action: str, resource: str | list[str]) -> str:
+    """The policy document allowing ``action`` on ``resource`` (one ARN or a list of them)."""
     return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "rds-db:connect", "Resource": resource}]})
+        {"Effect": "Allow", "Action": action, "Resource": resource}]})
+
+
+def allow_inline(name: str, suffix: str, role: pulumi.Input[str], action: str, source: pulumi.Output[T],
+                 resource: Callable[[T], str | list[str]], *, parent: pulumi.Resource) -> aws.iam.RolePolicy:
+    """``action`` on ``resource(source)`` for the role named ``role``, as its inline policy ``<name>-<suffix>``
+    (the logical name ends in ``-<suffix>`` too)."""
+    return aws.iam.RolePolicy(
+        f"{naming.logical(name)}-{suffix}",
+        name=naming.fit(f"{name}-{suffix}", POLICY_NAME_MAX),
+        role=role,
+        policy=source.apply(lambda value: allow_policy(action, resource(value))),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
 
 
 def irsa_trust_policy(oidc_provider_arn: str, namespace: str, service_account: str) -> str:
@@ -56,7 +71,7 @@ def role_name(role_arn: str) -> str:
 def server_role(name: str, oidc_provider_arn: pulumi.Input[str], namespace: str, service_account: str, *,
                 parent: pulumi.Resource, tags: Mapping[str, Any], stem: str | None = None) -> aws.iam.Role:
     """The server's IRSA role, trusting only its service account (named from ``stem`` when names are pinned)."""
-    scoped = stem or naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
+    scoped = naming.stem_of(name, stem)
     return aws.iam.Role(
         f"{naming.logical(name)}-server",
         name=naming.physical(naming.IAM_ROLE, scoped, "-server"),
@@ -71,11 +86,6 @@ def server_role(name: str, oidc_provider_arn: pulumi.Input[str], namespace: str,
 def allow_connect(name: str, role: pulumi.Input[str], instance: aws.rds.Instance, user: str, *,
                   parent: pulumi.Resource) -> aws.iam.RolePolicy:
     """``rds-db:connect`` as ``user`` on ``instance`` for the role named ``role``, as an inline policy of it."""
-    return aws.iam.RolePolicy(
-        f"{naming.logical(name)}-rds-connect",
-        name=naming.fit(f"{name}-rds-connect", POLICY_NAME_MAX),
-        role=role,
-        policy=pulumi.Output.all(instance.arn, instance.resource_id).apply(
-            lambda values: connect_policy(connect_resource(values[0], values[1], user))),
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
+    return allow_inline(name, "rds-connect", role, "rds-db:connect",
+                        pulumi.Output.all(instance.arn, instance.resource_id),
+                        lambda values: connect_resource(values[0], values[1], user), parent=parent)

@@ -151,16 +151,6 @@ def load_stack_file(path: Path) -> tuple[dict[str, Any], StackFile]:
     return raw_from_mapping(config, str(path))
 
 
-def _json_object(value: Any) -> dict[str, Any] | None:
-    if isinstance(value, dict):
-        return value
-    try:
-        parsed = json.loads(value) if isinstance(value, str) else None
-    except json.JSONDecodeError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
 def load_pulumi_config() -> dict[str, Any]:
     """Our raw config from the running Pulumi program (real engine or mocks).
 
@@ -178,10 +168,11 @@ def load_pulumi_config() -> dict[str, Any]:
         if key in SECRET_KEYS:
             raw[key] = value
             continue
-        if key == "server" and "extraSecretEnv" in (_json_object(value) or {}):
-            raise ConfigError([Issue("server.extraSecretEnv", _SECRET_ENV_NESTED)])
         try:
-            raw[key] = json.loads(value) if isinstance(value, str) else value
+            parsed = json.loads(value) if isinstance(value, str) else value
         except json.JSONDecodeError:
-            raw[key] = value
+            parsed = value
+        if key == "server" and isinstance(parsed, dict) and "extraSecretEnv" in parsed:
+            raise ConfigError([Issue("server.extraSecretEnv", _SECRET_ENV_NESTED)])
+        raw[key] = parsed
     return raw

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from .alarms import AlarmSpec, threshold_text
 from .config import AlarmsConfig
-from .errors import ConfigError, Issue
+from .errors import required
 from .provider_rules import ALARM_DESCRIPTION_MAX
 
 
@@ -39,9 +39,8 @@ def metric_alarms(
     callbacks run only then), when every server on a shared store has registered its budget. The alarm carries no
     ``Unit``, so it matches the metric whatever unit it is published in.
     """
-    if config.sns_topic_arn is None:  # validation requires it (rules.check_alarms)
-        raise ConfigError([Issue("alarms.snsTopicArn", "required when alarms are enabled")], name)
-    topic: pulumi.Input[str] = config.sns_topic_arn
+    topic: pulumi.Input[str] = required(  # validation requires it (rules.check_alarms)
+        config.sns_topic_arn, "alarms.snsTopicArn", "required when alarms are enabled", name)
     settled = pulumi.Output.from_input(None).apply(lambda _: {spec.key: spec for spec in compute()})
 
     for spec in compute():

@@ -12,7 +12,8 @@ naming a component alike) never collide. Names AWS generates for us (Pulumi's au
 random hex>``) are unique by their random suffix; only their logical name must be valid, which :func:`logical`
 ensures.
 
-Pure: no Pulumi import; the components pass project and stack.
+Pure but for :func:`stem_of`, which reads the running program's project and stack: the module imports no Pulumi,
+and :func:`scoped` takes project and stack from its caller.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from .api_errors import ApiRuleError
+from .api_errors import checked as checked  # re-exported: naming.checked checks a name against its rule
 
 HASH_LENGTH = 7
 """Hex digits of the hash a shortened or cleaned name carries."""
@@ -196,20 +197,21 @@ def physical(rule: NameRule, base: str, tail: str = "") -> str:
     return checked(rule, fit(base, rule.max_length, tail))
 
 
-def checked(rule: NameRule, name: str) -> str:
-    """``name`` when ``rule`` accepts it; :class:`~agent_server_infra.api_errors.ApiRuleError` (value, rule, source)
-    otherwise."""
-    problems = rule.problems(name)
-    if problems:
-        raise ApiRuleError(rule.what, name, problems, rule.source)
-    return name
-
-
 def scoped(name: str, project: str, stack: str) -> str:
     """``name`` with ``<project>-<stack>-`` in front unless it already starts so (the shipped stack program names
     its server ``agent-server-<stack>`` in project ``agent-server``), for names unique per account and region."""
     prefix = f"{project}-{stack}"
     return name if name == prefix or name.startswith(prefix + "-") else f"{prefix}-{name}"
+
+
+def stem_of(name: str, pinned: str | None) -> str:
+    """The physical stem of component ``name``: ``pinned`` when its names are pinned, else ``name``
+    :func:`scoped` by the running program's project and stack (read from Pulumi, imported only here)."""
+    if pinned:
+        return pinned
+    import pulumi
+
+    return scoped(name, pulumi.get_project(), pulumi.get_stack())
 
 
 def logical(name: str) -> str:

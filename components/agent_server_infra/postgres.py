@@ -13,10 +13,11 @@ from . import naming
 from .access import client_security_group
 from .config import NetworkConfig, PostgresConfig
 from .env import PostgresFacts, postgres_uri
+from .errors import required
 from .provider_rules import postgres_parameter_group_family
 from .settings import NamingSettings, NetworkSettings, PostgresSettings
 from .sizing import Budget, postgres_capacity
-from .stores import DataStore, final_snapshot_suffix, generated_password, required, secret_uri, tags_of
+from .stores import DataStore, final_snapshot_suffix, generated_password, secret_uri, tags_of
 from .unknowns import known
 
 TYPE_TOKEN = "agent-server-infra:index:Postgres"
@@ -124,7 +125,7 @@ class Postgres(DataStore):
 
     def _rds(self, name: str, config: PostgresConfig, network: NetworkConfig, tags: dict[str, Any],
              stem: str | None) -> None:
-        scoped = stem or naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
+        scoped = naming.stem_of(name, stem)
         identifier = naming.physical(naming.RDS_INSTANCE, scoped)
         # Children's logical names (their auto-names) and the groups' descriptions, which AWS cannot change in
         # place, follow the component's name rather than the scoped physical identifier.

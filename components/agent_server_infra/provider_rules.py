@@ -9,9 +9,10 @@ conformance tier (``tests/conformance``) applies them to every recorded resource
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .api_errors import ApiRuleError
+from .api_errors import checked
 from .versions import parse_version
 
 
@@ -36,13 +37,9 @@ class TextRule:
         return found
 
 
-def check_text(rule: TextRule, value: str) -> str:
-    """``value`` when ``rule`` accepts it; :class:`~agent_server_infra.api_errors.ApiRuleError` (value, rule,
-    source) otherwise."""
-    problems = rule.problems(value)
-    if problems:
-        raise ApiRuleError(rule.what, value, problems, rule.source)
-    return value
+check_text = checked
+"""``value`` when a free-text ``rule`` accepts it; :class:`~agent_server_infra.api_errors.ApiRuleError` (value,
+rule, source) otherwise."""
 
 
 _EC2_TEXT = r"[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]"
@@ -205,11 +202,6 @@ STORAGE_SOURCE = (
 )
 
 
-def gp3_provisioned_minimum() -> int:
-    """The smallest gp3 volume (GiB) whose IOPS and throughput RDS lets you provision."""
-    return GP3_PROVISIONED_MINIMUM_GB
-
-
 def minimum_storage_ceiling(allocated_gb: int) -> int:
     """The smallest ``maxAllocatedStorage`` RDS accepts above ``allocated_gb``: at least 10 % more."""
     return -(-allocated_gb * 11 // 10)  # ceil(allocated × 1.1) in integers
@@ -286,12 +278,18 @@ def elasticache_parameter_group_family(engine: str, engine_version: str) -> str:
     return f"{engine}{major}"
 
 
+def _engine_at_least(table: Mapping[str, tuple[int, int, int]], engine: str, engine_version: str) -> bool:
+    """Whether ``engine_version`` (``major.minor``) reaches ``engine``'s minimum in ``table`` on ``major.minor``
+    (ElastiCache creates the newest patch of a ``major.minor``, so a minimum's patch does not count)."""
+    return parse_version(engine_version)[:2] >= table[engine][:2]
+
+
 def supports_transit_encryption_mode(engine: str, engine_version: str) -> bool:
     """Whether ``TransitEncryptionMode`` may be sent for ``engine`` at ``engine_version`` (``major.minor``).
 
     ElastiCache creates the newest patch of a ``major.minor`` (Redis 7.0 is 7.0.7), so Redis 7.0 qualifies and
     every Redis 6 does not."""
-    return parse_version(engine_version)[:2] >= TRANSIT_ENCRYPTION_MODE_MINIMUM[engine][:2]
+    return _engine_at_least(TRANSIT_ENCRYPTION_MODE_MINIMUM, engine, engine_version)
 
 
 # --- ElastiCache IAM authentication ---------------------------------------------------------------------------
@@ -329,7 +327,7 @@ the runtime that opens the Redis connections is not in the langgraph-api wheels,
 
 def elasticache_iam_supported(engine: str, engine_version: str) -> bool:
     """Whether ElastiCache IAM authentication is available for ``engine`` at ``engine_version``."""
-    return parse_version(engine_version)[:2] >= ELASTICACHE_IAM_MINIMUM[engine][:2]
+    return _engine_at_least(ELASTICACHE_IAM_MINIMUM, engine, engine_version)
 
 
 def elasticache_connect_resources(replication_group_arn: str, user_id: str) -> tuple[str, str]:

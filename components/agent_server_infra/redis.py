@@ -13,6 +13,7 @@ from . import naming
 from .access import client_security_group
 from .config import NetworkConfig, RedisConfig
 from .env import RedisFacts, redis_uri
+from .errors import required
 from .provider_rules import (
     ELASTICACHE_AUTH_TOKEN_SPECIALS,
     elasticache_parameter_group_family,
@@ -27,7 +28,6 @@ from .stores import (
     DataStore,
     final_snapshot_suffix,
     generated_password,
-    required,
     secret_uri,
     tags_of,
 )
@@ -182,7 +182,7 @@ class Redis(DataStore):
 
     def _elasticache(self, name: str, config: RedisConfig, network: NetworkConfig, tags: dict[str, Any],
                      stem: str | None) -> None:
-        scoped = stem or naming.scoped(name, pulumi.get_project(), pulumi.get_stack())
+        scoped = naming.stem_of(name, stem)
         group_id = naming.physical(naming.ELASTICACHE_GROUP, scoped)
         # Children's logical names (their auto-names) and the groups' descriptions, which AWS cannot change in
         # place, follow the component's name rather than the scoped physical identifier.
@@ -229,8 +229,7 @@ class Redis(DataStore):
         # TLS is always required; the mode that says so exists from Redis 7.0.5 (Valkey 7.2) on, and older
         # engines (Redis 6) require TLS by transitEncryptionEnabled alone.
         transit_mode = "required" if supports_transit_encryption_mode(config.engine, config.version) else None
-        replicas = config.replicas_per_shard if self.cluster else config.replicas
-        multi_az = replicas >= 1 if config.multi_az is None else config.multi_az
+        multi_az = config.replicas_per_group >= 1 if config.multi_az is None else config.multi_az
         shape: dict[str, object] = (
             {"cluster_mode": "enabled", "num_node_groups": config.shards,
              "replicas_per_node_group": config.replicas_per_shard, "automatic_failover_enabled": True,

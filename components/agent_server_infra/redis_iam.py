@@ -12,7 +12,6 @@ IAM authentication).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ import pulumi_aws as aws
 
 from . import naming
 from .config import RedisConfig
+from .iam_auth import allow_inline
 from .provider_rules import (
     DEFAULT_USER_NAME,
     DISABLED_ACCESS_STRING,
@@ -30,7 +30,6 @@ from .provider_rules import (
 )
 from .stores import generated_password
 
-POLICY_NAME_MAX = 128
 DEFAULT_USER_PASSWORD_LENGTH = 32
 IAM_AUTHENTICATION = "iam"
 
@@ -98,20 +97,9 @@ def authentication_arguments(identity: RedisIdentity | None, token: pulumi.Input
     return {"user_group_ids": [identity.user_group.user_group_id], "auth_token_update_strategy": "DELETE"}
 
 
-def connect_policy(replication_group_arn: str, user: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "elasticache:Connect",
-        "Resource": list(elasticache_connect_resources(replication_group_arn, user))}]})
-
-
 def allow_connect(name: str, role: pulumi.Input[str], replication_group: aws.elasticache.ReplicationGroup,
                   user: str, *, parent: pulumi.Resource) -> aws.iam.RolePolicy:
     """``elasticache:Connect`` as ``user`` on ``replication_group`` for the role named ``role``, as an inline
     policy of it."""
-    return aws.iam.RolePolicy(
-        f"{naming.logical(name)}-redis-connect",
-        name=naming.fit(f"{name}-redis-connect", POLICY_NAME_MAX),
-        role=role,
-        policy=replication_group.arn.apply(lambda arn: connect_policy(arn, user)),
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
+    return allow_inline(name, "redis-connect", role, "elasticache:Connect", replication_group.arn,
+                        lambda arn: list(elasticache_connect_resources(arn, user)), parent=parent)

@@ -21,9 +21,8 @@ from packaging.version import Version
 from .advisories import ADVISORIES, CORS_CREDENTIALS, SDK_ACTIONS, Advisory
 from .config import CheckpointerBackend
 from .env_table import ENV, EnvVar
-from .releases import Release
+from .releases import PACKAGE, Release
 
-LANGGRAPH_API = "langgraph-api"
 CREDENTIALS_ALWAYS = "True"
 """``allow_credentials`` of a release whose CORS middleware sends credentials to any origin."""
 TRACING_WITH_KEY = "LANGSMITH_CONTROL_PLANE_API_KEY and TRACING is None"
@@ -36,10 +35,10 @@ SDK_FIXED = "0.4.3"
 def env_row_problems(row: EnvVar, releases: tuple[Release, ...]) -> list[str]:
     """What the table says against one env table row."""
     reading = [release for release in releases if row.name in release.reads]
-    if row.reader != LANGGRAPH_API:
+    if row.reader != PACKAGE:
         if reading and len(reading) == len(releases):
             return [f"{row.name}: every verified release's wheel reads it ({reading[0].reads[row.name][0]}); make "
-                    f"its reader {LANGGRAPH_API} so the table checks it (reader is {row.reader})"]
+                    f"its reader {PACKAGE} so the table checks it (reader is {row.reader})"]
         return []
     if not reading:
         return [f"{row.name}: no verified release reads it, yet the env table renders it for langgraph-api"]

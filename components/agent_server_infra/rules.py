@@ -7,6 +7,7 @@ several mistakes gets all of them reported at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from . import env_table as env
@@ -208,8 +209,7 @@ def _check_storage(postgres: PostgresConfig) -> list[Issue]:
 def _check_redis_changes(redis: RedisConfig) -> list[Issue]:
     """Multi-AZ, AUTH token rotation and node types as ElastiCache takes them."""
     issues: list[Issue] = []
-    replicas = redis.replicas_per_shard if redis.mode == "cluster" else redis.replicas
-    if redis.multi_az and replicas == 0:
+    if redis.multi_az and redis.replicas_per_group == 0:
         issues.append(Issue("redis.multiAz", "needs at least one replica to fail over to (ElastiCache refuses "
                             "Multi-AZ without replicas)"))
     if redis.auth_token_update_strategy == "SET" and redis.auth_token_version == 0:
@@ -594,22 +594,34 @@ _GATED: tuple[tuple[str, Callable[[ServerConfig], bool]], ...] = (
 reported at the config key it is rendered from (``env.ENV[name].source``)."""
 
 
-_CONDITIONS: dict[Condition, tuple[str, Callable[[ServerConfig], bool]]] = {
-    "wildcard-cors-ingress": ("server.corsAllowOrigins",
-                              lambda s: "*" in s.cors_allow_origins and s.ingress is not None),
+class _Condition(NamedTuple):
+    path: str
+    """The key the advisory is reported at."""
+    applies: Callable[[ServerConfig], bool]
+    """Whether a server config meets the condition."""
+    message: Callable[[str | None, str], str]
+    """The issue's opening, from the server version and the advisory's title."""
+    remedy: str = ""
+    """Advice beyond moving to a release the advisory does not affect."""
+
+
+_CONDITIONS: dict[Condition | None, _Condition] = {
+    None: _Condition("server.serverVersion", lambda s: True,
+                     lambda version, title: f"langgraph-api {version} is affected by {title}"),
+    "wildcard-cors-ingress": _Condition(
+        "server.corsAllowOrigins", lambda s: "*" in s.cors_allow_origins and s.ingress is not None,
+        lambda version, title: f"'*' with an ingress on langgraph-api {version}: {title}",
+        "; or list the allowed origins"),
 }
-"""Each advisory condition: the key it is reported at and whether a server config meets it."""
+"""Each advisory condition (``None``: an advisory without one): where and how it is reported, and whether a server
+config meets it."""
 
 
 def _advisory_issue(server: ServerConfig, advisory: Advisory, target: str) -> Issue:
-    version = server.server_version
-    path, message = "server.serverVersion", f"langgraph-api {version} is affected by {advisory.title}"
-    if advisory.condition == "wildcard-cors-ingress":
-        path, message = _CONDITIONS[advisory.condition][0], (
-            f"'*' with an ingress on langgraph-api {version}: {advisory.title}")
-    return Issue(path, f"{message} ({advisory.summary}); fixed in {', '.join(advisory.fixed)}: move to {target} "
-                 "or later (the oldest verified release no known advisory affects)"
-                 + ("; or list the allowed origins" if advisory.condition == "wildcard-cors-ingress" else ""),
+    row = _CONDITIONS[advisory.condition]
+    return Issue(row.path, f"{row.message(server.server_version, advisory.title)} ({advisory.summary}); fixed in "
+                 f"{', '.join(advisory.fixed)}: move to {target} or later (the oldest verified release no known "
+                 f"advisory affects){row.remedy}",
                  "error" if server.strict_versions else "warning")
 
 
@@ -619,7 +631,7 @@ def _check_advisories(server: ServerConfig) -> list[Issue]:
     if server.server_version is None:
         return []
     found = [advisory for advisory in advisories_for(server.server_version)
-             if advisory.condition is None or _CONDITIONS[advisory.condition][1](server)]
+             if _CONDITIONS[advisory.condition].applies(server)]
     if not found:
         return []
     target = move_to(server.server_version)

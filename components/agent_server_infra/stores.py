@@ -4,17 +4,15 @@ names, external URIs, tags."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 import pulumi
 import pulumi_random as random
 
-from .errors import ConfigError, Issue
+from .errors import required as required  # re-exported: agent_server imports it from here
 from .inputs import prevalidated, validate_args
 from .unknowns import known
-
-T = TypeVar("T")
 
 URL_SAFE_SPECIALS = "-_.~"
 """RFC 3986 unreserved punctuation: allowed in RDS passwords and never needs encoding (URIs are still always
@@ -58,14 +56,6 @@ def secret_uri(uri: pulumi.Input[str]) -> tuple[pulumi.Output[str], Callable[[Ca
         return secret.apply(lambda text: read(urlsplit(text)))  # secret, as what it is read from
 
     return secret, part
-
-
-def required(value: T | None, path: str, rule: str, source: str) -> T:
-    """``value``, which validation requires at ``path``: a :class:`ConfigError` naming the path and the rule when it
-    is missing (a component built around validation, from its private constructors), never an ``assert``."""
-    if value is None:
-        raise ConfigError([Issue(path, rule)], source)
-    return value
 
 
 def tags_of(tags: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..provider_rules import POSTGRES_AUTO_UPGRADE_MINORS, POSTGRES_AUTO_UPGRADE_SOURCE, gp3_provisioned_minimum
+from ..provider_rules import GP3_PROVISIONED_MINIMUM_GB, POSTGRES_AUTO_UPGRADE_MINORS, POSTGRES_AUTO_UPGRADE_SOURCE
 from ..versions import parse_version
 from . import Finding
 from .common import change_text, config_key, downgrade, parameter_group_replacement, show, value, version_parts
@@ -267,9 +267,9 @@ def _storage(old: Mapping[str, Any], new: Mapping[str, Any], paths: set[str]) ->
                                 f"set {config_key('postgres.iops')}", STORAGE_GUIDE))
     allocated = value(new, "allocatedStorage") or 0
     if storage_type == "gp3" and (value(new, "iops") or value(new, "storageThroughput")) and \
-            allocated < gp3_provisioned_minimum():
+            allocated < GP3_PROVISIONED_MINIMUM_GB:
         findings.append(Finding("fails", f"gp3 `iops`/`storageThroughput` on {allocated} GiB: AWS takes them only "
-                                f"from {gp3_provisioned_minimum()} GiB ('You can't specify IOPS or storage throughput "
+                                f"from {GP3_PROVISIONED_MINIMUM_GB} GiB ('You can't specify IOPS or storage throughput "
                                 "for engine postgres and a storage size less than 400')",
                                 f"raise {config_key('postgres.allocatedStorageGb')} or unset postgres.iops",
                                 STORAGE_GUIDE))
