@@ -12,8 +12,8 @@ from pydantic import SecretStr
 from . import naming
 from .alarms import AlarmSpec, cache_cluster_ids, postgres_alarms, redis_alarms
 from .config import AlarmsConfig, PostgresConfig, RedisConfig, ServerConfig
-from .env import POSTGRES_CA_PATH, PostgresFacts, RedisFacts, RenderedEnv, Role, render_env
-from .errors import ConfigError, Issue
+from .env import POSTGRES_CA_PATH, PostgresFacts, RedisFacts, RenderedEnv, Role, render_env, secret_text
+from .errors import ConfigError, Issue, required
 from .iam_auth import allow_connect, role_name, server_role
 from .inputs import SECRET_FIELDS, validate_args
 from .monitoring import metric_alarms
@@ -31,7 +31,6 @@ from .settings import (
     ServerSettings,
 )
 from .sizing import RedisUser, SizingError, plan_connections, redis_budget, retry_budget
-from .stores import required
 
 if TYPE_CHECKING:
     from .workload import DatabaseBootstrap
@@ -388,7 +387,7 @@ def _secret(value: Any) -> SecretStr | None:
 
 def _secret_input(value: Any) -> pulumi.Output[str]:
     """An ``extraSecretEnv`` value (plain, checked in config as a ``SecretStr``, or an Output) as a secret Output."""
-    return pulumi.Output.secret(value.get_secret_value() if isinstance(value, SecretStr) else value)
+    return pulumi.Output.secret(secret_text(value))
 
 
 def _postgres_share_facts(share: Any) -> pulumi.Output[PostgresFacts]:

@@ -10,7 +10,6 @@ from urllib.parse import SplitResult, urlsplit
 import pulumi
 import pulumi_random as random
 
-from .errors import required as required  # re-exported: agent_server imports it from here
 from .inputs import prevalidated, validate_args
 from .unknowns import known
 
