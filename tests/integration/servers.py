@@ -50,7 +50,7 @@ PG_BINDIR = Path(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"))
 PG_OS_USER = os.environ.get("PG_TEST_OS_USER", "pgtest")
 HOST = "127.0.0.1"
 
-_INSTALL_HINT = "install them with `.ci/install-services.sh` (as root on Debian 12)"
+_INSTALL_HINT = "install them with `.ci/install-services.sh` (on Debian 12, as root or with sudo)"
 
 
 #: Every character a URI must percent-encode in userinfo (``@ : / ? # [ ] %``, space, ``+ & = ;``, quotes and a
